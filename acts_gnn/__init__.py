@@ -1,0 +1,21 @@
+"""acts-gnn: graph-neural-network track finding for ACTS, pip-installable, CPU and GPU.
+
+Units are ACTS units everywhere (mm, GeV, ns, e).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+try:
+    from acts_gnn import _core  # noqa: F401
+except ImportError as err:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "acts_gnn._core (the C++ extension) is missing: install the package with "
+        "'pip install .' from a checkout (it is built by scikit-build-core) rather than "
+        "importing the source folder directly"
+    ) from err
+
+from acts_gnn.errors import InputDataError
+
+__all__ = ["InputDataError", "__version__"]
