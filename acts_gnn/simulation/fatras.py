@@ -19,6 +19,9 @@ from acts_gnn.simulation.generator import EventGenerator, GeneratorConfig
 #: Written next to the ROOT files: how they were made (seed, generator settings, versions).
 RUN_INFO_FILE = "simulation.json"
 
+#: Minimum momentum of particles Fatras simulates [GeV] (primaries and secondaries).
+FATRAS_P_MIN_GEV = 0.05
+
 
 @dataclass
 class SimulationResult:
@@ -90,6 +93,9 @@ def simulate(
                 emEnergyLossIonisation=True,
                 emEnergyLossRadiation=True,
                 emPhotonConversion=True,
+                # ACTS's default (0.5 GeV) silently drops most minimum-bias particles; simulate
+                # everything the generator makes and secondaries down to this momentum.
+                pMin=FATRAS_P_MIN_GEV * acts.UnitConstants.GeV,
             ),
             level,
         )

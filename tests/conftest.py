@@ -1,0 +1,157 @@
+"""Shared fixtures: one tiny simulated sample (and its prepared tables) per test session.
+
+The sample is deliberately small (2 events, pile-up 3 plus a hard scatter) so that the whole
+default suite runs in well under a minute of ACTS time on two cores. Tests that need ACTS
+(Fatras, digitization, sequencers) are marked ``acts``.
+
+ROOT helpers (``read_tree`` / ``write_tree``) are fixtures returning functions, because with
+``--import-mode=importlib`` test modules cannot import each other.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+#: Seed of the shared simulated sample.
+SIM_SEED = 1234
+SIM_EVENTS = 2
+
+
+@dataclass
+class SimulatedSample:
+    """The shared simulation: its folder, seed and :class:`SimulationResult`."""
+
+    directory: Path
+    seed: int
+    events: int
+    result: Any  # acts_gnn.simulation.SimulationResult
+
+    @property
+    def particles_file(self) -> Path:
+        return self.directory / "particles.root"
+
+    @property
+    def hits_file(self) -> Path:
+        return self.directory / "hits.root"
+
+
+@dataclass
+class PreparedSample:
+    """The shared sample after :func:`acts_gnn.prepare.prepare`."""
+
+    directory: Path
+    report: Any  # acts_gnn.prepare.PrepareReport
+    simulation: SimulatedSample
+
+
+def tiny_generator_config() -> Any:
+    from acts_gnn.simulation import GeneratorConfig
+
+    return GeneratorConfig(pileup=3, hard_scatter=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Any:
+    """The generator settings of the shared sample (tests re-simulate with them)."""
+    return tiny_generator_config()
+
+
+@pytest.fixture(scope="session")
+def detector() -> Any:
+    """The generic detector (built once per process by the package itself)."""
+    from acts_gnn.detector import load_generic_detector
+
+    return load_generic_detector()
+
+
+@pytest.fixture(scope="session")
+def sim_sample(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> SimulatedSample:
+    """Two events simulated with Fatras (pile-up 3 + hard scatter), written to ROOT."""
+    from acts_gnn.simulation import simulate
+
+    directory = tmp_path_factory.mktemp("sim")
+    result = simulate(
+        directory,
+        events=SIM_EVENTS,
+        generator=tiny_generator_config(),
+        seed=SIM_SEED,
+        detector=detector,
+        progress=False,
+    )
+    return SimulatedSample(directory, SIM_SEED, SIM_EVENTS, result)
+
+
+@pytest.fixture(scope="session")
+def prepared_sample(
+    tmp_path_factory: pytest.TempPathFactory, sim_sample: SimulatedSample, detector: Any
+) -> PreparedSample:
+    """The shared simulation digitized and written as prepared Parquet events."""
+    from acts_gnn.prepare import prepare
+
+    directory = tmp_path_factory.mktemp("prepared")
+    report = prepare(sim_sample.directory, directory, detector=detector, progress=False)
+    return PreparedSample(directory, report, sim_sample)
+
+
+# -- ROOT file helpers ---------------------------------------------------------------------
+
+
+def _read_tree(path: str | Path, tree: str) -> dict[str, Any]:
+    """All data branches of a tree (counter branches ``n<name>`` left out).
+
+    Flat branches come back as numpy arrays, jagged ones as awkward arrays.
+    """
+    with uproot.open(path) as handle:
+        t = handle[tree]
+        keys = t.keys()
+        names = [k for k in keys if not (k.startswith("n") and k[1:] in keys)]
+        out: dict[str, Any] = {}
+        for name in names:
+            values = t[name].array(library="ak")
+            if values.ndim == 1:
+                out[name] = ak.to_numpy(values)
+            else:
+                out[name] = values
+        return out
+
+
+def _write_tree(path: str | Path, tree: str, columns: dict[str, Any]) -> None:
+    """Write ``columns`` as the only tree of a new ROOT file (jagged columns as var-length)."""
+    types = {}
+    for name, values in columns.items():
+        if isinstance(values, ak.Array) and values.ndim > 1:
+            types[name] = f"var * {ak.to_numpy(ak.flatten(values)).dtype.name}"
+        else:
+            types[name] = np.asarray(values).dtype
+    with uproot.recreate(path) as handle:
+        handle.mktree(tree, types)
+        handle[tree].extend(columns)
+
+
+@pytest.fixture(scope="session")
+def read_tree() -> Callable[[str | Path, str], dict[str, Any]]:
+    return _read_tree
+
+
+@pytest.fixture(scope="session")
+def write_tree() -> Callable[[str | Path, str, dict[str, Any]], None]:
+    return _write_tree
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sim_sample: SimulatedSample) -> Path:
+    """A private copy of the shared sample's ROOT files, free to modify."""
+    directory = tmp_path / "sim"
+    directory.mkdir()
+    for name in ("particles.root", "hits.root"):
+        shutil.copy(sim_sample.directory / name, directory / name)
+    return directory
