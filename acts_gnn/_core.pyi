@@ -24,3 +24,18 @@ def triplet_features(
     n_threads: int = 1,
 ) -> npt.NDArray[np.float64]: ...
 def wrap_phi(dphi: float) -> float: ...
+def module_map_graph(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    z: npt.ArrayLike,
+    hit_module: npt.ArrayLike,
+    n_modules: int,
+    doublet_modules: npt.ArrayLike,
+    doublet_cuts: npt.ArrayLike,
+    triplet_doublets: npt.ArrayLike,
+    cuts12: npt.ArrayLike,
+    cuts23: npt.ArrayLike,
+    diff_dzdr: npt.ArrayLike,
+    diff_dydx: npt.ArrayLike,
+    n_threads: int = 1,
+) -> tuple[npt.NDArray[np.int64], int]: ...

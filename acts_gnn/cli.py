@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -17,11 +16,34 @@ log = logging.getLogger("acts_gnn")
 
 def _add_generator_options(parser: argparse.ArgumentParser, pileup: float) -> None:
     g = parser.add_argument_group("event generation (units: GeV)")
-    g.add_argument("--pileup", "--mu", type=float, default=pileup, help="mean number of pile-up collisions (default %(default)s)")
-    g.add_argument("--hard-scatter", action=argparse.BooleanOptionalAction, default=True, help="add a ttbar-like hard scatter (default on)")
-    g.add_argument("--eta-max", type=float, default=4.0, help="generate particles with |eta| below this (default %(default)s)")
-    g.add_argument("--pt-min", type=float, default=0.1, help="minimum particle pT [GeV] (default %(default)s)")
-    g.add_argument("--pt-max", type=float, default=100.0, help="maximum pile-up particle pT [GeV] (default %(default)s)")
+    g.add_argument(
+        "--pileup",
+        "--mu",
+        type=float,
+        default=pileup,
+        help="mean number of pile-up collisions (default %(default)s)",
+    )
+    g.add_argument(
+        "--hard-scatter",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add a ttbar-like hard scatter (default on)",
+    )
+    g.add_argument(
+        "--eta-max",
+        type=float,
+        default=4.0,
+        help="generate particles with |eta| below this (default %(default)s)",
+    )
+    g.add_argument(
+        "--pt-min", type=float, default=0.1, help="minimum particle pT [GeV] (default %(default)s)"
+    )
+    g.add_argument(
+        "--pt-max",
+        type=float,
+        default=100.0,
+        help="maximum pile-up particle pT [GeV] (default %(default)s)",
+    )
 
 
 def _generator_config(args: argparse.Namespace) -> object:
@@ -53,7 +75,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"time per event: {elapsed / result.events:.2f} s")
     if args.plot:
         path = plot_generated_distributions(
-            SimulationFiles(result.particles_file, result.hits_file), Path(args.output) / "generated.png"
+            SimulationFiles(result.particles_file, result.hits_file),
+            Path(args.output) / "generated.png",
         )
         print(f"plot: {path}")
     return 0
@@ -63,7 +86,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from acts_gnn.prepare import prepare
 
     start = time.perf_counter()
-    report = prepare(args.input, args.output, seed=args.seed, events=args.events, progress=not args.quiet)
+    report = prepare(
+        args.input, args.output, seed=args.seed, events=args.events, progress=not args.quiet
+    )
     elapsed = time.perf_counter() - start
     print(report.summary())
     n = max(len(report.written) + len(report.skipped), 1)
@@ -80,8 +105,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{'event':>7} {'particles':>10} {'measurements':>13} {'truth edges':>12}")
     for event in PreparedDataset(args.input):
         edges = truth_graph(event, selection)
-        print(f"{event.event_id:>7} {event.n_particles:>10} {event.n_hits:>13} {edges.shape[1]:>12}")
-    print(f"(truth edges: particles with pT > {args.min_pt} GeV and >= {args.min_hits} measurements)")
+        print(
+            f"{event.event_id:>7} {event.n_particles:>10} {event.n_hits:>13} {edges.shape[1]:>12}"
+        )
+    print(
+        f"(truth edges: particles with pT > {args.min_pt} GeV and >= {args.min_hits} measurements)"
+    )
     return 0
 
 
@@ -94,31 +123,132 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from acts_gnn.simulation import GeneratorConfig, simulate
 
     out = Path(args.output)
-    print(f"[1/3] simulating {args.events} events at pile-up {args.pileup} (+ hard scatter) with ACTS Fatras")
+    print(
+        f"[1/3] simulating {args.events} events at pile-up {args.pileup} (+ hard scatter) with ACTS Fatras"
+    )
     t0 = time.perf_counter()
-    sim = simulate(out / "sim", args.events, GeneratorConfig(pileup=args.pileup, hard_scatter=True), seed=args.seed, progress=True)
+    sim = simulate(
+        out / "sim",
+        args.events,
+        GeneratorConfig(pileup=args.pileup, hard_scatter=True),
+        seed=args.seed,
+        progress=True,
+    )
     t1 = time.perf_counter()
     print("[2/3] digitizing with ACTS and writing event tables")
     report = prepare(out / "sim", out / "prepared", progress=True)
     t2 = time.perf_counter()
     print("[3/3] plotting generated distributions")
-    plot = plot_generated_distributions(SimulationFiles(sim.particles_file, sim.hits_file), out / "generated.png")
+    plot = plot_generated_distributions(
+        SimulationFiles(sim.particles_file, sim.hits_file), out / "generated.png"
+    )
     selection = TruthSelection(min_pt=1.0, min_hits=3)
     rows = []
     for event in PreparedDataset(out / "prepared"):
-        rows.append((event.event_id, event.n_particles, event.n_hits, truth_graph(event, selection).shape[1]))
+        rows.append(
+            (
+                event.event_id,
+                event.n_particles,
+                event.n_hits,
+                truth_graph(event, selection).shape[1],
+            )
+        )
     print()
     print(f"{'event':>7} {'particles':>10} {'measurements':>13} {'truth edges (pT>1 GeV)':>24}")
     for row in rows:
         print(f"{row[0]:>7} {row[1]:>10} {row[2]:>13} {row[3]:>24}")
     print()
-    print(f"simulation: {(t1 - t0) / args.events:.2f} s/event, preparation: {(t2 - t1) / args.events:.2f} s/event")
+    print(
+        f"simulation: {(t1 - t0) / args.events:.2f} s/event, preparation: {(t2 - t1) / args.events:.2f} s/event"
+    )
     print(f"ROOT files:     {sim.particles_file}, {sim.hits_file}")
     print(f"event tables:   {out / 'prepared'}")
     print(f"plot:           {plot}")
     if report.skipped:
         print(report.summary())
     return 0
+
+
+def _selection(args: argparse.Namespace) -> object:
+    from acts_gnn.graph import TruthSelection
+
+    return TruthSelection(
+        min_pt=args.min_pt, min_hits=args.min_hits, primaries_only=args.primaries_only
+    )
+
+
+def cmd_module_map_build(args: argparse.Namespace) -> int:
+    from acts_gnn.detector import load_generic_detector
+    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map_formats import save_module_map
+    from acts_gnn.graph.module_map_symmetry import DetectorSymmetry
+    from acts_gnn.io.event_store import PreparedDataset
+    from acts_gnn.progress import progress_bar
+
+    dataset = PreparedDataset(args.input)
+    if args.events:
+        dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
+    symmetry = None
+    if args.mirror_z or args.rotate_phi:
+        symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
+    start = time.perf_counter()
+    with progress_bar(len(dataset), "module map", "event", enabled=not args.quiet) as bar:
+        module_map = build_module_map(
+            dataset, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
+        )
+    if args.min_occurrence > 1:
+        module_map = module_map.pruned(args.min_occurrence)
+    paths = save_module_map(module_map, args.output, args.format)
+    print(f"{module_map!r} from {len(dataset)} events in {time.perf_counter() - start:.1f} s")
+    print(
+        f"truth triplets: {module_map.metadata.get('samples')}, of which from symmetries: {module_map.metadata.get('augmented_samples')}"
+    )
+    for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_module_map_evaluate(args: argparse.Namespace) -> int:
+    from acts_gnn.graph.module_map_build import evaluate_module_map
+    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.io.event_store import PreparedDataset
+    from acts_gnn.progress import progress_bar
+    from acts_gnn.report import plot_edge_efficiency
+
+    module_map = load_module_map(args.module_map)
+    dataset = PreparedDataset(args.input)
+    if args.events:
+        dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
+    with progress_bar(len(dataset), "evaluate", "event", enabled=not args.quiet) as bar:
+        result = evaluate_module_map(dataset, module_map, _selection(args), args.threads, bar)
+    print(f"module map: {module_map!r}")
+    print(
+        f"selection: pT > {args.min_pt} GeV, >= {args.min_hits} measurements{', primaries' if args.primaries_only else ''}"
+    )
+    for line in result.lines():
+        print(line)
+    if args.plot:
+        path = plot_edge_efficiency(
+            result.metrics, args.plot, f"module map {Path(str(args.module_map)).name}"
+        )
+        print(f"plot: {path}")
+    return 0
+
+
+def _add_selection_options(p: argparse.ArgumentParser, min_pt: float) -> None:
+    g = p.add_argument_group("truth selection")
+    g.add_argument(
+        "--min-pt", type=float, default=min_pt, help="particle pT cut [GeV] (default %(default)s)"
+    )
+    g.add_argument(
+        "--min-hits",
+        type=int,
+        default=3,
+        help="minimum measurements per particle (default %(default)s)",
+    )
+    g.add_argument(
+        "--primaries-only", action="store_true", help="only generator particles (no secondaries)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,34 +259,124 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("simulate", help="generate pile-up events, run ACTS Fatras, write particles.root and hits.root")
+    p = sub.add_parser(
+        "simulate",
+        help="generate pile-up events, run ACTS Fatras, write particles.root and hits.root",
+    )
     p.add_argument("--events", "-n", type=int, required=True, help="number of events")
-    p.add_argument("--seed", type=int, default=42, help="random seed (recorded in the output; default %(default)s)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed (recorded in the output; default %(default)s)",
+    )
     p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
-    p.add_argument("--plot", action="store_true", help="also plot the generated pT, eta and multiplicity")
+    p.add_argument(
+        "--plot", action="store_true", help="also plot the generated pT, eta and multiplicity"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_generator_options(p, pileup=50.0)
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("prepare", help="digitize ROOT simulation with ACTS and write per-event training tables (Parquet)")
-    p.add_argument("--input", "-i", type=Path, required=True, help="folder with particles.root and hits.root (ACTS schemas)")
-    p.add_argument("--output", "-o", type=Path, required=True, help="output folder for the event tables")
+    p = sub.add_parser(
+        "prepare",
+        help="digitize ROOT simulation with ACTS and write per-event training tables (Parquet)",
+    )
+    p.add_argument(
+        "--input",
+        "-i",
+        type=Path,
+        required=True,
+        help="folder with particles.root and hits.root (ACTS schemas)",
+    )
+    p.add_argument(
+        "--output", "-o", type=Path, required=True, help="output folder for the event tables"
+    )
     p.add_argument("--events", type=int, default=None, help="only the first N events")
-    p.add_argument("--seed", type=int, default=7, help="digitization smearing seed (default %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=7, help="digitization smearing seed (default %(default)s)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("inspect", help="print per-event counts of a prepared folder")
     p.add_argument("--input", "-i", type=Path, required=True, help="prepared folder")
     p.add_argument("--min-pt", type=float, default=1.0, help="truth-graph particle pT cut [GeV]")
-    p.add_argument("--min-hits", type=int, default=3, help="truth-graph minimum measurements per particle")
+    p.add_argument(
+        "--min-hits", type=int, default=3, help="truth-graph minimum measurements per particle"
+    )
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("demo", help="the main job: simulate a small sample, prepare it, print and plot what was made")
+    mm = sub.add_parser("module-map", help="build and evaluate module maps").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = mm.add_parser("build", help="learn a module map from prepared events")
+    p.add_argument(
+        "--input", "-i", type=Path, required=True, help="prepared folder (acts-gnn prepare)"
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        type=str,
+        required=True,
+        help="output path or prefix (.npz, .txt, or a ROOT prefix)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["npz", "acorn", "root"],
+        default=None,
+        help="file format (default: from the output name, else npz)",
+    )
+    p.add_argument("--events", type=int, default=None, help="only the first N events")
+    p.add_argument(
+        "--min-occurrence",
+        type=int,
+        default=1,
+        help="drop triplets seen fewer times (default %(default)s)",
+    )
+    p.add_argument(
+        "--mirror-z",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add z-mirrored copies of triplets (default on)",
+    )
+    p.add_argument(
+        "--rotate-phi",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add copies rotated by the module pitch (default on)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_selection_options(p, min_pt=0.9)
+    p.set_defaults(func=cmd_module_map_build)
+    p = mm.add_parser(
+        "evaluate", help="edge efficiency and purity of a module map on prepared events"
+    )
+    p.add_argument("--input", "-i", type=Path, required=True, help="prepared folder")
+    p.add_argument("--module-map", "-m", type=str, required=True, help="module-map file or prefix")
+    p.add_argument("--events", type=int, default=None, help="only the first N events")
+    p.add_argument("--threads", type=int, default=1, help="C++ threads (default %(default)s)")
+    p.add_argument(
+        "--plot", type=Path, default=None, help="write efficiency vs pT and eta to this PNG"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_selection_options(p, min_pt=1.0)
+    p.set_defaults(func=cmd_module_map_evaluate)
+
+    p = sub.add_parser(
+        "demo",
+        help="the main job: simulate a small sample, prepare it, print and plot what was made",
+    )
     p.add_argument("--events", type=int, default=3, help="number of events (default %(default)s)")
     p.add_argument("--pileup", type=float, default=50.0, help="mean pile-up (default %(default)s)")
     p.add_argument("--seed", type=int, default=2026, help="random seed (default %(default)s)")
-    p.add_argument("--output", "-o", type=Path, default=Path("output/demo"), help="output folder (default %(default)s)")
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("output/demo"),
+        help="output folder (default %(default)s)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -164,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except InputDataError as err:

@@ -182,7 +182,8 @@ def prepare(
     surfaces = detector.surfaces()
 
     sequencer = acts.examples.Sequencer(
-        events=len(event_ids),
+        # run over the whole id range: ids may have gaps, and only wanted events are written
+        events=event_ids[-1] - event_ids[0] + 1,
         skip=event_ids[0],
         numThreads=1,
         logLevel=level,

@@ -48,10 +48,49 @@ def plot_generated_distributions(files: SimulationFiles, output: str | Path) -> 
     axes[1].hist(d["eta"], bins=np.linspace(-4.5, 4.5, 46), histtype="step", lw=2)
     axes[1].set(xlabel=r"$\eta$", ylabel="particles")
     n_events = max(len(d["particles_per_event"]), 1)
-    axes[1].text(0.05, 0.9, f"{len(d['eta']) / n_events:.0f} per event", transform=axes[1].transAxes)
+    axes[1].text(
+        0.05, 0.9, f"{len(d['eta']) / n_events:.0f} per event", transform=axes[1].transAxes
+    )
     axes[2].hist(d["multiplicity_per_vertex"], bins=40, histtype="step", lw=2)
     axes[2].set(xlabel="charged particles per vertex", ylabel="vertices")
     fig.suptitle(f"generated primaries, {n_events} events ({files.particles_file.parent})")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(output, dpi=90)
+    plt.close(fig)
+    return output
+
+
+def plot_edge_efficiency(metrics: object, output: str | Path, title: str) -> Path:
+    """Edge efficiency vs truth-particle pT and eta (two panels) from an EdgeMetrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, (variable, bins, label) in zip(
+        axes,
+        (
+            ("pt", np.geomspace(1.0, 100.0, 15), r"particle $p_\mathrm{T}$ [GeV]"),
+            ("eta", np.linspace(-4.0, 4.0, 33), r"particle $\eta$"),
+        ),
+    ):
+        edges, eff, err = metrics.binned(variable, bins)  # type: ignore[attr-defined]
+        centers = 0.5 * (edges[1:] + edges[:-1])
+        ax.errorbar(centers, eff, yerr=err, xerr=0.5 * np.diff(edges), fmt="o", ms=4)
+        ax.set(
+            xlabel=label,
+            ylabel="edge efficiency",
+            ylim=(min(0.9, np.nanmin(eff) - 0.01) if np.isfinite(eff).any() else 0.9, 1.005),
+        )
+        if variable == "pt":
+            ax.set_xscale("log")
+        ax.axhline(0.99, ls="--", color="grey", lw=1)
+    fig.suptitle(title)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

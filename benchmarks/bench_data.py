@@ -16,10 +16,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from _machine import machine_line  # noqa: E402
+from _machine import machine_line
 
-from acts_gnn.prepare import prepare  # noqa: E402
-from acts_gnn.simulation import GeneratorConfig, simulate  # noqa: E402
+from acts_gnn.prepare import prepare
+from acts_gnn.simulation import GeneratorConfig, simulate
 
 
 def main() -> None:
@@ -35,19 +35,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for mu in args.pileup:
             sim_dir = Path(tmp) / f"sim{mu:g}"
-            sim = simulate(sim_dir, args.events, GeneratorConfig(pileup=mu, hard_scatter=True), seed=1, progress=False)
+            sim = simulate(
+                sim_dir,
+                args.events,
+                GeneratorConfig(pileup=mu, hard_scatter=True),
+                seed=1,
+                progress=False,
+            )
             report = prepare(sim_dir, Path(tmp) / f"prep{mu:g}", progress=False)
             # The first event carries one-off set-up costs (geometry, surface cache): drop it
             # when there are enough events.
             sim_times = sim.seconds_per_event[1:] if args.events > 2 else sim.seconds_per_event
-            prep_times = report.seconds_per_event[1:] if args.events > 2 else report.seconds_per_event
+            prep_times = (
+                report.seconds_per_event[1:] if args.events > 2 else report.seconds_per_event
+            )
             t_sim = statistics.median(sim_times)
             t_prep = statistics.median(prep_times)
             from acts_gnn.io.event_store import PreparedDataset
 
             n_meas = statistics.mean(e.n_hits for e in PreparedDataset(Path(tmp) / f"prep{mu:g}"))
             n_part = statistics.mean(sim.particles_per_event)
-            print(f"{mu:>5g} {n_part:>10.0f} {n_meas:>13.0f} {t_sim:>13.2f} {t_prep:>12.2f} {t_prep / t_sim:>6.2f}")
+            print(
+                f"{mu:>5g} {n_part:>10.0f} {n_meas:>13.0f} {t_sim:>13.2f} {t_prep:>12.2f} {t_prep / t_sim:>6.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "geometry_kernels.hpp"
+#include "module_map.hpp"
 
 namespace py = pybind11;
 
@@ -80,6 +81,73 @@ py::array_t<double> tripletFeaturesPy(const DoubleArray& x, const DoubleArray& y
   return out;
 }
 
+using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+
+void checkShape(const py::array& a, const char* name, py::ssize_t rows, py::ssize_t cols) {
+  if (a.ndim() != 2 || a.shape(0) != rows || a.shape(1) != cols) {
+    throw std::invalid_argument(std::string(name) + " must have shape [" + std::to_string(rows) +
+                                ", " + std::to_string(cols) + "]");
+  }
+}
+
+template <typename T>
+void checkRange(const py::array_t<T, py::array::c_style | py::array::forcecast>& a,
+                const char* name, std::int64_t low, std::int64_t high) {
+  const T* data = a.data();
+  for (py::ssize_t i = 0; i < a.size(); ++i) {
+    if (static_cast<std::int64_t>(data[i]) < low || static_cast<std::int64_t>(data[i]) >= high) {
+      throw std::out_of_range(std::string(name) + " holds " + std::to_string(data[i]) +
+                              ", outside [" + std::to_string(low) + ", " + std::to_string(high) + ")");
+    }
+  }
+}
+
+py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
+                           const IndexArray& hitModule, std::size_t nModules,
+                           const Int32Array& doubletModules, const DoubleArray& doubletCuts,
+                           const Int32Array& tripletDoublets, const DoubleArray& cuts12,
+                           const DoubleArray& cuts23, const DoubleArray& diffDzdr,
+                           const DoubleArray& diffDydx, int nThreads) {
+  const std::size_t nHits = checkCoordinates(x, y, z);
+  if (hitModule.ndim() != 1 || static_cast<std::size_t>(hitModule.shape(0)) != nHits) {
+    throw std::invalid_argument("hit_module must be 1-D with one entry per hit");
+  }
+  checkRange(hitModule, "hit_module", -1, static_cast<std::int64_t>(nModules));
+  const auto nDoublets = doubletModules.ndim() == 2 ? doubletModules.shape(0) : -1;
+  checkShape(doubletModules, "doublet_modules", nDoublets, 2);
+  checkRange(doubletModules, "doublet_modules", 0, static_cast<std::int64_t>(nModules));
+  checkShape(doubletCuts, "doublet_cuts", nDoublets, acts_gnn::kDoubletCutColumns);
+  const auto nTriplets = tripletDoublets.ndim() == 2 ? tripletDoublets.shape(0) : -1;
+  checkShape(tripletDoublets, "triplet_doublets", nTriplets, 2);
+  checkRange(tripletDoublets, "triplet_doublets", 0, nDoublets);
+  checkShape(cuts12, "cuts12", nTriplets, acts_gnn::kDoubletCutColumns);
+  checkShape(cuts23, "cuts23", nTriplets, acts_gnn::kDoubletCutColumns);
+  checkShape(diffDzdr, "diff_dzdr", nTriplets, 2);
+  checkShape(diffDydx, "diff_dydx", nTriplets, 2);
+
+  acts_gnn::ModuleMapView view;
+  view.nModules = nModules;
+  view.nDoublets = static_cast<std::size_t>(nDoublets);
+  view.doubletModules = doubletModules.data();
+  view.doubletCuts = doubletCuts.data();
+  view.nTriplets = static_cast<std::size_t>(nTriplets);
+  view.tripletDoublets = tripletDoublets.data();
+  view.cuts12 = cuts12.data();
+  view.cuts23 = cuts23.data();
+  view.diffDzdr = diffDzdr.data();
+  view.diffDydx = diffDydx.data();
+  acts_gnn::ModuleMapGraph graph;
+  {
+    py::gil_scoped_release release;
+    graph = acts_gnn::buildModuleMapGraph(x.data(), y.data(), z.data(), hitModule.data(), nHits,
+                                          view, nThreads);
+  }
+  py::array_t<std::int64_t> edges({py::ssize_t{2}, static_cast<py::ssize_t>(graph.src.size())});
+  std::copy(graph.src.begin(), graph.src.end(), edges.mutable_data(0, 0));
+  std::copy(graph.dst.begin(), graph.dst.end(), edges.mutable_data(1, 0));
+  return py::make_tuple(edges, graph.doubletEdges);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -97,6 +165,17 @@ Returns a float64 array [E, 7] with columns dr, dphi, dz, deta, phi_slope, rphi_
 
 Returns a float64 array [T, 2] with columns diff_dzdr = dz/dr(ab) - dz/dr(bc) and
 diff_dydx = dy/dx(ab) - dy/dx(bc); a ratio with a zero denominator counts as 0.)doc");
+  m.def("module_map_graph", &moduleMapGraphPy, py::arg("x"), py::arg("y"), py::arg("z"),
+        py::arg("hit_module"), py::arg("n_modules"), py::arg("doublet_modules"),
+        py::arg("doublet_cuts"), py::arg("triplet_doublets"), py::arg("cuts12"),
+        py::arg("cuts23"), py::arg("diff_dzdr"), py::arg("diff_dydx"), py::arg("n_threads") = 1,
+        R"doc(Module-map graph of one event: doublet cuts, then triplet cuts.
+
+hit_module: int64 [N], the map's module index of each hit (-1: module not in the map).
+doublet_modules: int32 [D, 2]; doublet_cuts: float64 [D, 8] (min, max of z0, dphi, phi_slope,
+deta); triplet_doublets: int32 [T, 2] (doublet index of the (1,2) and (2,3) legs); cuts12,
+cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max).
+Returns (edge_index int64 [2, E], number of edges after the doublet cuts).)doc");
   m.def("wrap_phi", &acts_gnn::wrapPhi, py::arg("dphi"), "Wrap an angle difference into [-pi, pi).");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");

@@ -6,17 +6,34 @@ namespace acts_gnn {
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
+}  // namespace
 
-inline double ratioOrZero(double num, double den) { return den != 0.0 ? num / den : 0.0; }
-
-inline double pseudoRapidity(double r, double z) {
+double pseudoRapidity(double r, double z) {
   // eta = -ln tan(theta/2) = asinh(z / r); on the beam line (r == 0) use a large finite value.
   if (r > 0.0) {
     return std::asinh(z / r);
   }
   return z >= 0.0 ? 1e3 : -1e3;
 }
-}  // namespace
+
+HitCoordinates hitCoordinates(double x, double y, double z) {
+  const double r = std::hypot(x, y);
+  return HitCoordinates{x, y, z, r, std::atan2(y, x), pseudoRapidity(r, z)};
+}
+
+DoubletQuantities doubletQuantities(const HitCoordinates& a, const HitCoordinates& b) {
+  DoubletQuantities q{};
+  q.dr = b.r - a.r;
+  q.dz = b.z - a.z;
+  q.dphi = wrapPhi(b.phi - a.phi);
+  q.deta = b.eta - a.eta;
+  q.phiSlope = ratioOrZero(q.dphi, q.dr);
+  q.rphiSlope = 0.5 * (a.r + b.r) * q.phiSlope;
+  q.dzdr = ratioOrZero(q.dz, q.dr);
+  q.z0 = a.z - a.r * q.dzdr;
+  q.dydx = ratioOrZero(b.y - a.y, b.x - a.x);
+  return q;
+}
 
 double wrapPhi(double dphi) {
   dphi = std::fmod(dphi + kPi, 2.0 * kPi);
@@ -32,21 +49,16 @@ void doubletFeatures(const double* x, const double* y, const double* z, const st
     for (std::size_t i = begin; i < end; ++i) {
       const std::int64_t s = src[i];
       const std::int64_t d = dst[i];
-      const double r1 = std::hypot(x[s], y[s]);
-      const double r2 = std::hypot(x[d], y[d]);
-      const double dr = r2 - r1;
-      const double dz = z[d] - z[s];
-      const double dphi = wrapPhi(std::atan2(y[d], x[d]) - std::atan2(y[s], x[s]));
-      const double deta = pseudoRapidity(r2, z[d]) - pseudoRapidity(r1, z[s]);
-      const double phiSlope = ratioOrZero(dphi, dr);
+      const DoubletQuantities q =
+          doubletQuantities(hitCoordinates(x[s], y[s], z[s]), hitCoordinates(x[d], y[d], z[d]));
       double* row = out + i * kDoubletColumns;
-      row[0] = dr;
-      row[1] = dphi;
-      row[2] = dz;
-      row[3] = deta;
-      row[4] = phiSlope;
-      row[5] = 0.5 * (r1 + r2) * phiSlope;
-      row[6] = z[s] - r1 * ratioOrZero(dz, dr);
+      row[0] = q.dr;
+      row[1] = q.dphi;
+      row[2] = q.dz;
+      row[3] = q.deta;
+      row[4] = q.phiSlope;
+      row[5] = q.rphiSlope;
+      row[6] = q.z0;
     }
   });
 }
@@ -56,14 +68,14 @@ void tripletFeatures(const double* x, const double* y, const double* z, const st
                      int nThreads) {
   parallelFor(n, nThreads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      const std::int64_t ia = a[i];
-      const std::int64_t ib = b[i];
-      const std::int64_t ic = c[i];
-      const double drAB = std::hypot(x[ib], y[ib]) - std::hypot(x[ia], y[ia]);
-      const double drBC = std::hypot(x[ic], y[ic]) - std::hypot(x[ib], y[ib]);
+      const HitCoordinates ha = hitCoordinates(x[a[i]], y[a[i]], z[a[i]]);
+      const HitCoordinates hb = hitCoordinates(x[b[i]], y[b[i]], z[b[i]]);
+      const HitCoordinates hc = hitCoordinates(x[c[i]], y[c[i]], z[c[i]]);
+      const DoubletQuantities ab = doubletQuantities(ha, hb);
+      const DoubletQuantities bc = doubletQuantities(hb, hc);
       double* row = out + i * kTripletColumns;
-      row[0] = ratioOrZero(z[ib] - z[ia], drAB) - ratioOrZero(z[ic] - z[ib], drBC);
-      row[1] = ratioOrZero(y[ib] - y[ia], x[ib] - x[ia]) - ratioOrZero(y[ic] - y[ib], x[ic] - x[ib]);
+      row[0] = ab.dzdr - bc.dzdr;
+      row[1] = ab.dydx - bc.dydx;
     }
   });
 }

@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "parallel_for.hpp"
+
+
 namespace acts_gnn {
 
 /// Number of columns written per doublet by `doubletFeatures`.
@@ -14,6 +17,29 @@ inline constexpr std::size_t kTripletColumns = 2;
 
 /// Wrap an angle difference into [-pi, pi).
 double wrapPhi(double dphi);
+
+/// Pseudorapidity of a position at radius r and z (mm); +-1e3 on the beam line.
+double pseudoRapidity(double r, double z);
+
+/// a / b, or 0 where b == 0.
+inline double ratioOrZero(double num, double den) { return den != 0.0 ? num / den : 0.0; }
+
+/// Cylindrical coordinates of one hit, precomputed once per hit.
+struct HitCoordinates {
+  double x, y, z, r, phi, eta;
+};
+
+HitCoordinates hitCoordinates(double x, double y, double z);
+
+/// Everything the module map needs of one doublet (inner -> outer), computed in one place so
+/// that building and applying a map agree to the last bit.
+struct DoubletQuantities {
+  double dr, dphi, dz, deta, phiSlope, rphiSlope, z0;
+  double dzdr;  // dz / dr (0 if dr == 0)
+  double dydx;  // dy / dx (0 if dx == 0)
+};
+
+DoubletQuantities doubletQuantities(const HitCoordinates& a, const HitCoordinates& b);
 
 /// For each doublet (src[i] -> dst[i]) write, row-major into `out` [n, kDoubletColumns]:
 ///   dr, dphi, dz, deta, phi_slope, rphi_slope, z0
@@ -33,11 +59,5 @@ void tripletFeatures(const double* x, const double* y, const double* z, const st
                      const std::int64_t* b, const std::int64_t* c, std::size_t n, double* out,
                      int nThreads);
 
-/// Run `body(begin, end)` over [0, n) split across up to `nThreads` threads
-/// (nThreads <= 0: all hardware threads). Small ranges run on the calling thread.
-template <typename Body>
-void parallelFor(std::size_t n, int nThreads, Body&& body);
-
 }  // namespace acts_gnn
 
-#include "parallel_for.hpp"

@@ -59,6 +59,17 @@ def tiny_generator_config() -> Any:
     return GeneratorConfig(pileup=3, hard_scatter=True)
 
 
+#: Fixtures that build the ACTS geometry or run ACTS (Fatras, digitization) when first used.
+ACTS_FIXTURES = frozenset({"detector", "sim_sample", "prepared_sample", "sample_copy"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses an ACTS-backed fixture ``acts`` (so ``-m 'not acts'`` works)."""
+    for item in items:
+        if ACTS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.acts)
+
+
 @pytest.fixture(scope="session")
 def tiny_config() -> Any:
     """The generator settings of the shared sample (tests re-simulate with them)."""

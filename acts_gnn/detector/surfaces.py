@@ -31,11 +31,17 @@ class SurfaceTransforms:
 
     @classmethod
     def from_tracking_geometry(cls, tracking_geometry: Any) -> SurfaceTransforms:
-        """Read all surfaces of an ``acts.TrackingGeometry`` (sensitive ones carry ids)."""
+        """Read the sensitive surfaces of an ``acts.TrackingGeometry``."""
         import acts
 
         gctx = acts.GeometryContext.dangerouslyDefaultConstruct()
-        surface_map = tracking_geometry.geoIdSurfaceMap()
+        # Only sensitive (planar module) surfaces: measurements live there, and the planar
+        # local -> global formula would be wrong for the passive discs and cylinders.
+        surface_map = {
+            gid: surface
+            for gid, surface in tracking_geometry.geoIdSurfaceMap().items()
+            if gid.sensitive > 0
+        }
         n = len(surface_map)
         ids = np.empty(n, dtype=np.uint64)
         rot = np.empty((n, 3, 3))

@@ -45,7 +45,8 @@ def truth_graph(event: Event, selection: TruthSelection | None = None) -> npt.ND
     selection = selection or TruthSelection()
     keep_particle = selection.particle_mask(event)
     pid = event.hits["particle_id"]
-    rows = np.flatnonzero((pid >= 0) & keep_particle[np.maximum(pid, 0)])
+    rows = np.flatnonzero(pid >= 0)
+    rows = rows[keep_particle[pid[rows]]]
     if len(rows) < 2:
         return np.zeros((2, 0), dtype=np.int64)
     p = event.particles

@@ -67,7 +67,7 @@ def simulate(
         "events": events,
         "generator": generator.to_dict(),
         "detector": detector.name,
-        "acts_version": str(getattr(acts, "version", "")),
+        "acts_version": f"{acts.version.major}.{acts.version.minor}.{acts.version.patch}",
     }
     writer = SimulationRootWriter(output_dir, metadata)
     result = SimulationResult(writer._final["particles"], writer._final["hits"], events)

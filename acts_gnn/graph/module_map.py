@@ -1,0 +1,376 @@
+"""The module map: which module triplets truth tracks cross, and the ranges of their geometry.
+
+Built from simulated events (:class:`ModuleMapBuilder`), stored in our compact ``.npz`` format
+(:meth:`ModuleMap.save` / :meth:`ModuleMap.load`; the acorn text and ModuleMapGraph ROOT formats
+are in :mod:`acts_gnn.graph.module_map_formats`), and applied to new events by
+:class:`ModuleMapGraphBuilder` with the C++ core.
+
+A *triplet* (m1, m2, m3) is three modules crossed one after the other by a truth particle. For
+each we keep the occurrence count and the [min, max] of
+
+* z0, dphi, phi_slope, deta of its (m1, m2) and (m2, m3) doublets (see ``acts_gnn._core``), and
+* diff_dzdr = dz/dr(12) - dz/dr(23) and diff_dydx = dy/dx(12) - dy/dx(23).
+
+The doublet (m1, m2) cuts are the union of the ranges of every triplet it is a leg of: an edge
+must first pass its doublet's cuts and then be a leg of at least one triplet whose cuts both
+legs pass, sharing the middle hit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from acts_gnn import _core
+from acts_gnn.errors import InputDataError
+
+#: The doublet quantities with cuts, in the column order of every cut array.
+DOUBLET_CUT_QUANTITIES = ("z0", "dphi", "phi_slope", "deta")
+#: Columns of the doublet-feature array of ``_core.doublet_features`` used for the cuts.
+_CUT_COLUMNS = [_core.DOUBLET_COLUMNS.index(q) for q in DOUBLET_CUT_QUANTITIES]
+#: Standard GNN edge features (the first six columns of ``_core.doublet_features``).
+EDGE_FEATURES = ("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope")
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModuleMap:
+    """A module map as flat arrays (see the module docstring).
+
+    modules: uint64 [M] sorted geometry ids; triplets: int32 [T, 3] module indices, sorted;
+    occurrence: int64 [T]; cuts12, cuts23: float64 [T, 4, 2] (min, max of z0, dphi, phi_slope,
+    deta); diff_dzdr, diff_dydx: float64 [T, 2]. Doublets are derived on construction.
+    """
+
+    modules: npt.NDArray[np.uint64]
+    triplets: npt.NDArray[np.int32]
+    occurrence: npt.NDArray[np.int64]
+    cuts12: npt.NDArray[np.float64]
+    cuts23: npt.NDArray[np.float64]
+    diff_dzdr: npt.NDArray[np.float64]
+    diff_dydx: npt.NDArray[np.float64]
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.modules = np.ascontiguousarray(self.modules, dtype=np.uint64)
+        self.triplets = np.ascontiguousarray(self.triplets, dtype=np.int32).reshape(-1, 3)
+        t = len(self.triplets)
+        self.occurrence = np.ascontiguousarray(self.occurrence, dtype=np.int64).reshape(t)
+        self.cuts12 = np.ascontiguousarray(self.cuts12, dtype=np.float64).reshape(t, 4, 2)
+        self.cuts23 = np.ascontiguousarray(self.cuts23, dtype=np.float64).reshape(t, 4, 2)
+        self.diff_dzdr = np.ascontiguousarray(self.diff_dzdr, dtype=np.float64).reshape(t, 2)
+        self.diff_dydx = np.ascontiguousarray(self.diff_dydx, dtype=np.float64).reshape(t, 2)
+        if len(self.modules) > 1 and np.any(self.modules[1:] <= self.modules[:-1]):
+            raise ValueError("module ids must be sorted and unique")
+        if t and (self.triplets.min() < 0 or self.triplets.max() >= len(self.modules)):
+            raise ValueError("triplet module index outside the module list")
+        self._derive_doublets()
+
+    def _derive_doublets(self) -> None:
+        m = np.int64(len(self.modules))
+        legs12 = self.triplets[:, 0].astype(np.int64) * m + self.triplets[:, 1]
+        legs23 = self.triplets[:, 1].astype(np.int64) * m + self.triplets[:, 2]
+        keys, inverse = np.unique(np.concatenate([legs12, legs23]), return_inverse=True)
+        t = len(self.triplets)
+        self.doublets = np.stack([keys // m, keys % m], axis=1).astype(np.int32)
+        self.triplet_doublets = np.stack([inverse[:t], inverse[t:]], axis=1).astype(np.int32)
+        cuts = np.concatenate([self.cuts12, self.cuts23])  # [2T, 4, 2]
+        d = len(keys)
+        lo = np.full((d, 4), np.inf)
+        hi = np.full((d, 4), -np.inf)
+        np.minimum.at(lo, inverse, cuts[:, :, 0])
+        np.maximum.at(hi, inverse, cuts[:, :, 1])
+        self.doublet_cuts = np.stack([lo, hi], axis=2)
+
+    # -- sizes ------------------------------------------------------------------------------
+    @property
+    def n_modules(self) -> int:
+        return len(self.modules)
+
+    @property
+    def n_doublets(self) -> int:
+        return len(self.doublets)
+
+    @property
+    def n_triplets(self) -> int:
+        return len(self.triplets)
+
+    def __repr__(self) -> str:
+        return (
+            f"ModuleMap({self.n_modules} modules, {self.n_doublets} doublets, "
+            f"{self.n_triplets} triplets)"
+        )
+
+    def module_index(self, geometry_ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Index of each geometry id in :attr:`modules`, -1 where the module is not in the map."""
+        ids = np.asarray(geometry_ids, dtype=np.uint64)
+        if not len(self.modules):
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.modules, ids), len(self.modules) - 1)
+        return np.where(self.modules[pos] == ids, pos, -1).astype(np.int64)
+
+    def pruned(self, min_occurrence: int) -> ModuleMap:
+        """A copy without the triplets seen fewer than ``min_occurrence`` times."""
+        keep = self.occurrence >= min_occurrence
+        used = np.unique(self.triplets[keep])
+        remap = np.full(self.n_modules, -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        return ModuleMap(
+            self.modules[used],
+            remap[self.triplets[keep]],
+            self.occurrence[keep],
+            self.cuts12[keep],
+            self.cuts23[keep],
+            self.diff_dzdr[keep],
+            self.diff_dydx[keep],
+            dict(self.metadata, min_occurrence=min_occurrence),
+        )
+
+    def equals(self, other: ModuleMap) -> bool:
+        """Same modules, triplets, counts and cut values (bit for bit)."""
+        return all(
+            np.array_equal(getattr(self, a), getattr(other, a))
+            for a in (
+                "modules",
+                "triplets",
+                "occurrence",
+                "cuts12",
+                "cuts23",
+                "diff_dzdr",
+                "diff_dydx",
+            )
+        )
+
+    # -- our own format ---------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the compact ``.npz`` format (atomically); returns the path written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        with open(partial, "wb") as f:
+            np.savez_compressed(
+                f,
+                format_version=np.int64(FORMAT_VERSION),
+                modules=self.modules,
+                triplets=self.triplets,
+                occurrence=self.occurrence,
+                cuts12=self.cuts12,
+                cuts23=self.cuts23,
+                diff_dzdr=self.diff_dzdr,
+                diff_dydx=self.diff_dydx,
+                metadata=np.array(repr(self.metadata)),
+            )
+        os.replace(partial, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModuleMap:
+        """Read a map written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file() and path.with_name(path.name + ".npz").is_file():
+            path = path.with_name(path.name + ".npz")
+        if not path.is_file():
+            raise InputDataError("module-map file does not exist", file=path)
+        with np.load(path, allow_pickle=False) as data:
+            names = set(data.files)
+            needed = {
+                "modules",
+                "triplets",
+                "occurrence",
+                "cuts12",
+                "cuts23",
+                "diff_dzdr",
+                "diff_dydx",
+            }
+            if not needed <= names:
+                raise InputDataError(
+                    f"not an acts-gnn module map: missing {sorted(needed - names)}", file=path
+                )
+            import ast
+
+            metadata = ast.literal_eval(str(data["metadata"])) if "metadata" in names else {}
+            return cls(
+                data["modules"],
+                data["triplets"],
+                data["occurrence"],
+                data["cuts12"],
+                data["cuts23"],
+                data["diff_dzdr"],
+                data["diff_dydx"],
+                metadata,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------
+
+
+def triplet_samples(
+    positions: npt.NDArray[np.float64], hits: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Cut quantities of hit triplets: [T, 10] = 12-leg (z0, dphi, phi_slope, deta),
+    23-leg (same), diff_dzdr, diff_dydx. ``positions`` [N, 3] mm; ``hits`` [T, 3] rows."""
+    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
+    a, b, c = hits[:, 0], hits[:, 1], hits[:, 2]
+    f12 = _core.doublet_features(x, y, z, a, b)[:, _CUT_COLUMNS]
+    f23 = _core.doublet_features(x, y, z, b, c)[:, _CUT_COLUMNS]
+    ft = _core.triplet_features(x, y, z, a, b, c)
+    return np.concatenate([f12, f23, ft], axis=1)
+
+
+def _reduce(
+    keys: npt.NDArray[np.uint64],
+    lo: npt.NDArray[np.float64],
+    hi: npt.NDArray[np.float64],
+    counts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray, npt.NDArray]:
+    """Group rows with equal keys [n, 3]: min of lo, max of hi, sum of counts."""
+    if not len(keys):
+        return keys, lo, hi, counts
+    order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
+    keys, lo, hi, counts = keys[order], lo[order], hi[order], counts[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    return (
+        keys[starts],
+        np.minimum.reduceat(lo, starts, axis=0),
+        np.maximum.reduceat(hi, starts, axis=0),
+        np.add.reduceat(counts, starts),
+    )
+
+
+class ModuleMapBuilder:
+    """Accumulates truth triplets over events and turns them into a :class:`ModuleMap`.
+
+    ``add(module_ids [T, 3] uint64, samples [T, 10])`` takes triplets (see
+    :func:`triplet_samples`); batches are merged every ``flush_rows`` rows to bound memory.
+    """
+
+    def __init__(self, flush_rows: int = 2_000_000) -> None:
+        self.flush_rows = flush_rows
+        self._keys = np.zeros((0, 3), dtype=np.uint64)
+        self._lo = np.zeros((0, 10))
+        self._hi = np.zeros((0, 10))
+        self._counts = np.zeros(0, dtype=np.int64)
+        self._pending: list[tuple[npt.NDArray, npt.NDArray]] = []
+        self._pending_rows = 0
+        self.samples_added = 0
+
+    def add(self, module_ids: npt.NDArray[np.uint64], samples: npt.NDArray[np.float64]) -> None:
+        if len(module_ids) != len(samples):
+            raise ValueError("module_ids and samples differ in length")
+        if not np.all(np.isfinite(samples)):
+            raise InputDataError("non-finite triplet quantities", field="triplet samples")
+        self._pending.append((np.asarray(module_ids, np.uint64), np.asarray(samples, np.float64)))
+        self._pending_rows += len(module_ids)
+        self.samples_added += len(module_ids)
+        if self._pending_rows >= self.flush_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        keys = np.concatenate([self._keys] + [k for k, _ in self._pending])
+        values = np.concatenate([v for _, v in self._pending])
+        lo = np.concatenate([self._lo, values])
+        hi = np.concatenate([self._hi, values])
+        counts = np.concatenate([self._counts, np.ones(len(values), dtype=np.int64)])
+        self._keys, self._lo, self._hi, self._counts = _reduce(keys, lo, hi, counts)
+        self._pending = []
+        self._pending_rows = 0
+
+    def build(self, metadata: dict[str, object] | None = None) -> ModuleMap:
+        self._flush()
+        modules = np.unique(self._keys)
+        triplets = np.searchsorted(modules, self._keys).astype(np.int32)
+        lo, hi = self._lo, self._hi
+        return ModuleMap(
+            modules,
+            triplets,
+            self._counts,
+            np.stack([lo[:, 0:4], hi[:, 0:4]], axis=2),
+            np.stack([lo[:, 4:8], hi[:, 4:8]], axis=2),
+            np.stack([lo[:, 8], hi[:, 8]], axis=1),
+            np.stack([lo[:, 9], hi[:, 9]], axis=1),
+            dict(metadata or {}, samples=int(self.samples_added)),
+        )
+
+
+def truth_triplets(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Hit triplets [T, 3] from a truth graph whose edges are grouped per particle in order
+    (as :func:`acts_gnn.graph.truth.truth_graph` returns them): consecutive edges that share
+    a hit form a triplet."""
+    if edges.shape[1] < 2:
+        return np.zeros((0, 3), dtype=np.int64)
+    chained = edges[1, :-1] == edges[0, 1:]
+    return np.stack([edges[0, :-1][chained], edges[1, :-1][chained], edges[1, 1:][chained]], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModuleMapGraph:
+    """Output of :class:`ModuleMapGraphBuilder`: edges, edge features and bookkeeping."""
+
+    edge_index: npt.NDArray[np.int64]  # [2, E] hit rows, inner -> outer
+    edge_features: npt.NDArray[np.float32]  # [E, 6] EDGE_FEATURES
+    doublet_edges: int  # edges that passed the doublet cuts (before the triplet cuts)
+    hits_unknown_module: int  # hits whose module is not in the map (they get no edge)
+
+
+class ModuleMapGraphBuilder:
+    """Graph construction with a module map on CPU (C++ core, ``n_threads`` threads)."""
+
+    def __init__(self, module_map: ModuleMap, n_threads: int = 1) -> None:
+        self.module_map = module_map
+        self.n_threads = n_threads
+        mm = module_map
+        self._arrays = dict(
+            n_modules=mm.n_modules,
+            doublet_modules=mm.doublets,
+            doublet_cuts=mm.doublet_cuts.reshape(-1, 8),
+            triplet_doublets=mm.triplet_doublets,
+            cuts12=mm.cuts12.reshape(-1, 8),
+            cuts23=mm.cuts23.reshape(-1, 8),
+            diff_dzdr=mm.diff_dzdr,
+            diff_dydx=mm.diff_dydx,
+        )
+
+    def __call__(self, positions: npt.ArrayLike, geometry_ids: npt.ArrayLike) -> ModuleMapGraph:
+        """Edges of one event from hit ``positions`` [N, 3] (mm) and module ``geometry_ids`` [N]."""
+        pos = np.asarray(positions, dtype=np.float64)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
+        if not np.all(np.isfinite(pos)):
+            raise InputDataError("non-finite hit positions", field="positions")
+        hit_module = self.module_map.module_index(geometry_ids)
+        x, y, z = (np.ascontiguousarray(pos[:, k]) for k in range(3))
+        edge_index, doublet_edges = _core.module_map_graph(
+            x, y, z, hit_module, n_threads=self.n_threads, **self._arrays
+        )
+        return ModuleMapGraph(
+            edge_index=edge_index,
+            edge_features=edge_features(pos, edge_index),
+            doublet_edges=int(doublet_edges),
+            hits_unknown_module=int(np.count_nonzero(hit_module < 0)),
+        )
+
+
+def edge_features(
+    positions: npt.NDArray[np.float64], edge_index: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """The standard edge features [E, 6] (EDGE_FEATURES: mm, rad, 1/mm) of ``edge_index``."""
+    x, y, z = (np.ascontiguousarray(positions[:, k], dtype=np.float64) for k in range(3))
+    return _core.doublet_features(x, y, z, edge_index[0], edge_index[1])[:, :6].astype(np.float32)

@@ -1,0 +1,151 @@
+#include "module_map.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "geometry_kernels.hpp"
+
+namespace acts_gnn {
+
+namespace {
+
+inline bool inside(double value, const double* minMax) {
+  return value >= minMax[0] && value <= minMax[1];
+}
+
+/// The four cut quantities of a doublet against [min, max] pairs in `cuts` (8 values).
+inline bool passesDoubletCuts(const DoubletQuantities& q, const double* cuts) {
+  return inside(q.z0, cuts) && inside(q.dphi, cuts + 2) && inside(q.phiSlope, cuts + 4) &&
+         inside(q.deta, cuts + 6);
+}
+
+/// Edge candidate kept after the doublet stage, with what the triplet stage needs.
+struct DoubletEdge {
+  std::int64_t src;
+  std::int64_t dst;
+  DoubletQuantities q;
+};
+
+}  // namespace
+
+ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const double* z,
+                                   const std::int64_t* hitModule, std::size_t nHits,
+                                   const ModuleMapView& map, int nThreads) {
+  // Hits grouped by module (counting sort), coordinates precomputed once per hit.
+  std::vector<std::int64_t> moduleStart(map.nModules + 1, 0);
+  for (std::size_t i = 0; i < nHits; ++i) {
+    if (hitModule[i] >= 0) {
+      ++moduleStart[hitModule[i] + 1];
+    }
+  }
+  std::partial_sum(moduleStart.begin(), moduleStart.end(), moduleStart.begin());
+  std::vector<std::int64_t> fill(moduleStart.begin(), moduleStart.end() - 1);
+  std::vector<std::int64_t> hitsByModule(moduleStart.back());
+  for (std::size_t i = 0; i < nHits; ++i) {
+    if (hitModule[i] >= 0) {
+      hitsByModule[fill[hitModule[i]]++] = static_cast<std::int64_t>(i);
+    }
+  }
+  std::vector<HitCoordinates> coords(nHits);
+  parallelFor(nHits, nThreads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      coords[i] = hitCoordinates(x[i], y[i], z[i]);
+    }
+  });
+
+  // Doublet stage: every hit pair on every connected module pair, against the doublet cuts.
+  // Each thread takes a contiguous slice of doublets; concatenating the slices in thread order
+  // keeps the edges sorted by doublet index.
+  const std::size_t doubletThreads = resolveThreads(map.nDoublets, nThreads, 1024);
+  std::vector<std::vector<DoubletEdge>> sliceEdges(doubletThreads);
+  std::vector<std::int64_t> doubletCount(map.nDoublets, 0);
+  parallelSlices(map.nDoublets, doubletThreads, [&](std::size_t t, std::size_t d0, std::size_t d1) {
+    auto& out = sliceEdges[t];
+    for (std::size_t d = d0; d < d1; ++d) {
+      const std::int32_t m1 = map.doubletModules[2 * d];
+      const std::int32_t m2 = map.doubletModules[2 * d + 1];
+      const double* cuts = map.doubletCuts + d * kDoubletCutColumns;
+      const std::size_t before = out.size();
+      for (std::int64_t i = moduleStart[m1]; i < moduleStart[m1 + 1]; ++i) {
+        const std::int64_t h1 = hitsByModule[i];
+        for (std::int64_t j = moduleStart[m2]; j < moduleStart[m2 + 1]; ++j) {
+          const std::int64_t h2 = hitsByModule[j];
+          if (h1 == h2) {
+            continue;
+          }
+          const DoubletQuantities q = doubletQuantities(coords[h1], coords[h2]);
+          if (passesDoubletCuts(q, cuts)) {
+            out.push_back(DoubletEdge{h1, h2, q});
+          }
+        }
+      }
+      doubletCount[d] = static_cast<std::int64_t>(out.size() - before);
+    }
+  });
+  std::vector<std::int64_t> doubletStart(map.nDoublets + 1, 0);
+  std::partial_sum(doubletCount.begin(), doubletCount.end(), doubletStart.begin() + 1);
+  std::vector<DoubletEdge> edges;
+  edges.reserve(static_cast<std::size_t>(doubletStart.back()));
+  for (auto& slice : sliceEdges) {
+    edges.insert(edges.end(), slice.begin(), slice.end());
+    std::vector<DoubletEdge>().swap(slice);
+  }
+
+  // Triplet stage: an edge survives if it is the (m1,m2) or (m2,m3) leg of at least one
+  // triplet whose legs share the middle hit and pass the triplet's cuts. Thread 0 marks
+  // `keep`; the others mark their own buffers, merged afterwards.
+  std::vector<unsigned char> keep(edges.size(), 0);
+  const std::size_t tripletThreads = resolveThreads(map.nTriplets, nThreads, 4096);
+  std::vector<std::vector<unsigned char>> otherKeep(tripletThreads - 1);
+  parallelSlices(map.nTriplets, tripletThreads, [&](std::size_t thread, std::size_t t0, std::size_t t1) {
+    unsigned char* flags = keep.data();
+    if (thread > 0) {
+      otherKeep[thread - 1].assign(edges.size(), 0);
+      flags = otherKeep[thread - 1].data();
+    }
+    for (std::size_t t = t0; t < t1; ++t) {
+      const std::int32_t d12 = map.tripletDoublets[2 * t];
+      const std::int32_t d23 = map.tripletDoublets[2 * t + 1];
+      const double* c12 = map.cuts12 + t * kDoubletCutColumns;
+      const double* c23 = map.cuts23 + t * kDoubletCutColumns;
+      const double* dzdr = map.diffDzdr + 2 * t;
+      const double* dydx = map.diffDydx + 2 * t;
+      for (std::int64_t a = doubletStart[d12]; a < doubletStart[d12 + 1]; ++a) {
+        const DoubletEdge& ea = edges[a];
+        if (!passesDoubletCuts(ea.q, c12)) {
+          continue;
+        }
+        for (std::int64_t b = doubletStart[d23]; b < doubletStart[d23 + 1]; ++b) {
+          const DoubletEdge& eb = edges[b];
+          if (eb.src != ea.dst || !passesDoubletCuts(eb.q, c23)) {
+            continue;
+          }
+          if (inside(ea.q.dzdr - eb.q.dzdr, dzdr) && inside(ea.q.dydx - eb.q.dydx, dydx)) {
+            flags[a] = 1;
+            flags[b] = 1;
+          }
+        }
+      }
+    }
+  });
+  for (const auto& own : otherKeep) {
+    for (std::size_t i = 0; i < own.size(); ++i) {
+      keep[i] |= own[i];
+    }
+  }
+
+  ModuleMapGraph graph;
+  graph.doubletEdges = edges.size();
+  const std::size_t kept = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), 1));
+  graph.src.reserve(kept);
+  graph.dst.reserve(kept);
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (keep[i]) {
+      graph.src.push_back(edges[i].src);
+      graph.dst.push_back(edges[i].dst);
+    }
+  }
+  return graph;
+}
+
+}  // namespace acts_gnn

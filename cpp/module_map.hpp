@@ -1,0 +1,41 @@
+// Module-map graph construction on CPU: doublet cuts, then triplet cuts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace acts_gnn {
+
+/// Number of cut quantities per doublet: z0, dphi, phi_slope, deta (each as min, max).
+inline constexpr std::size_t kDoubletCutQuantities = 4;
+inline constexpr std::size_t kDoubletCutColumns = 2 * kDoubletCutQuantities;
+
+/// A module map as flat, read-only arrays (owned by the caller).
+struct ModuleMapView {
+  std::size_t nModules = 0;
+  std::size_t nDoublets = 0;
+  const std::int32_t* doubletModules = nullptr;  // [D, 2] module indices, sorted by (m1, m2)
+  const double* doubletCuts = nullptr;           // [D, 8] min/max of z0, dphi, phi_slope, deta
+  std::size_t nTriplets = 0;
+  const std::int32_t* tripletDoublets = nullptr;  // [T, 2] doublet index of (m1,m2), (m2,m3)
+  const double* cuts12 = nullptr;                 // [T, 8] like doubletCuts, for (m1, m2)
+  const double* cuts23 = nullptr;                 // [T, 8] like doubletCuts, for (m2, m3)
+  const double* diffDzdr = nullptr;               // [T, 2] min, max
+  const double* diffDydx = nullptr;               // [T, 2] min, max
+};
+
+struct ModuleMapGraph {
+  std::vector<std::int64_t> src;  // hit indices of the kept edges (inner hit)
+  std::vector<std::int64_t> dst;  // (outer hit)
+  std::size_t doubletEdges = 0;   // edges that passed the doublet cuts, before triplet cuts
+};
+
+/// Build the graph of one event. `hitModule[i]` is the map's index of hit i's module, or -1
+/// for a hit whose module is not in the map (it gets no edges). Coordinates in mm.
+/// Edges come out ordered by doublet, then inner hit, then outer hit; each appears once.
+ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const double* z,
+                                   const std::int64_t* hitModule, std::size_t nHits,
+                                   const ModuleMapView& map, int nThreads);
+
+}  // namespace acts_gnn
