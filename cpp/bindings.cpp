@@ -143,8 +143,11 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
                                           view, nThreads);
   }
   py::array_t<std::int64_t> edges({py::ssize_t{2}, static_cast<py::ssize_t>(graph.src.size())});
-  std::copy(graph.src.begin(), graph.src.end(), edges.mutable_data(0, 0));
-  std::copy(graph.dst.begin(), graph.dst.end(), edges.mutable_data(1, 0));
+  // mutable_data() without indices: mutable_data(1, 0) is bounds-checked and throws
+  // IndexError on an empty graph ([2, 0]).
+  std::int64_t* out = edges.mutable_data();
+  std::copy(graph.src.begin(), graph.src.end(), out);
+  std::copy(graph.dst.begin(), graph.dst.end(), out + graph.src.size());
   return py::make_tuple(edges, graph.doubletEdges);
 }
 
@@ -164,7 +167,8 @@ Returns a float64 array [E, 7] with columns dr, dphi, dz, deta, phi_slope, rphi_
         R"doc(Geometric quantities of hit triplets a -> b -> c.
 
 Returns a float64 array [T, 2] with columns diff_dzdr = dz/dr(ab) - dz/dr(bc) and
-diff_dydx = dy/dx(ab) - dy/dx(bc); a ratio with a zero denominator counts as 0.)doc");
+diff_dydx = -dy/dx(ab) - dy/dx(bc) (the ModuleMapGraph/acorn definition, sign included);
+a ratio with a zero denominator counts as 0.)doc");
   m.def("module_map_graph", &moduleMapGraphPy, py::arg("x"), py::arg("y"), py::arg("z"),
         py::arg("hit_module"), py::arg("n_modules"), py::arg("doublet_modules"),
         py::arg("doublet_cuts"), py::arg("triplet_doublets"), py::arg("cuts12"),

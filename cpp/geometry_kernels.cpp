@@ -75,7 +75,7 @@ void tripletFeatures(const double* x, const double* y, const double* z, const st
       const DoubletQuantities bc = doubletQuantities(hb, hc);
       double* row = out + i * kTripletColumns;
       row[0] = ab.dzdr - bc.dzdr;
-      row[1] = ab.dydx - bc.dydx;
+      row[1] = -ab.dydx - bc.dydx;  // the ModuleMapGraph / acorn definition
     }
   });
 }

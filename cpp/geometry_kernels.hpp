@@ -53,8 +53,9 @@ void doubletFeatures(const double* x, const double* y, const double* z, const st
 
 /// For each triplet (a[i], b[i], c[i]) write into `out` [n, kTripletColumns]:
 ///   diff_dzdr = dz_ab / dr_ab - dz_bc / dr_bc
-///   diff_dydx = dy_ab / dx_ab - dy_bc / dx_bc
-/// A ratio with a zero denominator counts as 0.
+///   diff_dydx = -dy_ab / dx_ab - dy_bc / dx_bc
+/// (diff_dydx as ModuleMapGraph and acorn define it, sign included, so that module maps are
+/// interchangeable with theirs). A ratio with a zero denominator counts as 0.
 void tripletFeatures(const double* x, const double* y, const double* z, const std::int64_t* a,
                      const std::int64_t* b, const std::int64_t* c, std::size_t n, double* out,
                      int nThreads);

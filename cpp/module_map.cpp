@@ -14,9 +14,15 @@ inline bool inside(double value, const double* minMax) {
 }
 
 /// The four cut quantities of a doublet against [min, max] pairs in `cuts` (8 values).
+/// Module maps follow ModuleMapGraph/acorn: their deta is eta(inner) - eta(outer).
 inline bool passesDoubletCuts(const DoubletQuantities& q, const double* cuts) {
   return inside(q.z0, cuts) && inside(q.dphi, cuts + 2) && inside(q.phiSlope, cuts + 4) &&
-         inside(q.deta, cuts + 6);
+         inside(-q.deta, cuts + 6);
+}
+
+/// diff_dydx of a triplet as ModuleMapGraph/acorn define it (see tripletFeatures).
+inline double diffDydx(const DoubletQuantities& a, const DoubletQuantities& b) {
+  return -a.dydx - b.dydx;
 }
 
 /// Edge candidate kept after the doublet stage, with what the triplet stage needs.
@@ -120,7 +126,7 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
           if (eb.src != ea.dst || !passesDoubletCuts(eb.q, c23)) {
             continue;
           }
-          if (inside(ea.q.dzdr - eb.q.dzdr, dzdr) && inside(ea.q.dydx - eb.q.dydx, dydx)) {
+          if (inside(ea.q.dzdr - eb.q.dzdr, dzdr) && inside(diffDydx(ea.q, eb.q), dydx)) {
             flags[a] = 1;
             flags[b] = 1;
           }

@@ -51,7 +51,8 @@ def reference_triplets(x, y, z, a, b, c) -> np.ndarray:
     for i, j, k in zip(a, b, c):
         r_i, r_j, r_k = (math.hypot(x[n], y[n]) for n in (i, j, k))
         diff_dzdr = ratio(z[j] - z[i], r_j - r_i) - ratio(z[k] - z[j], r_k - r_j)
-        diff_dydx = ratio(y[j] - y[i], x[j] - x[i]) - ratio(y[k] - y[j], x[k] - x[j])
+        # the ModuleMapGraph / acorn definition, sign included
+        diff_dydx = -ratio(y[j] - y[i], x[j] - x[i]) - ratio(y[k] - y[j], x[k] - x[j])
         rows.append((diff_dzdr, diff_dydx))
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 

@@ -8,8 +8,13 @@ are in :mod:`acts_gnn.graph.module_map_formats`), and applied to new events by
 A *triplet* (m1, m2, m3) is three modules crossed one after the other by a truth particle. For
 each we keep the occurrence count and the [min, max] of
 
-* z0, dphi, phi_slope, deta of its (m1, m2) and (m2, m3) doublets (see ``acts_gnn._core``), and
-* diff_dzdr = dz/dr(12) - dz/dr(23) and diff_dydx = dy/dx(12) - dy/dx(23).
+* z0, dphi, phi_slope, deta of its (m1, m2) and (m2, m3) doublets, and
+* diff_dzdr = dz/dr(12) - dz/dr(23) and diff_dydx = -dy/dx(12) - dy/dx(23).
+
+The quantities are those of ModuleMapGraph and acorn, signs included (deta = eta(inner) -
+eta(outer), and their diff_dydx), so maps move between the three without conversion; z0,
+dphi, phi_slope as in ``acts_gnn._core.doublet_features``. Where dr = 0 (never seen in
+practice) our slopes are 0 and z0 = z(inner), where ModuleMapGraph stores +-FLT_MAX.
 
 The doublet (m1, m2) cuts are the union of the ranges of every triplet it is a leg of: an edge
 must first pass its doublet's cuts and then be a leg of at least one triplet whose cuts both
@@ -19,6 +24,7 @@ legs pass, sharing the middle hit.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +38,8 @@ from acts_gnn.errors import InputDataError
 DOUBLET_CUT_QUANTITIES = ("z0", "dphi", "phi_slope", "deta")
 #: Columns of the doublet-feature array of ``_core.doublet_features`` used for the cuts.
 _CUT_COLUMNS = [_core.DOUBLET_COLUMNS.index(q) for q in DOUBLET_CUT_QUANTITIES]
+#: Sign turning each ``doublet_features`` column into the module-map quantity (deta flips).
+_CUT_SIGNS = np.array([-1.0 if q == "deta" else 1.0 for q in DOUBLET_CUT_QUANTITIES])
 #: Standard GNN edge features (the first six columns of ``_core.doublet_features``).
 EDGE_FEATURES = ("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope")
 
@@ -178,7 +186,13 @@ class ModuleMap:
             path = path.with_name(path.name + ".npz")
         if not path.is_file():
             raise InputDataError("module-map file does not exist", file=path)
-        with np.load(path, allow_pickle=False) as data:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise InputDataError(f"not an .npz module map ({err})", file=path) from err
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise InputDataError("not an .npz module map (a single .npy array)", file=path)
+        with archive as data:
             names = set(data.files)
             needed = {
                 "modules",
@@ -220,8 +234,8 @@ def triplet_samples(
     23-leg (same), diff_dzdr, diff_dydx. ``positions`` [N, 3] mm; ``hits`` [T, 3] rows."""
     x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
     a, b, c = hits[:, 0], hits[:, 1], hits[:, 2]
-    f12 = _core.doublet_features(x, y, z, a, b)[:, _CUT_COLUMNS]
-    f23 = _core.doublet_features(x, y, z, b, c)[:, _CUT_COLUMNS]
+    f12 = _core.doublet_features(x, y, z, a, b)[:, _CUT_COLUMNS] * _CUT_SIGNS
+    f23 = _core.doublet_features(x, y, z, b, c)[:, _CUT_COLUMNS] * _CUT_SIGNS
     ft = _core.triplet_features(x, y, z, a, b, c)
     return np.concatenate([f12, f23, ft], axis=1)
 

@@ -126,7 +126,7 @@ class TorchModuleMapGraphBuilder:
         t, a = t[pair], a[pair]
         ok = _passes(q[b], self.cuts23[t])
         ok &= _inside(q[a, 4] - q[b, 4], self.diff_dzdr[t])
-        ok &= _inside(q[a, 5] - q[b, 5], self.diff_dydx[t])
+        ok &= _inside(-q[a, 5] - q[b, 5], self.diff_dydx[t])
         keep = torch.zeros(len(d), dtype=torch.bool, device=dev)
         keep[a[ok]] = True
         keep[b[ok]] = True
@@ -134,7 +134,7 @@ class TorchModuleMapGraphBuilder:
 
 
 def _doublet_quantities(x, y, z, r, phi, eta, h1, h2) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """[E, 6]: z0, dphi, phi_slope, deta, dz/dr, dy/dx (as in cpp/geometry_kernels.cpp)."""
+    """[E, 6]: z0, dphi, phi_slope, deta, dz/dr, dy/dx (as cpp/module_map.cpp uses them)."""
     dr = r[h2] - r[h1]
     dz = z[h2] - z[h1]
     dphi = torch.remainder(phi[h2] - phi[h1] + torch.pi, 2 * torch.pi) - torch.pi
@@ -145,7 +145,8 @@ def _doublet_quantities(x, y, z, r, phi, eta, h1, h2) -> torch.Tensor:  # type: 
     z0 = z[h1] - r[h1] * dzdr
     dx = x[h2] - x[h1]
     dydx = torch.where(dx != 0, (y[h2] - y[h1]) / torch.where(dx != 0, dx, 1.0), 0.0)
-    return torch.stack([z0, dphi, phi_slope, eta[h2] - eta[h1], dzdr, dydx], dim=1)
+    # deta as module maps define it: eta(inner) - eta(outer)
+    return torch.stack([z0, dphi, phi_slope, eta[h1] - eta[h2], dzdr, dydx], dim=1)
 
 
 def _inside(values: torch.Tensor, min_max: torch.Tensor) -> torch.Tensor:

@@ -184,21 +184,29 @@ def columns_to_sim_hits(hits: dict[str, npt.NDArray]) -> Any:
         (hits[n] if n in hits else np.zeros(len(hits["geometry_id"]), np.float32)).tolist()
         for n in names
     ]
-    make_id = acts.GeometryIdentifier
     vector = acts.Vector4
-    barcode_type = acts.examples.SimBarcode
     hit_type = acts.examples.SimHit
     mm, gev = u.mm, u.GeV
+    # Many hits share a particle or a module: build each barcode / geometry id object once.
+    barcodes: dict[tuple[int, ...], Any] = {}
+    geometry_ids: dict[int, Any] = {}
     for gid, vp, vs, pa, ge, sp, x, y, z, t, px, py, pz, e, dx, dy, dz, de, idx in zip(*cols):
-        barcode = barcode_type()
-        barcode.vertexPrimary = vp
-        barcode.vertexSecondary = vs
-        barcode.particle = pa
-        barcode.generation = ge
-        barcode.subParticle = sp
+        key = (vp, vs, pa, ge, sp)
+        barcode = barcodes.get(key)
+        if barcode is None:
+            barcode = acts.examples.SimBarcode()
+            barcode.vertexPrimary = vp
+            barcode.vertexSecondary = vs
+            barcode.particle = pa
+            barcode.generation = ge
+            barcode.subParticle = sp
+            barcodes[key] = barcode
+        geometry_id = geometry_ids.get(gid)
+        if geometry_id is None:
+            geometry_id = geometry_ids[gid] = acts.GeometryIdentifier(gid)
         container.insert(
             hit_type(
-                make_id(gid),
+                geometry_id,
                 barcode,
                 vector(x * mm, y * mm, z * mm, t * mm),
                 vector(px * gev, py * gev, pz * gev, e * gev),
@@ -219,31 +227,41 @@ def root_particles_to_sim_particles(particles: dict[str, npt.NDArray]) -> Any:
     n = len(particles["particle_type"])
     p = np.stack([particles["px"], particles["py"], particles["pz"]], axis=1).astype(np.float64)
     p_abs = np.linalg.norm(p, axis=1)
-    direction = (p / np.where(p_abs > 0, p_abs, 1.0)[:, None]).tolist()
-    vt = particles["vt"] if "vt" in particles else np.zeros(n)
-    for k in range(n):
+    direction = p / np.where(p_abs > 0, p_abs, 1.0)[:, None]
+    zeros = np.zeros(n)
+    columns = [
+        np.asarray(particles.get(name, zeros)).tolist()
+        for name in (
+            "vertex_primary",
+            "vertex_secondary",
+            "particle",
+            "generation",
+            "sub_particle",
+            "particle_type",
+            "q",
+            "m",
+            "vx",
+            "vy",
+            "vz",
+            "vt",
+        )
+    ]
+    has_hits = "number_of_hits" in particles
+    hits = np.asarray(particles["number_of_hits"]).tolist() if has_hits else [0] * n
+    rows = zip(*columns, direction.tolist(), (p_abs * u.GeV).tolist(), hits)
+    for vp, vs, pa, ge, sp, pdg, q, m, vx, vy, vz, vt, d, p_gev, n_hits in rows:
         barcode = acts.examples.SimBarcode()
-        barcode.vertexPrimary = int(particles["vertex_primary"][k])
-        barcode.vertexSecondary = int(particles["vertex_secondary"][k])
-        barcode.particle = int(particles["particle"][k])
-        barcode.generation = int(particles["generation"][k])
-        barcode.subParticle = int(particles["sub_particle"][k])
-        particle = acts.examples.SimParticle(
-            barcode,
-            acts.PdgParticle(int(particles["particle_type"][k])),
-            float(particles["q"][k]) * u.e,
-            float(particles["m"][k]) * u.GeV,
-        )
-        particle.fourPosition = acts.Vector4(
-            float(particles["vx"][k]) * u.mm,
-            float(particles["vy"][k]) * u.mm,
-            float(particles["vz"][k]) * u.mm,
-            float(vt[k]) * u.mm,
-        )
-        particle.direction = acts.Vector3(*direction[k])
-        particle.absoluteMomentum = float(p_abs[k]) * u.GeV
-        if "number_of_hits" in particles:
-            particle.numberOfHits = int(particles["number_of_hits"][k])
+        barcode.vertexPrimary = vp
+        barcode.vertexSecondary = vs
+        barcode.particle = pa
+        barcode.generation = ge
+        barcode.subParticle = sp
+        particle = acts.examples.SimParticle(barcode, acts.PdgParticle(pdg), q * u.e, m * u.GeV)
+        particle.fourPosition = acts.Vector4(vx * u.mm, vy * u.mm, vz * u.mm, vt * u.mm)
+        particle.direction = acts.Vector3(*d)
+        particle.absoluteMomentum = p_gev
+        if has_hits:
+            particle.numberOfHits = n_hits
         container.insert(particle)
     return container
 
