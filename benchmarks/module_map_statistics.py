@@ -30,7 +30,9 @@ from acts_gnn.io.event_store import PreparedDataset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--train", type=Path, required=True, help="prepared training events")
     parser.add_argument("--test", type=Path, required=True, help="prepared held-out events")
     parser.add_argument("--events", type=int, nargs="+", default=[1, 2, 5, 10, 20])
@@ -43,7 +45,9 @@ def main() -> None:
     eval_selection = TruthSelection(min_pt=1.0, min_hits=3)
     print(machine_line())
     print(f"held-out events: {len(test)} from {args.test}; training events from {args.train}")
-    print(f"map built from particles with pT > {args.build_min_pt} GeV; efficiency for pT > 1 GeV, >= 3 hits")
+    print(
+        f"map built from particles with pT > {args.build_min_pt} GeV; efficiency for pT > 1 GeV, >= 3 hits"
+    )
     header = f"{'events':>6} {'symmetries':>11} {'triplets':>9} {'doublets':>9} {'efficiency':>10} {'purity':>7} {'edges/evt':>9} {'build [s]':>9}"
     print(header)
     print("-" * len(header))
@@ -53,7 +57,9 @@ def main() -> None:
         for use_symmetry in (False, True):
             start = time.perf_counter()
             module_map = build_module_map(
-                PreparedDataset(args.train, train_ids[:n]), build_selection, symmetry if use_symmetry else None
+                PreparedDataset(args.train, train_ids[:n]),
+                build_selection,
+                symmetry if use_symmetry else None,
             )
             build_time = time.perf_counter() - start
             result = evaluate_module_map(test, module_map, eval_selection)

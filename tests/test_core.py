@@ -197,12 +197,13 @@ def test_triplets_match_reference_on_random_hits():
 
 
 def test_triplet_values_by_hand():
-    # a straight line in 3D through the origin: both differences vanish
+    # a straight line in 3D through the origin: dz/dr difference vanishes; diff_dydx follows
+    # the ModuleMapGraph/acorn definition -dy/dx(12) - dy/dx(23), i.e. -2 * slope here
     t = np.array([100.0, 200.0, 350.0])
     x, y, z = 0.6 * t, 0.8 * t, 2.0 * t
     got = _core.triplet_features(x, y, z, [0], [1], [2])[0]
     assert got[0] == pytest.approx(0.0, abs=1e-12)
-    assert got[1] == pytest.approx(0.0, abs=1e-12)
+    assert got[1] == pytest.approx(-2 * 0.8 / 0.6)
     # a kink: dz/dr 1 then 3, dy/dx 0 then 1
     x = np.array([100.0, 200.0, 300.0])
     y = np.array([0.0, 0.0, 100.0])
@@ -210,7 +211,7 @@ def test_triplet_values_by_hand():
     r = np.hypot(x, y)
     got = _core.triplet_features(x, y, z, [0], [1], [2])[0]
     assert got[0] == pytest.approx(100 / 100 - (-100) / (r[2] - r[1]))
-    assert got[1] == pytest.approx(0.0 - 1.0)
+    assert got[1] == pytest.approx(-0.0 - 1.0)
 
 
 def test_triplet_zero_denominators_count_as_zero():

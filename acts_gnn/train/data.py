@@ -1,0 +1,392 @@
+"""GNN training data: one :class:`GraphSample` per event (graph, features, labels, weights).
+
+For every event (a prepared event, or a toy event from :mod:`acts_gnn.train.synthetic`):
+
+* **graph**: edges [2, E] from a module map (:class:`ModuleMapGraphs`, C++ core), or read from
+  a folder of per-event graph files (:class:`StoredGraphs`) written by any graph builder;
+  :class:`CachedGraphs` stores built graphs in such a folder so the next run reads them;
+* **node features** x [N, F]: hit-table columns (``node_features``) divided by
+  ``feature_scales`` (e.g. r / 1000 mm, phi / pi, z / 1000 mm, eta);
+* **edge features** [E, D] (optional): columns of :data:`EDGE_FEATURES` divided by their scales;
+* **labels** y [E]: the edge joins consecutive hits of *any* particle
+  (:func:`acts_gnn.metrics.edges.edge_truth_mask` with :func:`acts_gnn.graph.truth.truth_graph`);
+* **target** [E]: the edge is a truth edge of a particle passing the target selection
+  (default pT > 1 GeV, >= 3 hits); **weights** [E] from :func:`acts_gnn.train.weights.edge_weights`
+  (optionally times TrackML hit weights).
+
+Graph files: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] (hit-table rows) and
+optionally ``edge_features`` float32 [E, 6] (:data:`EDGE_FEATURES` order); written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from acts_gnn.errors import InputDataError
+from acts_gnn.event import Event
+from acts_gnn.graph.module_map import EDGE_FEATURES, edge_features
+from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.metrics.edges import edge_truth_mask
+from acts_gnn.train.config import (
+    EDGE_FEATURE_PARITY,
+    NODE_FEATURE_PARITY,
+    DataConfig,
+    GnnTrainingConfig,
+    LossConfig,
+)
+from acts_gnn.train.weights import edge_weights, trackml_hit_weights
+
+log = logging.getLogger(__name__)
+
+GRAPH_SUFFIX = "-graph.npz"
+
+
+@dataclass
+class GraphSample:
+    """One event's graph as tensors.
+
+    x float32 [N, F] (scaled node features); edge_index int64 [2, E]; edge_attr float32 [E, D]
+    or None; y float32 [E] (1: truth edge of any particle); target bool [E] (truth edge of a
+    target particle); weight float32 [E] (loss weight).
+    """
+
+    event_id: int
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    y: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor
+    edge_attr: torch.Tensor | None = None
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_index.shape[1])
+
+    def to(self, device: torch.device | str) -> GraphSample:
+        """A copy on ``device``."""
+        return replace(
+            self,
+            x=self.x.to(device),
+            edge_index=self.edge_index.to(device),
+            y=self.y.to(device),
+            target=self.target.to(device),
+            weight=self.weight.to(device),
+            edge_attr=None if self.edge_attr is None else self.edge_attr.to(device),
+        )
+
+    def reflected(self, node_sign: torch.Tensor, edge_sign: torch.Tensor | None) -> GraphSample:
+        """The mirror image under phi -> -phi (y -> -y): columns multiplied by their sign
+        (+1 or -1 per feature, from the parity tables of :mod:`acts_gnn.train.config`)."""
+        edge_attr = self.edge_attr
+        if edge_attr is not None and edge_sign is not None:
+            edge_attr = edge_attr * edge_sign.to(edge_attr)
+        return replace(self, x=self.x * node_sign.to(self.x), edge_attr=edge_attr)
+
+
+def feature_signs(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sign of each node feature [F] and edge feature [D] under phi -> -phi."""
+    node = torch.tensor([float(NODE_FEATURE_PARITY[n]) for n in config.node_features])
+    edge = torch.tensor([float(EDGE_FEATURE_PARITY[n]) for n in config.edge_features])
+    return node, edge
+
+
+# ---------------------------------------------------------------------------------------------
+# graph sources
+# ---------------------------------------------------------------------------------------------
+
+
+class GraphSource(Protocol):
+    """Gives the graph of an event: (edge_index int64 [2, E], edge_features [E, 6] or None)."""
+
+    def __call__(
+        self, event: Event
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]: ...
+
+
+def graph_path(directory: str | Path, event_id: int) -> Path:
+    return Path(directory) / f"event{event_id:09d}{GRAPH_SUFFIX}"
+
+
+def save_graph(
+    directory: str | Path,
+    event_id: int,
+    edge_index: npt.NDArray[np.int64],
+    features: npt.NDArray[np.float32] | None = None,
+) -> Path:
+    """Write one event's graph file (atomically); returns its path."""
+    path = graph_path(directory, event_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = {"edge_index": np.asarray(edge_index, np.int64)}
+    if features is not None:
+        arrays["edge_features"] = np.asarray(features, np.float32)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(partial, path)
+    return path
+
+
+def load_graph(
+    directory: str | Path, event_id: int, n_nodes: int | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
+    """Read one event's graph file; checks the shapes (and node indices if ``n_nodes``)."""
+    path = graph_path(directory, event_id)
+    if not path.is_file():
+        raise InputDataError("graph file does not exist", file=path, event=event_id)
+    with np.load(path, allow_pickle=False) as data:
+        if "edge_index" not in data.files:
+            raise InputDataError("no edge_index in graph file", file=path, field="edge_index")
+        edge_index = data["edge_index"].astype(np.int64)
+        feats = data["edge_features"].astype(np.float32) if "edge_features" in data.files else None
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise InputDataError(
+            f"edge_index must be [2, E], got {edge_index.shape}", file=path, field="edge_index"
+        )
+    if (
+        n_nodes is not None
+        and edge_index.size
+        and (edge_index.min() < 0 or edge_index.max() >= n_nodes)
+    ):
+        raise InputDataError(
+            f"edge_index outside the event's {n_nodes} hits", file=path, field="edge_index"
+        )
+    if feats is not None and feats.shape != (edge_index.shape[1], len(EDGE_FEATURES)):
+        raise InputDataError(
+            f"edge_features must be [E, {len(EDGE_FEATURES)}]", file=path, field="edge_features"
+        )
+    return edge_index, feats
+
+
+class ModuleMapGraphs:
+    """Graphs built with a module map (C++ core on CPU, ``n_threads`` threads)."""
+
+    def __init__(self, module_map: Any, n_threads: int = 1) -> None:
+        from acts_gnn.graph.module_map import ModuleMapGraphBuilder
+
+        self.builder = ModuleMapGraphBuilder(module_map, n_threads)
+        self.unknown_module_hits = 0
+
+    def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        graph = self.builder(event.positions(), event.hits["geometry_id"])
+        if graph.hits_unknown_module:
+            self.unknown_module_hits += graph.hits_unknown_module
+            log.info(
+                "event %d: %d hits on modules missing from the module map (no edges)",
+                event.event_id,
+                graph.hits_unknown_module,
+            )
+        return graph.edge_index, graph.edge_features
+
+
+class StoredGraphs:
+    """Graphs read from a folder of ``event*-graph.npz`` files."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def __call__(
+        self, event: Event
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
+        return load_graph(self.directory, event.event_id, event.n_hits)
+
+
+class CachedGraphs:
+    """Reads an event's graph from ``directory`` if stored there, else builds and stores it."""
+
+    def __init__(self, source: GraphSource, directory: str | Path) -> None:
+        self.source = source
+        self.directory = Path(directory)
+
+    def __call__(
+        self, event: Event
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
+        if graph_path(self.directory, event.event_id).is_file():
+            return load_graph(self.directory, event.event_id, event.n_hits)
+        edge_index, feats = self.source(event)
+        save_graph(self.directory, event.event_id, edge_index, feats)
+        return edge_index, feats
+
+
+class SyntheticGraphs:
+    """Graphs of toy events (:func:`acts_gnn.train.synthetic.synthetic_graph`)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], None]:
+        from acts_gnn.train.synthetic import synthetic_graph
+
+        return synthetic_graph(event, self.config), None
+
+
+# ---------------------------------------------------------------------------------------------
+# samples
+# ---------------------------------------------------------------------------------------------
+
+
+def node_features(event: Event, names: Sequence[str], scales: Sequence[float]) -> npt.NDArray:
+    """x [N, F] float32: the hit columns ``names`` divided by ``scales``."""
+    for name in names:
+        if name not in event.hits:
+            raise InputDataError(
+                "node feature is not a hit-table column", event=event.event_id, field=name
+            )
+    if not names:
+        return np.zeros((event.n_hits, 0), np.float32)
+    x = np.stack([event.hits[n].astype(np.float64) / s for n, s in zip(names, scales)], axis=1)
+    if not np.all(np.isfinite(x)):
+        bad = names[int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])]
+        raise InputDataError("non-finite node feature", event=event.event_id, field=bad)
+    return x.astype(np.float32)
+
+
+def make_sample(
+    event: Event,
+    edge_index: npt.NDArray[np.int64],
+    features: npt.NDArray[np.float32] | None,
+    data: DataConfig,
+    loss: LossConfig,
+) -> GraphSample:
+    """Features, labels and weights of one event's graph (see the module docstring)."""
+    n = event.n_hits
+    x = node_features(event, data.node_features, data.feature_scales)
+    edge_attr = None
+    if data.edge_features:
+        if features is None:
+            features = edge_features(event.positions(), edge_index)
+        columns = [EDGE_FEATURES.index(name) for name in data.edge_features]
+        scales = np.asarray(data.edge_feature_scales, np.float64)
+        edge_attr = (features[:, columns].astype(np.float64) / scales).astype(np.float32)
+        if not np.all(np.isfinite(edge_attr)):
+            raise InputDataError(
+                "non-finite edge features", event=event.event_id, field="edge_features"
+            )
+    all_truth = truth_graph(event, TruthSelection())
+    t = data.target
+    selection = TruthSelection(
+        min_pt=t.min_pt,
+        min_hits=t.min_hits,
+        primaries_only=t.primaries_only,
+        max_abs_eta=np.inf if t.max_abs_eta is None else t.max_abs_eta,
+    )
+    y = edge_truth_mask(edge_index, all_truth, n)
+    target = edge_truth_mask(edge_index, truth_graph(event, selection), n)
+    weight = edge_weights(y, target, loss.pos_weight, loss.non_target_weight, loss.fake_weight)
+    if loss.hit_weights == "trackml" and edge_index.shape[1]:
+        hit_w = trackml_hit_weights(event)
+        edge_hit_w = 0.5 * (hit_w[edge_index[0]] + hit_w[edge_index[1]])
+        weight = np.where(y, weight * edge_hit_w, weight).astype(np.float32)
+    return GraphSample(
+        event_id=event.event_id,
+        x=torch.from_numpy(x),
+        edge_index=torch.from_numpy(np.ascontiguousarray(edge_index, dtype=np.int64)),
+        y=torch.from_numpy(y.astype(np.float32)),
+        target=torch.from_numpy(target),
+        weight=torch.from_numpy(np.asarray(weight, np.float32)),
+        edge_attr=None if edge_attr is None else torch.from_numpy(edge_attr),
+    )
+
+
+class GnnDataset:
+    """Events -> :class:`GraphSample` (``len``, indexing); samples kept in memory if asked.
+
+    ``events``: a sequence of events with ``event_ids`` (:class:`PreparedDataset`,
+    :class:`~acts_gnn.train.synthetic.SyntheticEvents`); ``graphs``: a :class:`GraphSource`.
+    """
+
+    def __init__(
+        self,
+        events: Any,
+        graphs: GraphSource | Callable[[Event], Any],
+        data: DataConfig,
+        loss: LossConfig,
+        in_memory: bool = True,
+    ) -> None:
+        self.events = events
+        self.graphs = graphs
+        self.data = data
+        self.loss = loss
+        self.in_memory = in_memory
+        self._cache: dict[int, GraphSample] = {}
+
+    @property
+    def event_ids(self) -> list[int]:
+        return list(self.events.event_ids)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, index: int) -> GraphSample:
+        if index in self._cache:
+            return self._cache[index]
+        event = self.events[index]
+        edge_index, feats = self.graphs(event)
+        sample = make_sample(event, edge_index, feats, self.data, self.loss)
+        if self.in_memory:
+            self._cache[index] = sample
+        return sample
+
+
+def build_datasets(config: GnnTrainingConfig) -> tuple[GnnDataset, GnnDataset]:
+    """The training and validation datasets of a config (first events train, next validate)."""
+    d = config.data
+    if d.source == "synthetic":
+        from acts_gnn.train.synthetic import SyntheticEvents
+
+        ids = list(range(d.synthetic.n_events))
+        source: GraphSource = SyntheticGraphs(d.synthetic)
+
+        def events(subset: list[int]) -> Any:
+            return SyntheticEvents(d.synthetic, subset)
+
+    else:
+        from acts_gnn.io.event_store import PreparedDataset, list_events
+
+        assert d.input is not None
+        ids = list_events(d.input)
+        if d.graphs:
+            source = StoredGraphs(d.graphs)
+        else:
+            from acts_gnn.graph.module_map_formats import load_module_map
+
+            source = ModuleMapGraphs(load_module_map(d.module_map), d.graph_threads)
+            if d.cache_graphs:
+                source = CachedGraphs(source, Path(config.output) / "graphs")
+
+        def events(subset: list[int]) -> Any:
+            return PreparedDataset(d.input, subset)  # type: ignore[arg-type]
+
+    n_train = d.train_events if d.train_events is not None else len(ids) - d.val_events
+    if n_train < 1 or n_train + d.val_events > len(ids):
+        raise InputDataError(
+            f"{len(ids)} events cannot give {n_train} training + {d.val_events} validation events",
+            file=d.input,
+        )
+    train_ids = ids[:n_train]
+    val_ids = ids[n_train : n_train + d.val_events]
+    train = GnnDataset(events(train_ids), source, d, config.loss, d.in_memory)
+    val = GnnDataset(events(val_ids) if val_ids else _Empty(), source, d, config.loss, d.in_memory)
+    return train, val
+
+
+class _Empty:
+    event_ids: list[int] = []  # noqa: RUF012
+
+    def __len__(self) -> int:
+        return 0
+
+    def __getitem__(self, index: int) -> Event:
+        raise IndexError(index)
