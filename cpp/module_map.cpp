@@ -1,6 +1,7 @@
 #include "module_map.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "geometry_kernels.hpp"
@@ -8,6 +9,9 @@
 namespace acts_gnn {
 
 namespace {
+
+/// Window searches are used only where they provably keep every passing pair (see below).
+constexpr double kWindowLimit = 3.14159265358979323846 - 1e-9;
 
 inline bool inside(double value, const double* minMax) {
   return value >= minMax[0] && value <= minMax[1];
@@ -59,6 +63,33 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
     }
   });
 
+  // Within each module, order hits by phi unwrapped around the module's first hit, so the
+  // doublet stage can binary-search the dphi window instead of trying every pair. span[m] is
+  // the largest |phi - reference| in module m.
+  std::vector<double> refPhi(map.nModules, 0.0);
+  std::vector<double> span(map.nModules, 0.0);
+  std::vector<double> unwrapped(hitsByModule.size());
+  std::vector<std::pair<double, std::int64_t>> keyed;
+  for (std::size_t m = 0; m < map.nModules; ++m) {
+    const std::int64_t b = moduleStart[m];
+    const std::int64_t e = moduleStart[m + 1];
+    if (b == e) {
+      continue;
+    }
+    refPhi[m] = coords[hitsByModule[b]].phi;
+    keyed.resize(static_cast<std::size_t>(e - b));
+    for (std::int64_t i = b; i < e; ++i) {
+      const double u = wrapPhi(coords[hitsByModule[i]].phi - refPhi[m]);
+      keyed[i - b] = {u, hitsByModule[i]};
+      span[m] = std::max(span[m], std::abs(u));
+    }
+    std::sort(keyed.begin(), keyed.end());
+    for (std::int64_t i = b; i < e; ++i) {
+      unwrapped[i] = keyed[i - b].first;
+      hitsByModule[i] = keyed[i - b].second;
+    }
+  }
+
   // Doublet stage: every hit pair on every connected module pair, against the doublet cuts.
   // Each thread takes a contiguous slice of doublets; concatenating the slices in thread order
   // keeps the edges sorted by doublet index.
@@ -72,9 +103,22 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
       const std::int32_t m2 = map.doubletModules[2 * d + 1];
       const double* cuts = map.doubletCuts + d * kDoubletCutColumns;
       const std::size_t before = out.size();
+      // dphi window [cuts[2], cuts[3]] around each inner hit. In module m2's unwrapped frame
+      // it is exact (a superset of the passing hits) when half + 2 * span < pi; else try all.
+      const double half = 0.5 * (cuts[3] - cuts[2]) + 1e-12;
+      const bool windowed = half + 2.0 * span[m2] < kWindowLimit;
+      const auto first2 = unwrapped.begin() + moduleStart[m2];
+      const auto last2 = unwrapped.begin() + moduleStart[m2 + 1];
       for (std::int64_t i = moduleStart[m1]; i < moduleStart[m1 + 1]; ++i) {
         const std::int64_t h1 = hitsByModule[i];
-        for (std::int64_t j = moduleStart[m2]; j < moduleStart[m2 + 1]; ++j) {
+        std::int64_t jBegin = moduleStart[m2];
+        std::int64_t jEnd = moduleStart[m2 + 1];
+        if (windowed) {
+          const double center = wrapPhi(coords[h1].phi + 0.5 * (cuts[2] + cuts[3]) - refPhi[m2]);
+          jBegin = std::lower_bound(first2, last2, center - half) - unwrapped.begin();
+          jEnd = std::upper_bound(first2, last2, center + half) - unwrapped.begin();
+        }
+        for (std::int64_t j = jBegin; j < jEnd; ++j) {
           const std::int64_t h2 = hitsByModule[j];
           if (h1 == h2) {
             continue;
@@ -85,6 +129,10 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
           }
         }
       }
+      // Canonical order inside a doublet: by inner hit, then outer hit (as the torch path).
+      std::sort(out.begin() + before, out.end(), [](const DoubletEdge& a, const DoubletEdge& b) {
+        return a.src < b.src || (a.src == b.src && a.dst < b.dst);
+      });
       doubletCount[d] = static_cast<std::int64_t>(out.size() - before);
     }
   });

@@ -33,7 +33,8 @@ struct ModuleMapGraph {
 
 /// Build the graph of one event. `hitModule[i]` is the map's index of hit i's module, or -1
 /// for a hit whose module is not in the map (it gets no edges). Coordinates in mm.
-/// Edges come out ordered by doublet, then inner hit, then outer hit; each appears once.
+/// Edges come out ordered by doublet, then inner hit index, then outer hit index; each
+/// appears once.
 ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const double* z,
                                    const std::int64_t* hitModule, std::size_t nHits,
                                    const ModuleMapView& map, int nThreads);
