@@ -27,6 +27,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,7 @@ class ModuleMap:
     """
 
     modules: npt.NDArray[np.uint64]
-    triplets: npt.NDArray[np.int32]
+    triplets: npt.NDArray[np.integer]
     occurrence: npt.NDArray[np.int64]
     cuts12: npt.NDArray[np.float64]
     cuts23: npt.NDArray[np.float64]
@@ -351,7 +352,7 @@ class ModuleMapGraphBuilder:
         self.module_map = module_map
         self.n_threads = n_threads
         mm = module_map
-        self._arrays = dict(
+        self._arrays: dict[str, Any] = dict(
             n_modules=mm.n_modules,
             doublet_modules=mm.doublets,
             doublet_cuts=mm.doublet_cuts.reshape(-1, 8),
