@@ -211,11 +211,11 @@ class TorchEdgeClassifier(_EdgeClassifier):
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"edge-classifier model {path} does not exist")
-        try:
-            return torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError:
-            from acts_gnn.train.export import model_from_checkpoint
+        from acts_gnn.train.export import load_torchscript, model_from_checkpoint
 
+        try:
+            return load_torchscript(path)
+        except RuntimeError:
             return model_from_checkpoint(path)[0]
 
     def _logits(
@@ -227,7 +227,8 @@ class TorchEdgeClassifier(_EdgeClassifier):
         if self.nChunks == 1:
             return run(x, edge_index, edge_attr)
         if self.exact_chunks:
-            return self.model.forward_chunked(x, edge_index, edge_attr, self.nChunks)
+            chunked = getattr(self.model, "forward_chunked")  # noqa: B009 (ScriptModule too)
+            return chunked(x, edge_index, edge_attr, self.nChunks)
         return _upstream_chunks(run, x, edge_index, edge_attr, self.nChunks)
 
 

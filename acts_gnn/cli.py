@@ -8,8 +8,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acts_gnn.errors import InputDataError
+
+if TYPE_CHECKING:
+    from acts_gnn.graph import TruthSelection
+    from acts_gnn.simulation import GeneratorConfig
 
 log = logging.getLogger("acts_gnn")
 
@@ -46,7 +51,7 @@ def _add_generator_options(parser: argparse.ArgumentParser, pileup: float) -> No
     )
 
 
-def _generator_config(args: argparse.Namespace) -> object:
+def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
     from acts_gnn.simulation import GeneratorConfig
 
     return GeneratorConfig(
@@ -169,7 +174,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _selection(args: argparse.Namespace) -> object:
+def _selection(args: argparse.Namespace) -> TruthSelection:
     from acts_gnn.graph import TruthSelection
 
     return TruthSelection(
@@ -249,6 +254,24 @@ def _add_selection_options(p: argparse.ArgumentParser, min_pt: float) -> None:
     g.add_argument(
         "--primaries-only", action="store_true", help="only generator particles (no secondaries)"
     )
+
+
+def _add_train_commands(sub: argparse._SubParsersAction) -> None:
+    """``train gnn`` and ``export gnn`` (options and actions in acts_gnn.train.commands)."""
+    from acts_gnn.train import commands
+
+    train = sub.add_parser("train", help="train models from a YAML config")
+    p = train.add_subparsers(dest="action", required=True, metavar="MODEL").add_parser(
+        "gnn", help="train the GNN edge classifier (works under torchrun)"
+    )
+    commands.add_train_gnn_arguments(p)
+    p.set_defaults(func=commands.cmd_train_gnn)
+    export = sub.add_parser("export", help="export trained models to ONNX and TorchScript")
+    p = export.add_subparsers(dest="action", required=True, metavar="MODEL").add_parser(
+        "gnn", help="export a GNN checkpoint with the upstream ACTS I/O"
+    )
+    commands.add_export_gnn_arguments(p)
+    p.set_defaults(func=commands.cmd_export_gnn)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -378,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default %(default)s)",
     )
     p.set_defaults(func=cmd_demo)
+    _add_train_commands(sub)
     return parser
 
 

@@ -31,9 +31,13 @@ Implementation notes (these keep the model exportable, see DESIGN.md section 4):
   ``max`` / ``torch_scatter``;
 * the module scripts with ``torch.jit.script`` and traces to ONNX with dynamic N and E, zero
   edges included;
-* ``n_chunks > 1`` evaluates every per-edge MLP on ``n_chunks`` slices of the edges and
-  concatenates: the result is identical to the unchunked one (message passing still sees the
-  whole graph) and the peak memory of the per-edge MLP activations drops by ~``n_chunks``.
+* ``n_chunks > 1`` evaluates every per-edge MLP (encoder, edge nets, decoder) on
+  ``n_chunks`` slices of the edges: the result is identical to the unchunked one (message
+  passing still sees the whole graph) and the per-edge MLP activations ([E, 3H] inputs and
+  [E, H] hidden layers) shrink by ``n_chunks``. Without autograd (inference) the edge latents
+  are updated in place, so memory is ~one [E, H] tensor plus one chunk's activations (for
+  E = 200k, H = 128, T = 8 on CPU: peak +690 MB unchunked, +280 MB with 8 chunks). While
+  tracing for ONNX the chunks are concatenated instead (no in-place writes in the graph).
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ def scatter_sum(src: Tensor, index: Tensor, n: int) -> Tensor:
     """
     out = torch.zeros((n, src.shape[1]), dtype=src.dtype, device=src.device)
     return out.scatter_add(0, index.unsqueeze(-1).expand(-1, src.shape[1]), src)
+
+
+def _inference(h: Tensor, e: Tensor) -> bool:
+    """No gradients needed and not tracing for ONNX: chunks may write in place."""
+    return not h.requires_grad and not e.requires_grad and not torch.jit.is_tracing()
 
 
 def _chunk_bounds(n_items: int, n_chunks: int, chunk: int) -> tuple[int, int]:
@@ -111,6 +120,12 @@ class InteractionStep(nn.Module):
         h = h + self.node_net(torch.cat(parts, dim=1))
         if n_chunks <= 1:
             return h, e + self.edge_net(torch.cat([h[src], h[dst], e], dim=1))
+        if _inference(h, e):  # update e chunk by chunk in place: no second [E, H] tensor
+            for c in range(n_chunks):
+                lo, hi = _chunk_bounds(src.shape[0], n_chunks, c)
+                ec = e[lo:hi]
+                ec.add_(self.edge_net(torch.cat([h[src[lo:hi]], h[dst[lo:hi]], ec], dim=1)))
+            return h, e
         updated: list[Tensor] = []
         for c in range(n_chunks):
             lo, hi = _chunk_bounds(src.shape[0], n_chunks, c)
@@ -286,14 +301,22 @@ class InteractionNetwork(nn.Module):
             if edge_attr is not None:
                 inputs.append(edge_attr.to(h.dtype))
             return self.edge_encoder(torch.cat(inputs, dim=1))
+        in_place = _inference(h, h)
+        e = torch.zeros(0)
         parts: list[Tensor] = []
         for c in range(n_chunks):
             lo, hi = _chunk_bounds(src.shape[0], n_chunks, c)
             inputs = [h[src[lo:hi]], h[dst[lo:hi]]]
             if edge_attr is not None:
                 inputs.append(edge_attr[lo:hi].to(h.dtype))
-            parts.append(self.edge_encoder(torch.cat(inputs, dim=1)))
-        return torch.cat(parts, dim=0)
+            out = self.edge_encoder(torch.cat(inputs, dim=1))
+            if not in_place:
+                parts.append(out)
+                continue
+            if c == 0:  # write the chunks into one preallocated [E, H] tensor
+                e = out.new_empty((src.shape[0], out.shape[1]))
+            e[lo:hi] = out
+        return e if in_place else torch.cat(parts, dim=0)
 
     def _decode(self, h: Tensor, e: Tensor, src: Tensor, dst: Tensor, n_chunks: int) -> Tensor:
         if n_chunks <= 1:

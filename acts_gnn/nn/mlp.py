@@ -54,6 +54,7 @@ def make_mlp(
         raise ValueError(f"MLP input size must be positive, got {input_size}")
     if not sizes or any(s <= 0 for s in sizes):
         raise ValueError(f"MLP layer sizes must be positive and non-empty, got {list(sizes)}")
+    activation(hidden_activation), activation(output_activation)  # validate both names
     layers: list[nn.Module] = []
     n_in = input_size
     for i, n_out in enumerate(sizes):

@@ -1,32 +1,36 @@
 """Training: configs, datasets, the training loop (with DDP) and model export.
 
 ``acts-gnn train gnn --config FILE.yaml`` runs :func:`train_gnn`; ``acts-gnn export gnn``
-runs :func:`export_checkpoint`.
+runs :func:`export_checkpoint`. Names are imported on first use, so that the command line
+(:mod:`acts_gnn.train.commands`) starts without importing torch.
 """
 
-from acts_gnn.train.config import ConfigError, GnnTrainingConfig, load_config, save_config
-from acts_gnn.train.data import GnnDataset, GraphSample, build_datasets
-from acts_gnn.train.export import (
-    export_checkpoint,
-    export_onnx,
-    export_torchscript,
-    model_from_checkpoint,
-)
-from acts_gnn.train.loop import GnnTrainer, TrainingResult, train_gnn
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "GnnDataset",
-    "GnnTrainer",
-    "GnnTrainingConfig",
-    "GraphSample",
-    "TrainingResult",
-    "build_datasets",
-    "export_checkpoint",
-    "export_onnx",
-    "export_torchscript",
-    "load_config",
-    "model_from_checkpoint",
-    "save_config",
-    "train_gnn",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConfigError": "config",
+    "GnnTrainingConfig": "config",
+    "load_config": "config",
+    "save_config": "config",
+    "GnnDataset": "data",
+    "GraphSample": "data",
+    "build_datasets": "data",
+    "export_checkpoint": "export",
+    "export_onnx": "export",
+    "export_torchscript": "export",
+    "model_from_checkpoint": "export",
+    "GnnTrainer": "loop",
+    "TrainingResult": "loop",
+    "train_gnn": "loop",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"acts_gnn.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'acts_gnn.train' has no attribute {name!r}")

@@ -362,6 +362,7 @@ def build_datasets(config: GnnTrainingConfig) -> tuple[GnnDataset, GnnDataset]:
         else:
             from acts_gnn.graph.module_map_formats import load_module_map
 
+            assert d.module_map is not None  # (validated)
             source = ModuleMapGraphs(load_module_map(d.module_map), d.graph_threads)
             if d.cache_graphs:
                 source = CachedGraphs(source, Path(config.output) / "graphs")

@@ -15,11 +15,13 @@ repeated target nodes, and with zero edges) and compared with the torch model.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,26 @@ def random_graph(
     edge_index[1] = torch.where(torch.arange(n_edges) % 2 == 0, hubs, edge_index[1])
     edge_attr = torch.randn(n_edges, edge_features, generator=g) if edge_features else None
     return x, edge_index, edge_attr
+
+
+@contextlib.contextmanager
+def _quiet_jit() -> Iterator[None]:
+    """TorchScript is what upstream ACTS loads: silence torch's deprecation notices for it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*torch\.jit.*deprecated", category=DeprecationWarning
+        )
+        yield
+
+
+def load_torchscript(
+    path: str | Path, device: str | torch.device = "cpu", extra_files: dict[str, Any] | None = None
+) -> torch.jit.ScriptModule:
+    """``torch.jit.load`` without the deprecation notices; ``extra_files`` filled in place."""
+    with _quiet_jit():
+        if extra_files is None:
+            return torch.jit.load(str(path), map_location=device)
+        return torch.jit.load(str(path), map_location=device, _extra_files=extra_files)
 
 
 def _atomic_target(path: Path) -> Path:
@@ -180,11 +202,12 @@ def export_torchscript(
     """Write ``model`` as a TorchScript file (``torch.jit.script``); returns the path."""
     path = Path(path)
     model = _prepare(model)
-    scripted = torch.jit.script(model)
     info = dict(metadata or {})
     info.update(model=type(model).__name__, model_config=getattr(model, "config", {}))
     partial = _atomic_target(path)
-    torch.jit.save(scripted, str(partial), _extra_files={METADATA_FILE: json.dumps(info)})
+    with _quiet_jit():
+        scripted = torch.jit.script(model)
+        torch.jit.save(scripted, str(partial), _extra_files={METADATA_FILE: json.dumps(info)})
     os.replace(partial, path)
     if verify:
         verify_torchscript(model, path, atol=atol)
@@ -194,7 +217,7 @@ def export_torchscript(
 def verify_torchscript(model: torch.nn.Module, path: str | Path, atol: float = 1e-5) -> float:
     """Max |torch - TorchScript| over :data:`VERIFY_SIZES`; raises :class:`ExportError` if > atol."""
     model = _prepare(model)
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    loaded = load_torchscript(path)
     n_node, n_edge = _n_features(model)
     worst = 0.0
     with torch.no_grad():
@@ -214,7 +237,7 @@ def verify_torchscript(model: torch.nn.Module, path: str | Path, atol: float = 1
 def read_torchscript_metadata(path: str | Path) -> dict[str, Any]:
     """The ``acts_gnn.json`` metadata of a TorchScript file written here ({} if none)."""
     files = {METADATA_FILE: ""}
-    torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+    load_torchscript(path, extra_files=files)
     return json.loads(files[METADATA_FILE]) if files[METADATA_FILE] else {}
 
 

@@ -266,8 +266,8 @@ class GnnTrainer:
 
         if train_set is None or val_set is None:
             built = build_datasets(config)
-            train_set = train_set or built[0]
-            val_set = val_set or built[1]
+            train_set = built[0] if train_set is None else train_set
+            val_set = built[1] if val_set is None else val_set
         self.train_set, self.val_set = train_set, val_set
         self.node_sign, self.edge_sign = feature_signs(config.data)
 
@@ -458,7 +458,7 @@ class GnnTrainer:
         for epoch in range(self.start_epoch, cfg.training.epochs):
             start = time.perf_counter()
             batches = self.epoch_batches(epoch)
-            loss_sum, n_events = 0.0, 0
+            loss_sum, n_events = 0.0, 0.0
             with progress_bar(
                 len(batches), f"epoch {epoch + 1}/{cfg.training.epochs}", "step", self.show_progress
             ) as bar:
@@ -482,6 +482,7 @@ class GnnTrainer:
                 bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train", "val"))}
                 )
+            self._report_unknown_modules()
             self.scheduler.step()
             self.history.append(record)
             monitored = record.get("val_loss", record["train_loss"])
@@ -496,6 +497,18 @@ class GnnTrainer:
             files = self.export()
         self.context.barrier()
         return TrainingResult(self.model, self.history, self.output, files)
+
+    def _report_unknown_modules(self) -> None:
+        """Warn (once per new count) about hits on modules missing from the module map."""
+        graphs = self.train_set.graphs
+        counted = getattr(getattr(graphs, "source", graphs), "unknown_module_hits", 0)
+        (total,) = self.context.all_reduce_sum([float(counted)], self.device)
+        if total > getattr(self, "_unknown_reported", 0) and self.context.main:
+            log.warning(
+                "%d training hits so far lie on modules missing from the module map (no edges)",
+                int(total),
+            )
+        self._unknown_reported = total
 
     def export(self) -> list[Path]:
         """Write ``<output>/gnn.onnx`` and ``<output>/gnn.pt`` (TorchScript), verified."""

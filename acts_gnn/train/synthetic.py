@@ -82,7 +82,7 @@ def synthetic_event(config: SyntheticConfig, index: int) -> Event:
     counts = np.bincount(pid[pid >= 0], minlength=n)
     theta = 2 * np.arctan(np.exp(-eta))
     p = pt / np.sin(theta)
-    particles = {c: np.zeros(n) for c in PARTICLE_COLUMNS}
+    particles: dict[str, npt.NDArray] = {c: np.zeros(n) for c in PARTICLE_COLUMNS}
     particles.update(
         particle_id=np.arange(n),
         vertex_primary=np.ones(n),

@@ -94,6 +94,9 @@ def test_chunked_equals_unchunked() -> None:
         for chunks in (2, 3, 7, 64):
             chunked = model.forward_chunked(x, edge_index, edge_attr, chunks)
             torch.testing.assert_close(chunked, full, atol=1e-6, rtol=1e-6)
+            with torch.inference_mode():  # the in-place path (no autograd)
+                chunked = model.forward_chunked(x, edge_index, edge_attr, chunks)
+            torch.testing.assert_close(chunked, full.detach(), atol=1e-6, rtol=1e-6)
 
 
 def test_reset_parameters_and_seed() -> None:
@@ -117,6 +120,7 @@ def test_gradient_checkpointing_same_gradients() -> None:
         torch.testing.assert_close(g0, g1, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_torchscript_same_output(tmp_path: Path) -> None:
     model = small_model(6)
     path = export_torchscript(model, tmp_path / "model.pt", metadata={"node_features": ["r"]})
