@@ -163,7 +163,11 @@ def test_ddp_two_processes_equal_one(tmp_path: Path) -> None:
         str(config_file),
         "--quiet",
     ]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    # Run outside the checkout: there the source folder would shadow the installed package
+    # (whose C++ extension the source folder lacks when the package is not installed editable).
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     state = torch.load(tmp_path / "ddp" / "checkpoints" / "last.pt", weights_only=False)
     assert state["world_size"] == 2
