@@ -241,25 +241,38 @@ def triplet_samples(
     return np.concatenate([f12, f23, ft], axis=1)
 
 
+#: Bits per module index in a packed triplet key (three indices in one int64).
+_INDEX_BITS = 21
+
+
+def _pack(indices: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """[n, 3] module indices (< 2**21) -> [n] int64 keys ordered like the index triplets."""
+    i = indices.astype(np.int64)
+    return (i[:, 0] << (2 * _INDEX_BITS)) | (i[:, 1] << _INDEX_BITS) | i[:, 2]
+
+
+def _unpack(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    mask = (1 << _INDEX_BITS) - 1
+    return np.stack([keys >> (2 * _INDEX_BITS), (keys >> _INDEX_BITS) & mask, keys & mask], axis=1)
+
+
 def _reduce(
-    keys: npt.NDArray[np.uint64],
+    keys: npt.NDArray[np.int64],
     lo: npt.NDArray[np.float64],
     hi: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray, npt.NDArray]:
-    """Group rows with equal keys [n, 3]: min of lo, max of hi, sum of counts."""
+    """Group rows with equal packed keys [n]: min of lo, max of hi, sum of counts."""
     if not len(keys):
         return keys, lo, hi, counts
-    order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
-    keys, lo, hi, counts = keys[order], lo[order], hi[order], counts[order]
-    new = np.ones(len(keys), dtype=bool)
-    new[1:] = np.any(keys[1:] != keys[:-1], axis=1)
-    starts = np.flatnonzero(new)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     return (
         keys[starts],
-        np.minimum.reduceat(lo, starts, axis=0),
-        np.maximum.reduceat(hi, starts, axis=0),
-        np.add.reduceat(counts, starts),
+        np.minimum.reduceat(lo[order], starts, axis=0),
+        np.maximum.reduceat(hi[order], starts, axis=0),
+        np.add.reduceat(counts[order], starts),
     )
 
 
@@ -268,11 +281,14 @@ class ModuleMapBuilder:
 
     ``add(module_ids [T, 3] uint64, samples [T, 10])`` takes triplets (see
     :func:`triplet_samples`); batches are merged every ``flush_rows`` rows to bound memory.
+    Internally triplets are keyed by the indices of their modules among all modules seen so
+    far, packed into one int64, so merging is one integer sort.
     """
 
     def __init__(self, flush_rows: int = 2_000_000) -> None:
         self.flush_rows = flush_rows
-        self._keys = np.zeros((0, 3), dtype=np.uint64)
+        self._modules = np.zeros(0, dtype=np.uint64)
+        self._keys = np.zeros(0, dtype=np.int64)
         self._lo = np.zeros((0, 10))
         self._hi = np.zeros((0, 10))
         self._counts = np.zeros(0, dtype=np.int64)
@@ -294,8 +310,16 @@ class ModuleMapBuilder:
     def _flush(self) -> None:
         if not self._pending:
             return
-        keys = np.concatenate([self._keys] + [k for k, _ in self._pending])
+        batch = np.concatenate([k for k, _ in self._pending]).reshape(-1, 3)
         values = np.concatenate([v for _, v in self._pending])
+        modules = np.union1d(self._modules, batch.ravel())
+        if len(modules) >= 1 << _INDEX_BITS:
+            raise ValueError(f"more than {1 << _INDEX_BITS} modules in one map")
+        if len(modules) != len(self._modules):  # re-index the state (order is preserved)
+            remap = np.searchsorted(modules, self._modules).astype(np.int64)
+            self._keys = _pack(remap[_unpack(self._keys)]) if len(self._keys) else self._keys
+            self._modules = modules
+        keys = np.concatenate([self._keys, _pack(np.searchsorted(modules, batch))])
         lo = np.concatenate([self._lo, values])
         hi = np.concatenate([self._hi, values])
         counts = np.concatenate([self._counts, np.ones(len(values), dtype=np.int64)])
@@ -305,12 +329,12 @@ class ModuleMapBuilder:
 
     def build(self, metadata: dict[str, object] | None = None) -> ModuleMap:
         self._flush()
-        modules = np.unique(self._keys)
-        triplets = np.searchsorted(modules, self._keys).astype(np.int32)
+        triplets = _unpack(self._keys)
+        used = np.unique(triplets)  # every module seen is used, but keep the map minimal
         lo, hi = self._lo, self._hi
         return ModuleMap(
-            modules,
-            triplets,
+            self._modules[used],
+            np.searchsorted(used, triplets).astype(np.int32),
             self._counts,
             np.stack([lo[:, 0:4], hi[:, 0:4]], axis=2),
             np.stack([lo[:, 4:8], hi[:, 4:8]], axis=2),

@@ -32,6 +32,7 @@ class DetectorSymmetry:
 
     geometry_ids: npt.NDArray[np.uint64]  # sorted
     ring_size: npt.NDArray[np.int64]  # modules per phi ring (1: no rotation symmetry)
+    ring_next: npt.NDArray[np.int64]  # module reached by rotating one pitch (+2 pi / N)
     mirror: npt.NDArray[np.int64]  # index of the z-mirrored module, -1 if none
     centers: npt.NDArray[np.float64]
     normals: npt.NDArray[np.float64]
@@ -68,13 +69,49 @@ class DetectorSymmetry:
         same_normal = (
             np.einsum("ij,ij->i", _rotate(normals, 2 * np.pi / ring), normals[match]) > 1 - 1e-6
         )
-        ring = np.where((dist < tolerance) & same_normal, ring, 1)
+        exact = (dist < tolerance) & same_normal
+        ring = np.where(exact, ring, 1)
+        ring_next = np.where(exact, match, np.arange(len(ids)))
         mirrored = centers * np.array([1.0, 1.0, -1.0])
         dist, match = tree.query(mirrored)
         mirrored_normal = normals * np.array([1.0, 1.0, -1.0])
         normal_ok = np.abs(np.einsum("ij,ij->i", mirrored_normal, normals[match])) > 1 - 1e-6
         mirror = np.where((dist < tolerance) & normal_ok, match, -1)
-        return cls(ids, ring, mirror, centers, normals, tolerance)
+        return cls(ids, ring, ring_next, mirror, centers, normals, tolerance)
+
+    def rotated(
+        self, modules: npt.NDArray[np.int64], steps: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """Module indices reached by rotating each module ``steps`` pitches of its own ring."""
+        table = self._ring_table()
+        start, position = table[0][modules], table[1][modules]
+        return table[2][start + (position + steps) % self.ring_size[modules]]
+
+    def _ring_table(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(ring start offset, position in ring, members) from following ``ring_next``."""
+        cached = getattr(self, "_rings", None)
+        if cached is not None:
+            return cached
+        n = len(self.geometry_ids)
+        start = np.full(n, -1, dtype=np.int64)
+        position = np.zeros(n, dtype=np.int64)
+        members: list[int] = []
+        for m in range(n):
+            if start[m] >= 0:
+                continue
+            first = len(members)
+            current = m
+            for k in range(int(self.ring_size[m])):
+                start[current] = first
+                position[current] = k
+                members.append(current)
+                current = int(self.ring_next[current])
+            if current != m:
+                raise RuntimeError(f"module ring of {int(self.geometry_ids[m])} does not close")
+        self._rings = (start, position, np.array(members, dtype=np.int64))
+        return self._rings
 
     def _index(self, module_ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         pos = np.minimum(np.searchsorted(self.geometry_ids, module_ids), len(self.geometry_ids) - 1)
@@ -107,25 +144,16 @@ class DetectorSymmetry:
         if rotate_phi:
             for base_pos, base_idx in bases:
                 sizes = self.ring_size[base_idx]
-                g = np.gcd.reduce(sizes, axis=1)
-                for period in np.unique(g[g > 1]):
-                    sel = g == period
+                period_of = np.gcd.reduce(sizes, axis=1)
+                for period in np.unique(period_of[period_of > 1]):
+                    rows = np.flatnonzero(period_of == period)
+                    pos = base_pos[rows].reshape(-1, 3)
+                    idx = base_idx[rows]
+                    pitch_steps = sizes[rows] // period  # ring pitches per 1/period turn
                     for k in range(1, int(period)):
-                        angle = 2 * np.pi * k / period
-                        rotated = _rotate(base_pos[sel].reshape(-1, 3), angle).reshape(-1, 3, 3)
-                        target = _rotate(self.centers[base_idx[sel].reshape(-1)], angle)
-                        dist, match = self._tree().query(target)
-                        ok = np.all((dist < self.tolerance).reshape(-1, 3), axis=1)
-                        out_pos.append(rotated[ok])
-                        out_mod.append(self.geometry_ids[match.reshape(-1, 3)[ok]])
+                        out_pos.append(_rotate(pos, 2 * np.pi * k / period).reshape(-1, 3, 3))
+                        out_mod.append(self.geometry_ids[self.rotated(idx, k * pitch_steps)])
         return np.concatenate(out_pos), np.concatenate(out_mod)
-
-    def _tree(self) -> cKDTree:
-        tree = getattr(self, "_kdtree", None)
-        if tree is None:
-            tree = cKDTree(self.centers)
-            self._kdtree = tree
-        return tree
 
     def summary(self) -> dict[str, int]:
         return {
