@@ -39,3 +39,16 @@ def module_map_graph(
     diff_dydx: npt.ArrayLike,
     n_threads: int = 1,
 ) -> tuple[npt.NDArray[np.int64], int]: ...
+def junction_removal(
+    n_nodes: int, edge_index: npt.ArrayLike, scores: npt.ArrayLike
+) -> npt.NDArray[np.bool_]: ...
+def chain_labels(
+    n_nodes: int, edge_index: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], int]: ...
+def walkthrough(
+    n_nodes: int,
+    edge_index: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    cut_high: float,
+    cut_low: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], int]: ...

@@ -2,12 +2,16 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "geometry_kernels.hpp"
 #include "module_map.hpp"
+#include "track_building.hpp"
 
 namespace py = pybind11;
 
@@ -151,6 +155,81 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
   return py::make_tuple(edges, graph.doubletEdges);
 }
 
+
+// -- track building ------------------------------------------------------------------------
+
+/// Check edge_index [2, E] (int64) and optional scores [E]; returns E. Node indices must lie in
+/// [0, nNodes) and scores must not be NaN.
+std::size_t checkGraph(const IndexArray& edges, const DoubleArray* scores, std::size_t nNodes) {
+  if (edges.ndim() != 2 || edges.shape(0) != 2) {
+    throw std::invalid_argument("edge_index must have shape [2, E]");
+  }
+  const auto nEdges = static_cast<std::size_t>(edges.shape(1));
+  checkRange(edges, "edge_index", 0, static_cast<std::int64_t>(nNodes));
+  if (scores != nullptr) {
+    if (scores->ndim() != 1 || static_cast<std::size_t>(scores->shape(0)) != nEdges) {
+      throw std::invalid_argument("scores must be 1-D with one entry per edge (" +
+                                  std::to_string(nEdges) + ")");
+    }
+    const double* s = scores->data();
+    for (std::size_t e = 0; e < nEdges; ++e) {
+      if (s[e] != s[e]) {
+        throw std::invalid_argument("scores[" + std::to_string(e) + "] is NaN");
+      }
+    }
+  }
+  return nEdges;
+}
+
+py::tuple chainsToPython(acts_gnn::Chains&& chains) {
+  auto toArray = [](const auto& v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+  };
+  py::array_t<bool> used(static_cast<py::ssize_t>(chains.edgeUsed.size()));
+  std::copy(chains.edgeUsed.begin(), chains.edgeUsed.end(), used.mutable_data());
+  return py::make_tuple(toArray(chains.label), toArray(chains.position), used, chains.nChains);
+}
+
+py::array_t<bool> junctionRemovalPy(std::size_t nNodes, const IndexArray& edges,
+                                    const DoubleArray& scores) {
+  const std::size_t nEdges = checkGraph(edges, &scores, nNodes);
+  py::array_t<bool> keep(static_cast<py::ssize_t>(nEdges));
+  static_assert(sizeof(bool) == sizeof(std::uint8_t), "bool must be one byte");
+  auto* out = reinterpret_cast<std::uint8_t*>(keep.mutable_data());
+  const std::int64_t* e = edges.data();
+  {
+    py::gil_scoped_release release;
+    acts_gnn::junctionRemoval(nNodes, e, e + nEdges, scores.data(), nEdges, out);
+  }
+  return keep;
+}
+
+py::tuple chainLabelsPy(std::size_t nNodes, const IndexArray& edges) {
+  const std::size_t nEdges = checkGraph(edges, nullptr, nNodes);
+  const std::int64_t* e = edges.data();
+  acts_gnn::Chains chains;
+  {
+    py::gil_scoped_release release;
+    chains = acts_gnn::chainLabels(nNodes, e, e + nEdges, nEdges, nullptr);
+  }
+  return chainsToPython(std::move(chains));
+}
+
+py::tuple walkthroughPy(std::size_t nNodes, const IndexArray& edges, const DoubleArray& scores,
+                        double cutHigh, double cutLow) {
+  const std::size_t nEdges = checkGraph(edges, &scores, nNodes);
+  const std::int64_t* e = edges.data();
+  acts_gnn::Chains chains;
+  {
+    py::gil_scoped_release release;
+    chains = acts_gnn::walkthrough(nNodes, e, e + nEdges, scores.data(), nEdges, cutHigh, cutLow);
+  }
+  return chainsToPython(std::move(chains));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -181,6 +260,27 @@ deta); triplet_doublets: int32 [T, 2] (doublet index of the (1,2) and (2,3) legs
 cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max).
 Returns (edge_index int64 [2, E], number of edges after the doublet cuts).)doc");
   m.def("wrap_phi", &acts_gnn::wrapPhi, py::arg("dphi"), "Wrap an angle difference into [-pi, pi).");
+  m.def("junction_removal", &junctionRemovalPy, py::arg("n_nodes"), py::arg("edge_index"),
+        py::arg("scores"),
+        R"doc(Junction removal (upstream ACTS junctionRemovalCuda, on CPU).
+
+edge_index: int64 [2, E] (directed, inner -> outer); scores: [E] (no NaN).
+Returns bool [E]: True for the edges that are both the best-scoring out-edge of their source
+and the best-scoring in-edge of their target (ties: lower edge index). Releases the GIL.)doc");
+  m.def("chain_labels", &chainLabelsPy, py::arg("n_nodes"), py::arg("edge_index"),
+        R"doc(Chains of a junction-free directed graph (at most one in- and one out-edge per node).
+
+Self loops are ignored; ValueError if a node has two in- or two out-edges.
+Returns (label int64 [N] (-1: on no edge), position int64 [N] (index along the chain in
+graph order, -1: none), edge_used bool [E], number of chains). Open chains are numbered by
+their first node, closed loops after them (starting at their lowest node).)doc");
+  m.def("walkthrough", &walkthroughPy, py::arg("n_nodes"), py::arg("edge_index"),
+        py::arg("scores"), py::arg("cut_high"), py::arg("cut_low"),
+        R"doc(Walkthrough track building: junction removal on the edges with score > cut_high,
+then unambiguous continuations (score > cut_low; the only candidate of both the chain end and
+the chain start it joins), then chain labels.
+
+Returns the same tuple as chain_labels. Releases the GIL.)doc");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");
