@@ -49,6 +49,13 @@ def _add_generator_options(parser: argparse.ArgumentParser, pileup: float) -> No
         default=100.0,
         help="maximum pile-up particle pT [GeV] (default %(default)s)",
     )
+    g.add_argument(
+        "--pt-spectrum",
+        choices=["tsallis", "flat-curvature"],
+        default="tsallis",
+        help="pile-up pT spectrum: minimum bias (tsallis) or uniform in 1/pT, for module-map "
+        "training (default %(default)s)",
+    )
 
 
 def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
@@ -60,6 +67,7 @@ def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
         eta_max=args.eta_max,
         pt_min=args.pt_min,
         pt_max=args.pt_max,
+        pt_spectrum=args.pt_spectrum,
     )
 
 
@@ -190,26 +198,41 @@ def cmd_module_map_build(args: argparse.Namespace) -> int:
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 
-    dataset = PreparedDataset(args.input)
+    datasets = [PreparedDataset(folder) for folder in args.input]
     if args.events:
-        dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
+        datasets = [PreparedDataset(d.directory, d.event_ids[: args.events]) for d in datasets]
+    n_events = sum(len(d) for d in datasets)
     symmetry = None
     if args.mirror_z or args.rotate_phi:
         symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
     start = time.perf_counter()
-    with progress_bar(len(dataset), "module map", "event", enabled=not args.quiet) as bar:
+    events = (event for dataset in datasets for event in dataset)
+    with progress_bar(n_events, "module map", "event", enabled=not args.quiet) as bar:
         module_map = build_module_map(
-            dataset, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
+            events, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
         )
     if args.min_occurrence > 1:
         module_map = module_map.pruned(args.min_occurrence)
     paths = save_module_map(module_map, args.output, args.format)
-    print(f"{module_map!r} from {len(dataset)} events in {time.perf_counter() - start:.1f} s")
+    print(f"{module_map!r} from {n_events} events in {time.perf_counter() - start:.1f} s")
     print(
         f"truth triplets: {module_map.metadata.get('samples')}, of which from symmetries: {module_map.metadata.get('augmented_samples')}"
     )
     for path in paths if isinstance(paths, (list, tuple)) else [paths]:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_module_map_merge(args: argparse.Namespace) -> int:
+    from acts_gnn.graph.module_map import merge_module_maps
+    from acts_gnn.graph.module_map_formats import load_module_map, save_module_map
+
+    module_map = merge_module_maps([load_module_map(path) for path in args.inputs])
+    for path in save_module_map(module_map, args.output, args.format):
+        print(f"wrote {path}")
+    print(
+        f"{module_map!r} from {len(args.inputs)} maps ({module_map.metadata.get('events')} events)"
+    )
     return 0
 
 
@@ -335,7 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = mm.add_parser("build", help="learn a module map from prepared events")
     p.add_argument(
-        "--input", "-i", type=Path, required=True, help="prepared folder (acts-gnn prepare)"
+        "--input",
+        "-i",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="prepared folder(s) (acts-gnn prepare)",
     )
     p.add_argument(
         "--output",
@@ -350,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="file format (default: from the output name, else npz)",
     )
-    p.add_argument("--events", type=int, default=None, help="only the first N events")
+    p.add_argument(
+        "--events", type=int, default=None, help="only the first N events of each folder"
+    )
     p.add_argument(
         "--min-occurrence",
         type=int,
@@ -372,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_selection_options(p, min_pt=0.9)
     p.set_defaults(func=cmd_module_map_build)
+    p = mm.add_parser("merge", help="merge maps built from different events into one")
+    p.add_argument("--inputs", nargs="+", required=True, help="module-map files or prefixes")
+    p.add_argument("--output", "-o", type=str, required=True, help="output path or prefix")
+    p.add_argument("--format", choices=["npz", "acorn", "root"], default=None)
+    p.set_defaults(func=cmd_module_map_merge)
     p = mm.add_parser(
         "evaluate", help="edge efficiency and purity of a module map on prepared events"
     )

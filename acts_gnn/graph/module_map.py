@@ -292,26 +292,60 @@ class ModuleMapBuilder:
         self._lo = np.zeros((0, 10))
         self._hi = np.zeros((0, 10))
         self._counts = np.zeros(0, dtype=np.int64)
-        self._pending: list[tuple[npt.NDArray, npt.NDArray]] = []
+        self._pending: list[tuple[npt.NDArray, npt.NDArray, npt.NDArray, npt.NDArray]] = []
         self._pending_rows = 0
         self.samples_added = 0
 
     def add(self, module_ids: npt.NDArray[np.uint64], samples: npt.NDArray[np.float64]) -> None:
-        if len(module_ids) != len(samples):
-            raise ValueError("module_ids and samples differ in length")
-        if not np.all(np.isfinite(samples)):
+        """Add triplet samples: module ids [T, 3] and quantities [T, 10]."""
+        samples = np.asarray(samples, np.float64)
+        self.add_ranges(module_ids, samples, samples, np.ones(len(samples), dtype=np.int64))
+
+    def add_ranges(
+        self,
+        module_ids: npt.NDArray[np.uint64],
+        lo: npt.NDArray[np.float64],
+        hi: npt.NDArray[np.float64],
+        counts: npt.NDArray[np.int64],
+    ) -> None:
+        """Add already-reduced rows: [min, max] of the 10 quantities and occurrence counts."""
+        if not (len(module_ids) == len(lo) == len(hi) == len(counts)):
+            raise ValueError("module_ids, lo, hi and counts differ in length")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
             raise InputDataError("non-finite triplet quantities", field="triplet samples")
-        self._pending.append((np.asarray(module_ids, np.uint64), np.asarray(samples, np.float64)))
+        self._pending.append(
+            (
+                np.asarray(module_ids, np.uint64),
+                np.asarray(lo, np.float64),
+                np.asarray(hi, np.float64),
+                np.asarray(counts, np.int64),
+            )
+        )
         self._pending_rows += len(module_ids)
-        self.samples_added += len(module_ids)
+        self.samples_added += int(np.sum(counts))
         if self._pending_rows >= self.flush_rows:
             self._flush()
+
+    def add_map(self, module_map: ModuleMap) -> None:
+        """Merge a whole map (e.g. one built from other events) into this builder."""
+        mm = module_map
+        self.add_ranges(
+            mm.modules[mm.triplets],
+            np.concatenate(
+                [mm.cuts12[:, :, 0], mm.cuts23[:, :, 0], mm.diff_dzdr[:, :1], mm.diff_dydx[:, :1]],
+                axis=1,
+            ),
+            np.concatenate(
+                [mm.cuts12[:, :, 1], mm.cuts23[:, :, 1], mm.diff_dzdr[:, 1:], mm.diff_dydx[:, 1:]],
+                axis=1,
+            ),
+            mm.occurrence,
+        )
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        batch = np.concatenate([k for k, _ in self._pending]).reshape(-1, 3)
-        values = np.concatenate([v for _, v in self._pending])
+        batch = np.concatenate([p[0] for p in self._pending]).reshape(-1, 3)
         modules = np.union1d(self._modules, batch.ravel())
         if len(modules) >= 1 << _INDEX_BITS:
             raise ValueError(f"more than {1 << _INDEX_BITS} modules in one map")
@@ -320,9 +354,9 @@ class ModuleMapBuilder:
             self._keys = _pack(remap[_unpack(self._keys)]) if len(self._keys) else self._keys
             self._modules = modules
         keys = np.concatenate([self._keys, _pack(np.searchsorted(modules, batch))])
-        lo = np.concatenate([self._lo, values])
-        hi = np.concatenate([self._hi, values])
-        counts = np.concatenate([self._counts, np.ones(len(values), dtype=np.int64)])
+        lo = np.concatenate([self._lo] + [p[1] for p in self._pending])
+        hi = np.concatenate([self._hi] + [p[2] for p in self._pending])
+        counts = np.concatenate([self._counts] + [p[3] for p in self._pending])
         self._keys, self._lo, self._hi, self._counts = _reduce(keys, lo, hi, counts)
         self._pending = []
         self._pending_rows = 0
@@ -342,6 +376,17 @@ class ModuleMapBuilder:
             np.stack([lo[:, 9], hi[:, 9]], axis=1),
             dict(metadata or {}, samples=int(self.samples_added)),
         )
+
+
+def merge_module_maps(
+    maps: list[ModuleMap], metadata: dict[str, object] | None = None
+) -> ModuleMap:
+    """One map holding every triplet of ``maps``: ranges united, occurrences summed."""
+    builder = ModuleMapBuilder()
+    for module_map in maps:
+        builder.add_map(module_map)
+    events = sum(int(m.metadata.get("events", 0)) for m in maps)  # type: ignore[call-overload]
+    return builder.build(dict(metadata or {}, events=events, merged_from=len(maps)))
 
 
 def truth_triplets(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

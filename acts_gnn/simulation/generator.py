@@ -14,6 +14,9 @@ The model (documented in geometry/generic/README.md and checked by tests/simulat
 * pT follows a Tsallis (Hagedorn) spectrum ``dN/dpT ~ pT (1 + pT / (n T))^-n`` with
   T = 0.13 GeV and n = 7, truncated to ``[pt_min, pt_max]``: most particles are below 1 GeV
   with a power-law tail to several GeV;
+* alternatively (``pt_spectrum="flat-curvature"``) pT is drawn uniformly in 1/pT on
+  ``[1/pt_max, 1/pt_min]``: as many straight as curved tracks, for building module maps,
+  whose cut ranges must cover every curvature, not the minimum-bias mix;
 * species: 80 % pions, 12 % kaons, 8 % protons, each with a random charge sign;
 * hard scatter (optional): one more vertex with ``n_jets`` collimated jets (jet pT 30-200 GeV,
   ``|eta| < 2.5``) whose charged constituents share the jet momentum with a soft fragmentation
@@ -35,6 +38,7 @@ HADRON_SPECIES: tuple[tuple[int, float, float], ...] = (
     (2212, 0.93827, 0.08),
 )
 MUON = (13, 0.10566)
+PT_SPECTRA = ("tsallis", "flat-curvature")
 
 #: Columns of a generated particle table, all 1-D arrays of one length.
 PARTICLE_COLUMNS = (
@@ -64,6 +68,7 @@ class GeneratorConfig:
     pt_max: float = 100.0
     dnch_deta: float = 6.0
     multiplicity_shape_k: float = 2.0
+    pt_spectrum: str = "tsallis"  # "tsallis" (minimum bias) or "flat-curvature" (map building)
     tsallis_temperature: float = 0.13
     tsallis_n: float = 7.0
     sigma_z: float = 50.0
@@ -79,6 +84,8 @@ class GeneratorConfig:
             raise ValueError(f"pileup must be a finite number >= 0, got {self.pileup}")
         if not (0 < self.pt_min < self.pt_max):
             raise ValueError(f"need 0 < pt_min < pt_max, got {self.pt_min}, {self.pt_max}")
+        if self.pt_spectrum not in PT_SPECTRA:
+            raise ValueError(f"pt_spectrum must be one of {PT_SPECTRA}, got {self.pt_spectrum!r}")
         if self.eta_max <= 0:
             raise ValueError(f"eta_max must be > 0, got {self.eta_max}")
         if self.pileup == 0 and not self.hard_scatter:
@@ -125,6 +132,8 @@ class EventGenerator:
         )
 
     def _sample_pt(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
+        if self.config.pt_spectrum == "flat-curvature":
+            return 1.0 / rng.uniform(1.0 / self.config.pt_max, 1.0 / self.config.pt_min, n)
         return np.interp(rng.random(n), self._pt_cdf, self._pt_grid)
 
     def _minimum_bias(

@@ -978,3 +978,23 @@ def test_cli_build_and_evaluate(prepared_sample, tmp_path: Path, capsys) -> None
     )
     assert rc == 2
     assert "missing.npz" in capsys.readouterr().err
+
+
+def test_merging_maps_of_event_subsets_equals_one_map_of_all_events():
+    """Maps built from disjoint batches and merged are the map built from all batches."""
+    from acts_gnn.graph.module_map import merge_module_maps
+
+    rng = np.random.default_rng(5)
+    ids = np.array([0x0800000200000100 + k for k in range(12)], dtype=np.uint64)
+    batches = [(rng.choice(ids, size=(40, 3)), rng.normal(size=(40, 10))) for _ in range(3)]
+    whole = ModuleMapBuilder()
+    parts = []
+    for keys, values in batches:
+        whole.add(keys, values)
+        part = ModuleMapBuilder()
+        part.add(keys, values)
+        parts.append(part.build({"events": 1}))
+    merged = merge_module_maps(parts)
+    assert merged.equals(whole.build())
+    assert merged.metadata["events"] == 3
+    assert merged.occurrence.sum() == 120
