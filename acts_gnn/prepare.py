@@ -26,6 +26,9 @@ from acts_gnn.io.root_reader import SimulationFiles, make_root_reader
 from acts_gnn.io.schemas import barcode_hash, decode_geometry_id
 from acts_gnn.progress import progress_bar
 
+#: Barcode components, in the order of :func:`acts_gnn.io.schemas.barcode_hash`.
+BARCODE_FIELDS = ("vertex_primary", "vertex_secondary", "particle", "generation", "sub_particle")
+
 log = logging.getLogger(__name__)
 
 
@@ -51,12 +54,17 @@ class PrepareReport:
 def measurements_to_event(
     event_id: int,
     measurements: Any,
-    measurement_particles: Any,
+    measurement_simhits: Any,
+    hits: dict[str, npt.NDArray],
     particles: dict[str, npt.NDArray],
     surfaces: SurfaceTransforms,
 ) -> tuple[Event, int]:
-    """Build an :class:`Event` from ACTS measurements and the ROOT particle columns.
+    """Build an :class:`Event` from ACTS measurements and the ROOT hit and particle columns.
 
+    ``measurement_simhits`` is ACTS's measurement -> sim-hit map; the sim-hit index counts
+    hits in the order of ACTS's ``SimHitContainer``, i.e. sorted by geometry id, equal ids in
+    reading order (checked: each measurement's module must be its sim hit's module). The
+    particle of a measurement is that of its (first) sim hit, taken from the ROOT columns.
     Returns the event and the number of measurements whose particle is not in ``particles``.
     """
     n = len(measurements)
@@ -73,25 +81,22 @@ def measurements_to_event(
 
     particle_table, particle_hash = _particle_table(particles)
     particle_id = np.full(n, -1, dtype=np.int64)
-    pairs = np.array(
-        [
-            (idx, b.vertexPrimary, b.vertexSecondary, b.particle, b.generation, b.subParticle)
-            for idx, b in measurement_particles
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 6)
+    links = np.array([(m, h) for m, h in measurement_simhits], dtype=np.int64).reshape(-1, 2)
     missing = 0
-    if len(pairs):
-        hashes = barcode_hash(*(pairs[:, k] for k in range(1, 6)))
+    if len(links):
+        container_order = np.argsort(hits["geometry_id"], kind="stable")
+        measured, first = np.unique(links[:, 0], return_index=True)
+        rows = container_order[links[first, 1]]
+        if np.any(np.asarray(hits["geometry_id"])[rows] != geometry_id[measured]):
+            raise RuntimeError(
+                "ACTS sim-hit order differs from the sorted ROOT hits: measurement and sim-hit "
+                f"modules disagree in event {event_id}"
+            )
+        hashes = barcode_hash(*(hits[f"barcode_{c}"][rows] for c in BARCODE_FIELDS))
         order = np.argsort(particle_hash)
-        pos = np.searchsorted(particle_hash[order], hashes)
-        pos = np.minimum(pos, max(len(order) - 1, 0))
-        found = (
-            (len(order) > 0) & (particle_hash[order][pos] == hashes)
-            if len(order)
-            else np.zeros(len(hashes), bool)
-        )
-        particle_id[pairs[found, 0]] = order[pos[found]]
+        pos = np.minimum(np.searchsorted(particle_hash[order], hashes), max(len(order) - 1, 0))
+        found = particle_hash[order][pos] == hashes if len(order) else np.zeros(len(hashes), bool)
+        particle_id[measured[found]] = order[pos[found]]
         missing = int((~found).sum())
     particle_table["n_measurements"] = np.bincount(
         particle_id[particle_id >= 0], minlength=len(particle_hash)
@@ -211,9 +216,9 @@ def prepare(
             )
             self.measurements.initialize("measurements")
             self.map = acts.examples.ReadDataHandle(
-                self, acts.examples.MeasurementParticlesMap, "InputMeasurementParticlesMap"
+                self, acts.examples.MeasurementSimHitsMap, "InputMeasurementSimHitsMap"
             )
-            self.map.initialize("measurement_particles_map")
+            self.map.initialize("measurement_simhits_map")
             self.last = time.perf_counter()
 
         def execute(self, context: Any) -> Any:
@@ -228,6 +233,7 @@ def prepare(
                         event_id,
                         measurements,
                         self.map(context.eventStore),
+                        files.hits(event_id),
                         files.particles(event_id),
                         surfaces,
                     )

@@ -97,6 +97,7 @@ class SimulationFiles:
         ids, starts, counts = np.unique(hit_events, return_index=True, return_counts=True)
         self._hit_range = {int(e): (int(s), int(s + c)) for e, s, c in zip(ids, starts, counts)}
         self.event_ids = sorted(set(self._particle_entry) | set(self._hit_range))
+        self._last_hits: tuple[int, dict[str, npt.NDArray]] | None = None
         hit_present = set(self.hit_tree.keys())
         particle_present = set(self.particle_tree.keys())
         self.hit_branches = [b for b in HIT_BRANCHES if b in hit_present]
@@ -114,7 +115,12 @@ class SimulationFiles:
         return len(self.event_ids)
 
     def hits(self, event_id: int) -> dict[str, npt.NDArray]:
-        """Hit columns of one event (empty arrays if it has none); NaN positions raise."""
+        """Hit columns of one event (empty arrays if it has none); NaN positions raise.
+
+        The last event read is kept, so reading it twice in a row costs nothing.
+        """
+        if self._last_hits is not None and self._last_hits[0] == event_id:
+            return self._last_hits[1]
         start, stop = self._hit_range.get(event_id, (0, 0))
         arrays = self.hit_tree.arrays(
             self.hit_branches, entry_start=start, entry_stop=stop, library="np"
@@ -129,6 +135,7 @@ class SimulationFiles:
                     event=event_id,
                     field=name,
                 )
+        self._last_hits = (event_id, arrays)
         return arrays
 
     def particles(self, event_id: int) -> dict[str, npt.NDArray]:
