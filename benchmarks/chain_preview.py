@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Module map -> GNN -> track building on prepared events, with ACTS-style track metrics.
+
+A preview of the full chain before the ACTS Sequencer integration: no Kalman fit, proto-tracks
+are scored directly. Usage::
+
+    python benchmarks/chain_preview.py --input data/mu200-test-prepared \\
+        --module-map data/module-map-60.npz --model output/gnn-mu200/gnn.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+from _machine import machine_line
+
+from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+from acts_gnn.graph.module_map import ModuleMapGraphBuilder
+from acts_gnn.graph.module_map_formats import load_module_map
+from acts_gnn.io.event_store import PreparedDataset
+from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics
+from acts_gnn.tracks import (
+    ConnectedComponentsTrackBuilding,
+    JunctionRemovalTrackBuilding,
+    WalkthroughTrackBuilding,
+)
+
+FEATURES = ("r", "phi", "z", "eta")
+SCALES = (1000.0, np.pi, 1000.0, 1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--module-map", required=True)
+    parser.add_argument("--model", type=Path, required=True, help=".onnx or TorchScript .pt")
+    parser.add_argument("--cut", type=float, default=0.5)
+    parser.add_argument("--events", type=int, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    dataset = PreparedDataset(args.input)
+    if args.events:
+        dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
+    graph_builder = ModuleMapGraphBuilder(load_module_map(args.module_map))
+    stage = OnnxEdgeClassifier if args.model.suffix == ".onnx" else TorchEdgeClassifier
+    classifier = stage(str(args.model), cut=0.0, featureScales=SCALES)
+    builders = {
+        "connected components": ConnectedComponentsTrackBuilding(cut=args.cut),
+        "junction removal": JunctionRemovalTrackBuilding(cut=args.cut),
+        "walkthrough": WalkthroughTrackBuilding(cut_high=args.cut, cut_low=0.1),
+    }
+    selection = ParticleSelection(min_pt=1.0, min_hits=7, max_abs_eta=2.5)
+    metrics = {name: TrackMetrics(selection=selection) for name in builders}
+    times: dict[str, list[float]] = {"graph": [], "gnn": [], **{n: [] for n in builders}}
+    for event in dataset:
+        t0 = time.perf_counter()
+        graph = graph_builder(event.positions(), event.hits["geometry_id"])
+        t1 = time.perf_counter()
+        x = np.stack([event.hits[f] for f in FEATURES], axis=1).astype(np.float32)
+        scores = classifier.classify(x, graph.edge_index).scores.numpy()
+        t2 = time.perf_counter()
+        times["graph"].append(t1 - t0)
+        times["gnn"].append(t2 - t1)
+        for name, builder in builders.items():
+            t = time.perf_counter()
+            tracks = builder(graph.edge_index, scores, event.n_hits, positions=event.positions())
+            times[name].append(time.perf_counter() - t)
+            metrics[name].add(event, tracks, trackml=True)
+    print(machine_line())
+    print(f"events: {len(dataset)} from {args.input}; model {args.model}; edge cut {args.cut}")
+    print("selection: pT > 1 GeV, |eta| < 2.5, >= 7 measurements; tracks before any fit")
+    print(
+        f"time per event: graph {statistics.median(times['graph']):.3f} s, GNN {statistics.median(times['gnn']):.3f} s"
+    )
+    header = f"{'builder':>22} {'efficiency':>10} {'fake':>7} {'duplicate':>9} {'TrackML':>8} {'time [s]':>8}"
+    print(header)
+    for name, m in metrics.items():
+        print(
+            f"{name:>22} {m.efficiency:>10.4f} {m.fake_ratio:>7.4f} {m.duplicate_ratio:>9.4f} "
+            f"{m.trackml_score:>8.4f} {statistics.median(times[name]):>8.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
