@@ -280,21 +280,30 @@ def _add_selection_options(p: argparse.ArgumentParser, min_pt: float) -> None:
 
 
 def _add_train_commands(sub: argparse._SubParsersAction) -> None:
-    """``train gnn`` and ``export gnn`` (options and actions in acts_gnn.train.commands)."""
+    """``train gnn|embedding|filter`` and ``export gnn|embedding|filter`` (options and actions
+    in acts_gnn.train.commands)."""
     from acts_gnn.train import commands
 
     train = sub.add_parser("train", help="train models from a YAML config")
-    p = train.add_subparsers(dest="action", required=True, metavar="MODEL").add_parser(
-        "gnn", help="train the GNN edge classifier (works under torchrun)"
-    )
+    models = train.add_subparsers(dest="action", required=True, metavar="MODEL")
+    p = models.add_parser("gnn", help="train the GNN edge classifier (works under torchrun)")
     commands.add_train_gnn_arguments(p)
     p.set_defaults(func=commands.cmd_train_gnn)
+    p = models.add_parser("embedding", help="train the metric-learning embedding")
+    commands.add_train_gnn_arguments(p)
+    p.set_defaults(func=commands.cmd_train_embedding)
+    p = models.add_parser("filter", help="train the edge filter on embedding graphs")
+    commands.add_train_gnn_arguments(p)
+    p.set_defaults(func=commands.cmd_train_filter)
     export = sub.add_parser("export", help="export trained models to ONNX and TorchScript")
-    p = export.add_subparsers(dest="action", required=True, metavar="MODEL").add_parser(
-        "gnn", help="export a GNN checkpoint with the upstream ACTS I/O"
-    )
+    models = export.add_subparsers(dest="action", required=True, metavar="MODEL")
+    p = models.add_parser("gnn", help="export a GNN checkpoint with the upstream ACTS I/O")
     commands.add_export_gnn_arguments(p)
     p.set_defaults(func=commands.cmd_export_gnn)
+    for name in ("embedding", "filter"):
+        p = models.add_parser(name, help=f"export a {name} checkpoint with the upstream ACTS I/O")
+        commands.add_export_model_arguments(p)
+        p.set_defaults(func=commands.cmd_export_model)
 
 
 def build_parser() -> argparse.ArgumentParser:

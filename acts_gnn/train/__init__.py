@@ -1,8 +1,9 @@
 """Training: configs, datasets, the training loop (with DDP) and model export.
 
-``acts-gnn train gnn --config FILE.yaml`` runs :func:`train_gnn`; ``acts-gnn export gnn``
-runs :func:`export_checkpoint`. Names are imported on first use, so that the command line
-(:mod:`acts_gnn.train.commands`) starts without importing torch.
+``acts-gnn train gnn --config FILE.yaml`` runs :func:`train_gnn` (``train embedding``:
+:func:`train_embedding`, ``train filter``: :func:`train_filter`); ``acts-gnn export gnn``
+(``embedding``, ``filter``) runs :func:`export_checkpoint`. Names are imported on first use,
+so that the command line (:mod:`acts_gnn.train.commands`) starts without importing torch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ _EXPORTS = {
     "GnnTrainer": "loop",
     "TrainingResult": "loop",
     "train_gnn": "loop",
+    "EmbeddingTrainingConfig": "graph_config",
+    "FilterTrainingConfig": "graph_config",
+    "EmbeddingTrainer": "embedding",
+    "train_embedding": "embedding",
+    "FilterTrainer": "filter",
+    "train_filter": "filter",
+    "export_embedding": "export_embedding",
 }
 
 __all__ = sorted(_EXPORTS)

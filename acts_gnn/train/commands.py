@@ -1,7 +1,7 @@
 """Command-line front ends of training and export (used by ``acts-gnn`` and ``python -m``).
 
-``acts-gnn train gnn --config FILE.yaml [--resume] [--device cpu|cuda] [--output DIR]``
-``acts-gnn export gnn --checkpoint FILE.pt [--onnx FILE.onnx] [--torchscript FILE.pt]``
+``acts-gnn train gnn|embedding|filter --config FILE.yaml [--resume] [--device cpu|cuda] [--output DIR]``
+``acts-gnn export gnn|embedding|filter --checkpoint FILE.pt [--onnx FILE.onnx] [--torchscript FILE.pt]``
 
 The same training runs as ``python -m acts_gnn.train --config FILE.yaml``, which is handy
 with torchrun: ``torchrun --nproc_per_node=4 -m acts_gnn.train --config FILE.yaml``.
@@ -55,6 +55,68 @@ def cmd_train_gnn(args: argparse.Namespace) -> int:
     for path in result.files:
         print(f"wrote {path}")
     return 0
+
+
+def _train_other(args: argparse.Namespace, model: str) -> int:
+    """``train embedding`` / ``train filter``: the same options as ``train gnn``."""
+    from acts_gnn.train.config import load_config
+    from acts_gnn.train.graph_config import EmbeddingTrainingConfig, FilterTrainingConfig
+
+    config: EmbeddingTrainingConfig | FilterTrainingConfig
+    if model == "embedding":
+        config = load_config(args.config, EmbeddingTrainingConfig)
+    else:
+        config = load_config(args.config, FilterTrainingConfig)
+    if args.device is not None:
+        config.device = args.device
+    if args.output is not None:
+        config.output = str(args.output)
+    if args.epochs is not None:
+        config.training.epochs = args.epochs
+    config.validate(str(args.config))
+    progress = False if args.quiet else None
+    if isinstance(config, EmbeddingTrainingConfig):
+        from acts_gnn.train.embedding import train_embedding
+
+        result = train_embedding(config, resume=args.resume, progress=progress)
+    else:
+        from acts_gnn.train.filter import train_filter
+
+        result = train_filter(config, resume=args.resume, progress=progress)
+    if result.history:
+        last = result.history[-1]
+        summary = "  ".join(
+            f"{k}={v:.4g}" for k, v in last.items() if k.startswith(("train", "val"))
+        )
+        print(f"epoch {int(last['epoch'])}: {summary}")
+    print(f"outputs in {result.output} (config.yaml, checkpoints/, history.json)")
+    for path in result.files:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_train_embedding(args: argparse.Namespace) -> int:
+    return _train_other(args, "embedding")
+
+
+def cmd_train_filter(args: argparse.Namespace) -> int:
+    return _train_other(args, "filter")
+
+
+def add_export_model_arguments(p: argparse.ArgumentParser) -> None:
+    """``export embedding`` / ``export filter``: checkpoint in, ONNX and / or TorchScript out."""
+    p.add_argument(
+        "--checkpoint", type=Path, required=True, help="training checkpoint (e.g. last.pt)"
+    )
+    p.add_argument("--onnx", type=Path, default=None, help="write this ONNX file")
+    p.add_argument("--torchscript", type=Path, default=None, help="write this TorchScript file")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    """Export an embedding or filter checkpoint (the model type is read from it)."""
+    args.chunks = 1
+    return cmd_export_gnn(args)
 
 
 def add_export_gnn_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 import yaml
 
@@ -197,67 +197,89 @@ class GnnTrainingConfig:
 
     def validate(self, origin: str = "config") -> None:
         """Check values that YAML types cannot; raises :class:`ConfigError`."""
-        d, t, o, lo = self.data, self.training, self.optimizer, self.loss
-
-        def bad(section: str, key: str, message: str) -> ConfigError:
-            return ConfigError(f"{origin}: {section}.{key}: {message}")
-
-        if d.source not in ("prepared", "synthetic"):
-            raise bad("data", "source", f"must be 'prepared' or 'synthetic', got {d.source!r}")
-        if d.source == "prepared":
-            if not d.input:
-                raise bad("data", "input", "a prepared-event folder is needed")
-            if not d.module_map and not d.graphs:
-                raise bad("data", "module_map", "give a module map or a graphs folder")
-        if len(d.feature_scales) != len(d.node_features):
-            raise bad("data", "feature_scales", "needs one scale per node feature")
-        if len(d.edge_feature_scales) != len(d.edge_features):
-            raise bad("data", "edge_feature_scales", "needs one scale per edge feature")
-        for name in d.node_features:
-            if name not in NODE_FEATURE_PARITY:
-                raise bad(
-                    "data",
-                    "node_features",
-                    f"unknown column {name!r}; known: {sorted(NODE_FEATURE_PARITY)}",
-                )
-        for name in d.edge_features:
-            if name not in EDGE_FEATURE_PARITY:
-                raise bad(
-                    "data",
-                    "edge_features",
-                    f"unknown edge feature {name!r}; known: {list(EDGE_FEATURE_PARITY)}",
-                )
-        if any(s == 0 for s in [*d.feature_scales, *d.edge_feature_scales]):
-            raise bad("data", "feature_scales", "scales divide the features: no zeros")
-        if d.val_events < 0 or (d.train_events is not None and d.train_events < 1):
-            raise bad("data", "train_events", "need >= 1 training and >= 0 validation events")
-        if not 0.0 <= t.phi_reflection <= 1.0:
-            raise bad("training", "phi_reflection", "is a probability in [0, 1]")
-        if t.phi_reflection > 0:
-            unknown = [n for n in d.node_features if NODE_FEATURE_PARITY[n] == 0]
-            if unknown:
-                raise bad(
-                    "training",
-                    "phi_reflection",
-                    f"node features {unknown} have no known behaviour under phi -> -phi",
-                )
-        if t.mixed_precision not in ("none", "bf16", "fp16"):
-            raise bad("training", "mixed_precision", "must be none, bf16 or fp16")
-        if t.epochs < 1 or t.batch_size < 1:
-            raise bad("training", "epochs", "epochs and batch_size must be >= 1")
-        if o.name not in ("adam", "adamw"):
-            raise bad("optimizer", "name", f"must be adam or adamw, got {o.name!r}")
-        if o.scheduler not in ("step", "cosine", "none"):
-            raise bad("optimizer", "scheduler", "must be step, cosine or none")
+        d, lo = self.data, self.loss
+        validate_common(self, origin)
+        if d.source == "prepared" and not d.module_map and not d.graphs:
+            raise ConfigError(f"{origin}: data.module_map: give a module map or a graphs folder")
         if lo.hit_weights not in ("none", "trackml"):
-            raise bad("loss", "hit_weights", "must be none or trackml")
+            raise ConfigError(f"{origin}: loss.hit_weights: must be none or trackml")
         if self.model.aggregation not in ("sum", "mean", "sum_mean"):
-            raise bad("model", "aggregation", "must be sum, mean or sum_mean")
-        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
-            raise bad("top level", "device", "must be cpu, cuda, cuda:N or auto")
+            raise ConfigError(f"{origin}: model.aggregation: must be sum, mean or sum_mean")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+class TrainingConfigLike(Protocol):
+    """What every training config (GNN, embedding, filter) shares with the training loop."""
+
+    output: str
+    seed: int
+    device: str
+    data: DataConfig
+    optimizer: OptimizerConfig
+    training: TrainingConfig
+
+    def validate(self, origin: str = "config") -> None: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def validate_common(config: TrainingConfigLike, origin: str) -> None:
+    """Checks of the shared sections (data, optimizer, training, device); raises
+    :class:`ConfigError` naming ``origin``, the section and the key."""
+    d, t, o = config.data, config.training, config.optimizer
+
+    def bad(section: str, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{origin}: {section}.{key}: {message}")
+
+    if d.source not in ("prepared", "synthetic"):
+        raise bad("data", "source", f"must be 'prepared' or 'synthetic', got {d.source!r}")
+    if d.source == "prepared" and not d.input:
+        raise bad("data", "input", "a prepared-event folder is needed")
+    if len(d.feature_scales) != len(d.node_features):
+        raise bad("data", "feature_scales", "needs one scale per node feature")
+    if len(d.edge_feature_scales) != len(d.edge_features):
+        raise bad("data", "edge_feature_scales", "needs one scale per edge feature")
+    for name in d.node_features:
+        if name not in NODE_FEATURE_PARITY:
+            raise bad(
+                "data",
+                "node_features",
+                f"unknown column {name!r}; known: {sorted(NODE_FEATURE_PARITY)}",
+            )
+    for name in d.edge_features:
+        if name not in EDGE_FEATURE_PARITY:
+            raise bad(
+                "data",
+                "edge_features",
+                f"unknown edge feature {name!r}; known: {list(EDGE_FEATURE_PARITY)}",
+            )
+    if any(s == 0 for s in [*d.feature_scales, *d.edge_feature_scales]):
+        raise bad("data", "feature_scales", "scales divide the features: no zeros")
+    if d.val_events < 0 or (d.train_events is not None and d.train_events < 1):
+        raise bad("data", "train_events", "need >= 1 training and >= 0 validation events")
+    if not 0.0 <= t.phi_reflection <= 1.0:
+        raise bad("training", "phi_reflection", "is a probability in [0, 1]")
+    if t.phi_reflection > 0:
+        unknown = [n for n in d.node_features if NODE_FEATURE_PARITY[n] == 0]
+        if unknown:
+            raise bad(
+                "training",
+                "phi_reflection",
+                f"node features {unknown} have no known behaviour under phi -> -phi",
+            )
+    if t.mixed_precision not in ("none", "bf16", "fp16"):
+        raise bad("training", "mixed_precision", "must be none, bf16 or fp16")
+    if t.epochs < 1 or t.batch_size < 1:
+        raise bad("training", "epochs", "epochs and batch_size must be >= 1")
+    if o.name not in ("adam", "adamw"):
+        raise bad("optimizer", "name", f"must be adam or adamw, got {o.name!r}")
+    if o.scheduler not in ("step", "cosine", "none"):
+        raise bad("optimizer", "scheduler", "must be step, cosine or none")
+    device = config.device
+    if device not in ("cpu", "cuda", "auto") and not device.startswith("cuda:"):
+        raise bad("top level", "device", "must be cpu, cuda, cuda:N or auto")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,17 +357,31 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict[str, Any], origin: str = "config") -> GnnTrainingConfig:
-    """A validated config from a dict (as read from YAML); ``origin`` names it in errors."""
+ConfigT = TypeVar("ConfigT", bound=TrainingConfigLike)
+
+
+@overload
+def config_from_dict(data: dict[str, Any], origin: str = ...) -> GnnTrainingConfig: ...
+@overload
+def config_from_dict(data: dict[str, Any], origin: str, cls: type[ConfigT]) -> ConfigT: ...
+def config_from_dict(
+    data: dict[str, Any], origin: str = "config", cls: type[Any] = GnnTrainingConfig
+) -> Any:
+    """A validated config of class ``cls`` (default: the GNN's) from a dict, as read from
+    YAML; ``origin`` names it in errors."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping")
-    config = _from_dict(GnnTrainingConfig, data, origin)
+    config = _from_dict(cls, data, origin)
     config.validate(origin)
     return config
 
 
-def load_config(path: str | Path) -> GnnTrainingConfig:
-    """Read and validate a YAML config file."""
+@overload
+def load_config(path: str | Path) -> GnnTrainingConfig: ...
+@overload
+def load_config(path: str | Path, cls: type[ConfigT]) -> ConfigT: ...
+def load_config(path: str | Path, cls: type[Any] = GnnTrainingConfig) -> Any:
+    """Read and validate a YAML config file (of class ``cls``, default: the GNN's)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -353,15 +389,15 @@ def load_config(path: str | Path) -> GnnTrainingConfig:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    return config_from_dict(data, str(path))
+    return config_from_dict(data, str(path), cls)
 
 
-def dump_config(config: GnnTrainingConfig) -> str:
+def dump_config(config: TrainingConfigLike) -> str:
     """The config as YAML text (every key, defaults included)."""
     return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
 
 
-def save_config(config: GnnTrainingConfig, path: str | Path) -> Path:
+def save_config(config: TrainingConfigLike, path: str | Path) -> Path:
     """Write the resolved config as YAML (atomically); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,8 @@ from acts_gnn.train.config import (
     EDGE_FEATURE_PARITY,
     NODE_FEATURE_PARITY,
     DataConfig,
-    GnnTrainingConfig,
     LossConfig,
+    TrainingConfigLike,
 )
 from acts_gnn.train.weights import edge_weights, trackml_hit_weights
 
@@ -340,14 +340,13 @@ class GnnDataset:
         return sample
 
 
-def build_datasets(config: GnnTrainingConfig) -> tuple[GnnDataset, GnnDataset]:
-    """The training and validation datasets of a config (first events train, next validate)."""
-    d = config.data
+def split_events(d: DataConfig) -> tuple[Any, Any]:
+    """The training and validation events of a data section (first events train, next
+    validate), each a sequence of :class:`Event` with ``event_ids``."""
     if d.source == "synthetic":
         from acts_gnn.train.synthetic import SyntheticEvents
 
         ids = list(range(d.synthetic.n_events))
-        source: GraphSource = SyntheticGraphs(d.synthetic)
 
         def events(subset: list[int]) -> Any:
             return SyntheticEvents(d.synthetic, subset)
@@ -357,15 +356,6 @@ def build_datasets(config: GnnTrainingConfig) -> tuple[GnnDataset, GnnDataset]:
 
         assert d.input is not None
         ids = list_events(d.input)
-        if d.graphs:
-            source = StoredGraphs(d.graphs)
-        else:
-            from acts_gnn.graph.module_map_formats import load_module_map
-
-            assert d.module_map is not None  # (validated)
-            source = ModuleMapGraphs(load_module_map(d.module_map), d.graph_threads)
-            if d.cache_graphs:
-                source = CachedGraphs(source, Path(config.output) / "graphs")
 
         def events(subset: list[int]) -> Any:
             return PreparedDataset(d.input, subset)  # type: ignore[arg-type]
@@ -376,10 +366,37 @@ def build_datasets(config: GnnTrainingConfig) -> tuple[GnnDataset, GnnDataset]:
             f"{len(ids)} events cannot give {n_train} training + {d.val_events} validation events",
             file=d.input,
         )
-    train_ids = ids[:n_train]
     val_ids = ids[n_train : n_train + d.val_events]
-    train = GnnDataset(events(train_ids), source, d, config.loss, d.in_memory)
-    val = GnnDataset(events(val_ids) if val_ids else _Empty(), source, d, config.loss, d.in_memory)
+    return events(ids[:n_train]), events(val_ids) if val_ids else _Empty()
+
+
+def build_datasets(
+    config: TrainingConfigLike, graphs: GraphSource | None = None
+) -> tuple[GnnDataset, GnnDataset]:
+    """The training and validation datasets of a config (first events train, next validate).
+
+    ``config`` needs ``data``, ``loss`` (:class:`LossConfig`) and ``output``. Graphs: from
+    ``graphs`` if given, else toy graphs (synthetic events), a graphs folder or a module map.
+    """
+    d = config.data
+    loss: LossConfig = config.loss  # type: ignore[attr-defined]
+    source: GraphSource
+    if graphs is not None:
+        source = graphs
+    elif d.source == "synthetic":
+        source = SyntheticGraphs(d.synthetic)
+    elif d.graphs:
+        source = StoredGraphs(d.graphs)
+    else:
+        from acts_gnn.graph.module_map_formats import load_module_map
+
+        assert d.module_map is not None  # (validated)
+        source = ModuleMapGraphs(load_module_map(d.module_map), d.graph_threads)
+        if d.cache_graphs:
+            source = CachedGraphs(source, Path(config.output) / "graphs")
+    train_events, val_events = split_events(d)
+    train = GnnDataset(train_events, source, d, loss, d.in_memory)
+    val = GnnDataset(val_events, source, d, loss, d.in_memory)
     return train, val
 
 

@@ -268,10 +268,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[InteractionNetwork, dict[str, Any]]:
-    """The model of a checkpoint (eval mode, CPU) and its metadata (features, scales, ...)."""
+def _builders() -> dict[str, Any]:
+    from acts_gnn.nn.embedding import build_embedding_net
+    from acts_gnn.nn.filter import build_edge_filter
+
+    return {
+        "InteractionNetwork": build_interaction_network,
+        "EdgeFilter": build_edge_filter,
+        "EmbeddingNet": build_embedding_net,
+    }
+
+
+def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The model of a checkpoint (eval mode, CPU) and its metadata (features, scales, ...):
+    an :class:`InteractionNetwork`, :class:`~acts_gnn.nn.filter.EdgeFilter` or
+    :class:`~acts_gnn.nn.embedding.EmbeddingNet`, as the checkpoint says."""
     checkpoint = load_checkpoint(path)
-    model = build_interaction_network(checkpoint["model_config"])
+    name = checkpoint.get("model", "InteractionNetwork")
+    builders = _builders()
+    if name not in builders:
+        raise ValueError(f"{path}: unknown model {name!r} in the checkpoint")
+    model = builders[name](checkpoint["model_config"])
     model.load_state_dict(checkpoint["model_state"])
     return model.eval(), dict(checkpoint.get("metadata", {}))
 
@@ -285,6 +302,10 @@ def export_checkpoint(
 ) -> list[Path]:
     """Export a checkpoint's model to ONNX and / or TorchScript; returns the paths written."""
     model, metadata = model_from_checkpoint(checkpoint)
+    if type(model).__name__ == "EmbeddingNet":  # node -> embedding I/O
+        from acts_gnn.train.export_embedding import export_embedding
+
+        return export_embedding(model, onnx_path, torchscript_path, opset=opset, metadata=metadata)
     written = []
     if onnx_path is not None:
         written.append(

@@ -39,7 +39,7 @@ from torch import nn
 
 from acts_gnn.nn.interaction_network import InteractionNetwork
 from acts_gnn.progress import progress_bar
-from acts_gnn.train.config import ConfigError, GnnTrainingConfig, save_config
+from acts_gnn.train.config import ConfigError, GnnTrainingConfig, TrainingConfigLike, save_config
 from acts_gnn.train.data import GnnDataset, GraphSample, build_datasets, feature_signs
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def build_model(config: GnnTrainingConfig) -> InteractionNetwork:
     )
 
 
-def lr_factor(config: GnnTrainingConfig, epoch: int) -> float:
+def lr_factor(config: TrainingConfigLike, epoch: int) -> float:
     """Learning-rate multiplier of ``epoch`` (0-based): linear warm-up, then step / cosine."""
     o = config.optimizer
     if epoch < o.warmup_epochs:
@@ -222,7 +222,7 @@ class EdgeCounts:
 class TrainingResult:
     """What :func:`train_gnn` returns: the model, per-epoch history and files written."""
 
-    model: InteractionNetwork
+    model: nn.Module
     history: list[dict[str, float]]
     output: Path
     files: list[Path] = field(default_factory=list)
@@ -265,7 +265,7 @@ class GnnTrainer:
         self.show_progress = (t.progress if progress is None else progress) and self.context.main
 
         if train_set is None or val_set is None:
-            built = build_datasets(config)
+            built = self._build_datasets()
             train_set = built[0] if train_set is None else train_set
             val_set = built[1] if val_set is None else val_set
         self.train_set, self.val_set = train_set, val_set
@@ -273,7 +273,7 @@ class GnnTrainer:
 
         torch.manual_seed(config.seed)
         random.seed(config.seed)  # (numpy randomness here uses explicitly seeded generators)
-        self.model = build_model(config).to(self.device)
+        self.model = self._build_model().to(self.device)
         self.ddp: nn.Module = self.model
         if self.context.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -296,6 +296,16 @@ class GnnTrainer:
         self.start_epoch = 0
         self.best_loss = math.inf
         self._resume_or_refuse(resume)
+
+    # -- what subclasses (embedding, filter trainers) replace ----------------------------------
+    def _build_model(self) -> nn.Module:
+        return build_model(self.config)
+
+    def _build_datasets(self) -> tuple[Any, Any]:
+        return build_datasets(self.config)
+
+    def _metadata(self) -> dict[str, Any]:
+        return model_metadata(self.config)
 
     # -- checkpoints -------------------------------------------------------------------------
     def _resume_or_refuse(self, resume: bool) -> None:
@@ -343,7 +353,7 @@ class GnnTrainer:
             "history": self.history,
             "best_loss": self.best_loss,
             "config": self.config.to_dict(),
-            "metadata": model_metadata(self.config),
+            "metadata": self._metadata(),
             "world_size": self.context.world_size,
             "rng": {"torch": torch.get_rng_state()},
         }

@@ -1,0 +1,163 @@
+"""Radius + max-k neighbour search: backends agree exactly, conventions, scaling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from acts_gnn.extras import available
+from acts_gnn.graph.knn import (
+    GridStats,
+    build_edges,
+    exact_dist2,
+    pairs_to_edges,
+    radius_neighbours,
+)
+
+BACKENDS = ["grid", "brute", "kdtree"] + (["faiss"] if available("faiss") else [])
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def clustered(n_clusters: int, per: int, dim: int = 8, seed: int = 0) -> torch.Tensor:
+    """Tracks-like clusters, a dense blob, exact duplicates and lattice points (exact ties)."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(n_clusters, dim, generator=g) * 2
+    points = centres.repeat_interleave(per, 0) + 0.05 * torch.randn(
+        n_clusters * per, dim, generator=g
+    )
+    blob = 0.02 * torch.randn(120, dim, generator=g)
+    duplicates = points[:20].clone()
+    lattice = torch.zeros(27, dim)
+    lattice[:, :3] = torch.cartesian_prod(*[torch.tensor([0.0, 0.25, 0.5])] * 3) + 5.0
+    return torch.cat([points, blob, duplicates, lattice]).float()
+
+
+def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    return (
+        torch.equal(a.query, b.query)
+        and torch.equal(a.neighbour, b.neighbour)
+        and torch.equal(a.dist2, b.dist2)
+    )
+
+
+@pytest.mark.parametrize("k", [None, 1, 4, 30])
+def test_backends_agree_exactly(k: int | None) -> None:
+    points = clustered(50, 10)
+    ref = radius_neighbours(points, 0.25, k, backend="brute")
+    assert len(ref) > 0
+    for backend in BACKENDS:
+        assert same(radius_neighbours(points, 0.25, k, backend=backend), ref), backend
+    # the dense-block path of the grid (crowded cells) and tiny chunks give the same pairs
+    assert same(radius_neighbours(points, 0.25, k, dense=0), ref)
+    assert same(radius_neighbours(points, 0.25, k, max_pairs=500), ref)
+    edges = {b: build_edges(points, 0.25, k, backend=b) for b in BACKENDS}
+    for backend in BACKENDS:
+        assert torch.equal(edges[backend], edges["grid"]), backend
+
+
+def test_queries_subset_and_float64() -> None:
+    points = clustered(80, 10, seed=3).double()
+    queries = torch.tensor([5, 0, 77, 400, 401, 2])
+    ref = radius_neighbours(points, 0.3, 5, queries, backend="brute")
+    for backend in BACKENDS:
+        got = radius_neighbours(points, 0.3, 5, queries, backend=backend)
+        assert same(got, ref), backend
+    assert set(ref.query.tolist()) <= set(queries.tolist())
+
+
+def test_neighbour_semantics() -> None:
+    points = clustered(60, 10, seed=1)
+    k = 3
+    found = radius_neighbours(points, 0.3, k)
+    assert bool((found.query != found.neighbour).all())  # no self pairs
+    assert bool((found.dist2 <= 0.09).all())
+    assert torch.equal(found.dist2, exact_dist2(points, found.query, found.neighbour))
+    assert int(torch.bincount(found.query).max()) <= k
+    # they are the k nearest: compare with a full sort of one crowded query's distances
+    q = int(torch.bincount(found.query).argmax())
+    d2 = exact_dist2(points, torch.full((len(points),), q), torch.arange(len(points)))
+    d2[q] = float("inf")
+    order = sorted(range(len(points)), key=lambda j: (float(d2[j]), j))[:k]
+    assert found.neighbour[found.query == q].tolist() == order
+    # sorted by (query, distance, neighbour)
+    keys = list(zip(found.query.tolist(), found.dist2.tolist(), found.neighbour.tolist()))
+    assert keys == sorted(keys)
+    # within(): the search at a smaller radius with the same k
+    small = radius_neighbours(points, 0.15, k)
+    assert same(found.within(0.15), small)
+
+
+def test_edges_unique_no_self_loops_and_directions() -> None:
+    points = clustered(40, 10, seed=2)
+    edges = build_edges(points, 0.3, 8)
+    assert edges.dtype == torch.int64
+    assert bool((edges[0] < edges[1]).all())  # (min, max): no self-loops, one per pair
+    keys = edges[0] * len(points) + edges[1]
+    assert torch.equal(keys, torch.unique(keys))  # sorted and unique
+    both = build_edges(points, 0.3, 8, undirected=True)
+    assert both.shape[1] == 2 * edges.shape[1]
+    assert {tuple(e) for e in both.T.tolist()} == {
+        *map(tuple, edges.T.tolist()),
+        *map(tuple, edges.flip(0).T.tolist()),
+    }
+    # an edge is kept when either end has the other among its k nearest
+    found = radius_neighbours(points, 0.3, 8)
+    assert torch.equal(pairs_to_edges(found.query, found.neighbour, len(points)), edges)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_degenerate_inputs(backend: str) -> None:
+    for n in (0, 1):
+        assert build_edges(torch.zeros(n, 8), 1.0, 5, backend=backend).shape == (2, 0)
+    same_point = torch.ones(6, 3)
+    assert build_edges(same_point, 0.0, None, backend=backend).shape == (2, 15)
+    capped = radius_neighbours(same_point, 0.1, 2, backend=backend)
+    assert capped.neighbour.tolist() == [1, 2, 0, 2, 0, 1, 0, 1, 0, 1, 0, 1]  # ties: low index
+    with pytest.raises(ValueError, match="NaN"):
+        build_edges(torch.full((3, 2), float("nan")), 1.0, backend=backend)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        build_edges(torch.zeros(3, 2), 1.0, backend="annoy")
+    with pytest.raises(ValueError, match="k must"):
+        build_edges(torch.zeros(3, 2), 1.0, 0)
+    with pytest.raises(ValueError, match="radius"):
+        build_edges(torch.zeros(3, 2), -1.0)
+
+
+def test_grid_work_is_not_quadratic() -> None:
+    """At a fixed density, the candidate pairs per point do not grow with N (cell list)."""
+    per_point = []
+    for n in (4000, 32000):
+        g = torch.Generator().manual_seed(n)
+        side = (n / 4000) ** (1 / 3)  # 3-dim volume grows with n: constant density
+        points = torch.rand(n, 3, generator=g) * 10 * side
+        stats = GridStats()
+        radius_neighbours(points, 0.3, 20, stats=stats, ordered=False)
+        per_point.append(stats.candidates / n)
+        assert stats.dense_candidates == 0
+    assert per_point[1] < 1.3 * per_point[0]
+    assert per_point[1] < 32000 / 50  # far from all pairs
+
+
+@pytest.mark.gpu
+def test_cuda_grid_equals_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    points = clustered(200, 12, seed=4)
+    for k in (None, 5):
+        cpu = radius_neighbours(points, 0.25, k)
+        gpu = radius_neighbours(points.cuda(), 0.25, k)
+        assert same(cpu, type(cpu)(gpu.query.cpu(), gpu.neighbour.cpu(), gpu.dist2.cpu()))
+        gpu_dense = radius_neighbours(points.cuda(), 0.25, k, dense=0)
+        assert torch.equal(gpu_dense.neighbour.cpu(), cpu.neighbour)
