@@ -56,7 +56,8 @@ class GraphSample:
 
     x float32 [N, F] (scaled node features); edge_index int64 [2, E]; edge_attr float32 [E, D]
     or None; y float32 [E] (1: truth edge of any particle); target bool [E] (truth edge of a
-    target particle); weight float32 [E] (loss weight).
+    target particle); weight float32 [E] (loss weight); phi float32 [N] (azimuth of each hit
+    in rad, for phi-sector training) or None.
     """
 
     event_id: int
@@ -66,6 +67,7 @@ class GraphSample:
     target: torch.Tensor
     weight: torch.Tensor
     edge_attr: torch.Tensor | None = None
+    phi: torch.Tensor | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -85,6 +87,28 @@ class GraphSample:
             target=self.target.to(device),
             weight=self.weight.to(device),
             edge_attr=None if self.edge_attr is None else self.edge_attr.to(device),
+            phi=None if self.phi is None else self.phi.to(device),
+        )
+
+    def phi_sector(self, start: float, width: float) -> GraphSample:
+        """The subgraph of hits with azimuth in [start, start + width) (rad, modulo 2 pi) and
+        of the edges with both ends among them; nodes renumbered in their original order."""
+        if self.phi is None:
+            raise ValueError("phi-sector sampling needs the hits' phi (GraphSample.phi)")
+        offset = torch.remainder(self.phi.double() - start, 2 * np.pi)
+        keep = offset < width
+        new_index = torch.cumsum(keep, 0) - 1
+        src, dst = self.edge_index
+        edges = keep[src] & keep[dst]
+        return replace(
+            self,
+            x=self.x[keep],
+            edge_index=new_index[self.edge_index[:, edges]],
+            y=self.y[edges],
+            target=self.target[edges],
+            weight=self.weight[edges],
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edges],
+            phi=self.phi[keep],
         )
 
     def reflected(self, node_sign: torch.Tensor, edge_sign: torch.Tensor | None) -> GraphSample:
@@ -297,6 +321,7 @@ def make_sample(
         target=torch.from_numpy(target),
         weight=torch.from_numpy(np.asarray(weight, np.float32)),
         edge_attr=None if edge_attr is None else torch.from_numpy(edge_attr),
+        phi=torch.from_numpy(np.array(event.hits["phi"], np.float32)),
     )
 
 

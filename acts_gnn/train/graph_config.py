@@ -27,6 +27,11 @@ from acts_gnn.train.config import (
 KNN_BACKENDS = ("auto", "grid", "faiss", "kdtree", "brute")
 
 
+def _no_phi_sectors(training: TrainingConfig, origin: str) -> None:
+    if training.phi_sectors != 1:
+        raise ConfigError(f"{origin}: training.phi_sectors: only the GNN trains on phi sectors")
+
+
 @dataclass
 class EmbeddingModelConfig:
     """:class:`acts_gnn.nn.embedding.EmbeddingNet` architecture."""
@@ -121,6 +126,7 @@ class EmbeddingTrainingConfig:
         """Check values that YAML types cannot; raises :class:`ConfigError`."""
         validate_common(self, origin)
         d, m, lo, mi, g = self.data, self.model, self.loss, self.mining, self.graph
+        _no_phi_sectors(self.training, origin)
         if d.module_map or d.graphs or d.edge_features:
             raise ConfigError(
                 f"{origin}: data: module_map, graphs and edge_features are not used by the "
@@ -216,6 +222,7 @@ class FilterTrainingConfig:
         """Check values that YAML types cannot; raises :class:`ConfigError`."""
         validate_common(self, origin)
         d, g, s = self.data, self.graph, self.sampling
+        _no_phi_sectors(self.training, origin)
         if d.module_map:
             raise ConfigError(f"{origin}: data.module_map: the filter runs on embedding graphs")
         if not d.graphs and not g.embedding:

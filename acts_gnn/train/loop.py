@@ -382,6 +382,19 @@ class GnnTrainer:
         draw = np.random.default_rng([self.config.seed, 7919, epoch, index]).random()
         return sample.reflected(self.node_sign, self.edge_sign) if draw < p else sample
 
+    def _training_sample(self, index: int, epoch: int) -> GraphSample:
+        """Training sample ``index`` of ``epoch``: event ``index // S``, and with
+        ``phi_sectors`` = S > 1 its wedge ``index % S``; the wedges of an event are rotated
+        together by an angle drawn from (seed, epoch, event), so each epoch sees every edge
+        that does not cross a wedge border once."""
+        sectors = self.config.training.phi_sectors
+        if sectors == 1:
+            return self.train_set[index]
+        event, sector = divmod(index, sectors)
+        width = 2 * np.pi / sectors
+        rotation = np.random.default_rng([self.config.seed, 104729, epoch, event]).random()
+        return self.train_set[event].phi_sector((sector + rotation) * width, width)
+
     def _empty_sample(self) -> GraphSample:
         f, d = len(self.config.data.node_features), len(self.config.data.edge_features)
         return GraphSample(
@@ -408,7 +421,8 @@ class GnnTrainer:
             if index is None:
                 sample = self._empty_sample().to(self.device)
             else:
-                sample = self._augment(self.train_set[index], epoch, index).to(self.device)
+                sample = self._augment(self._training_sample(index, epoch), epoch, index)
+                sample = sample.to(self.device)
             sync = k == len(items) - 1 or not ctx.distributed
             no_sync = getattr(self.ddp, "no_sync", None)
             with contextlib.nullcontext() if sync or no_sync is None else no_sync():
@@ -456,7 +470,8 @@ class GnnTrainer:
     # -- the loop ----------------------------------------------------------------------------
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         """The global batches of ``epoch``: a permutation seeded by (seed, epoch)."""
-        order = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.train_set))
+        n_samples = len(self.train_set) * self.config.training.phi_sectors
+        order = np.random.default_rng([self.config.seed, epoch]).permutation(n_samples)
         b = self.config.training.batch_size
         return [order[i : i + b].tolist() for i in range(0, len(order), b)]
 

@@ -217,3 +217,25 @@ def test_prepared_events_with_a_module_map(prepared_sample, tmp_path: Path) -> N
     assert torch.equal(again.edge_index, s.edge_index)
     assert torch.equal(again.y, s.y)
     assert len(val) == 1
+
+
+def test_phi_sectors_partition_the_graph() -> None:
+    config = synthetic_config()
+    event = synthetic_event(config.data.synthetic, 0)
+    edges = synthetic_graph(event, config.data.synthetic)
+    sample = make_sample(event, edges, None, config.data, config.loss)
+    assert sample.phi is not None
+    width, start = 2 * math.pi / 4, 0.3
+    sectors = [sample.phi_sector(start + k * width, width) for k in range(4)]
+    assert sum(s.n_nodes for s in sectors) == sample.n_nodes
+    phi = event.hits["phi"]
+    sector_of = np.floor(np.mod(phi - start, 2 * math.pi) / width).astype(int)
+    inside = sector_of[edges[0]] == sector_of[edges[1]]
+    assert sum(s.n_edges for s in sectors) == int(inside.sum())
+    for k, s in enumerate(sectors):
+        rows = np.flatnonzero(sector_of == k)
+        torch.testing.assert_close(s.x, sample.x[rows])
+        # the renumbered edges join the same hits as the original ones
+        original = edges[:, inside & (sector_of[edges[0]] == k)]
+        assert np.array_equal(rows[s.edge_index.numpy()], original)
+        assert torch.equal(s.y, sample.y[torch.from_numpy(inside & (sector_of[edges[0]] == k))])

@@ -175,3 +175,24 @@ def test_ddp_two_processes_equal_one(tmp_path: Path) -> None:
     b = state["model_state"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
+
+
+def test_phi_sectors_multiply_the_steps(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, training={"phi_sectors": 3, "batch_size": 1, "epochs": 1})
+    trainer = GnnTrainer(config)
+    batches = trainer.epoch_batches(0)
+    assert sorted(i for b in batches for i in b) == list(range(15))
+    sizes = [trainer._training_sample(i, 0).n_nodes for i in range(3)]
+    assert sum(sizes) == trainer.train_set[0].n_nodes
+    assert trainer.fit().history[0]["train_loss"] > 0
+
+
+def test_phi_sectors_are_gnn_only(tmp_path: Path) -> None:
+    from acts_gnn.train.graph_config import EmbeddingTrainingConfig
+
+    with pytest.raises(ConfigError, match="phi_sectors"):
+        config_from_dict(
+            {"data": {"source": "synthetic"}, "training": {"phi_sectors": 2}},
+            "config",
+            EmbeddingTrainingConfig,
+        )
