@@ -127,6 +127,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_geometry(args: argparse.Namespace) -> int:
+    from acts_gnn.geometry_report import geometry_command
+
+    return geometry_command(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from acts_gnn.graph import TruthSelection, truth_graph
     from acts_gnn.io.event_store import PreparedDataset
@@ -445,6 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default %(default)s)",
     )
     p.set_defaults(func=cmd_demo)
+
+    from acts_gnn.geometry_report import add_geometry_arguments
+
+    p = sub.add_parser(
+        "geometry",
+        help="validate a detector: hit maps, module-map connectivity, config coverage (exit 1 "
+        "if the digitization or space-point selection misses a volume)",
+    )
+    add_geometry_arguments(p)
+    p.set_defaults(func=cmd_geometry)
     _add_train_commands(sub)
     return parser
 
