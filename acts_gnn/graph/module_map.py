@@ -1,8 +1,9 @@
 """The module map: which module triplets truth tracks cross, and the ranges of their geometry.
 
-Built from simulated events (:class:`ModuleMapBuilder`), stored in our compact ``.npz`` format
-(:meth:`ModuleMap.save` / :meth:`ModuleMap.load`; the acorn text and ModuleMapGraph ROOT formats
-are in :mod:`acts_gnn.graph.module_map_formats`), and applied to new events by
+Built from simulated events (:class:`ModuleMapBuilder`), stored in our ``.npz`` format
+(:meth:`ModuleMap.save` / :meth:`ModuleMap.load`, bit-exact float64, or with ``compact=True``
+the small float16 encoding described below; the acorn text and ModuleMapGraph ROOT formats are
+in :mod:`acts_gnn.graph.module_map_formats`), and applied to new events by
 :class:`ModuleMapGraphBuilder` with the C++ core.
 
 A *triplet* (m1, m2, m3) is three modules crossed one after the other by a truth particle. For
@@ -19,6 +20,20 @@ practice) our slopes are 0 and z0 = z(inner), where ModuleMapGraph stores +-FLT_
 The doublet (m1, m2) cuts are the union of the ranges of every triplet it is a leg of: an edge
 must first pass its doublet's cuts and then be a leg of at least one triplet whose cuts both
 legs pass, sharing the middle hit.
+
+Compact encoding (``save(path, compact=True)``; :meth:`ModuleMap.load` reads both encodings and
+always returns float64 arrays): module ids once (uint64), triplets as int32 indices into them
+(doublets are derived on loading, as for the exact encoding), occurrence in the smallest
+unsigned integer type that holds it, and the 20 range columns of :data:`COMPACT_RANGE_COLUMNS`
+as float16, each column scaled by its own power of two (exact) so that most of its values lie
+in float16's normal range. Every bound is rounded *outwards*: a min to the nearest float16 at or
+below it, a max to the nearest at or above it, so every loaded interval contains the original
+one and a graph built with the loaded map contains every edge the original map gives (edge
+efficiency can only stay or rise; purity can only fall, by little: float16 keeps 11
+significant bits, a relative step of at most 2**-10 per bound). Finite non-zero values outside
+the scaled column's normal float16 range (overflow or subnormal) are stored as float32, also
+rounded outwards (+-inf beyond float32's range, on the outer side only). The file's metadata
+records ``range_rounding="outward"`` and ``range_precision``; the loaded map keeps them.
 """
 
 from __future__ import annotations
@@ -45,6 +60,27 @@ _CUT_SIGNS = np.array([-1.0 if q == "deta" else 1.0 for q in DOUBLET_CUT_QUANTIT
 EDGE_FEATURES = ("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope")
 
 FORMAT_VERSION = 1
+
+#: The ``encoding`` entry of a compact file (an exact file has none).
+COMPACT_ENCODING = "compact-float16-outward"
+COMPACT_VERSION = 1
+#: The range columns of the compact encoding, in file order (rows of its ``ranges`` array).
+COMPACT_RANGE_COLUMNS: tuple[str, ...] = (
+    *(
+        f"{q}_{leg}_{bound}"
+        for leg in ("12", "23")
+        for q in DOUBLET_CUT_QUANTITIES
+        for bound in ("min", "max")
+    ),
+    "diff_dzdr_min",
+    "diff_dzdr_max",
+    "diff_dydx_min",
+    "diff_dydx_max",
+)
+_F16_MAX = float(np.finfo(np.float16).max)  # 65504
+_F16_TINY = float(np.finfo(np.float16).tiny)  # 2**-14, the smallest normal float16
+#: Largest power-of-two column scale; keeps scaled float16 values exact in float64.
+_MAX_SCALE_EXPONENT = 60
 
 
 @dataclass
@@ -156,16 +192,19 @@ class ModuleMap:
         )
 
     # -- our own format ---------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the compact ``.npz`` format (atomically); returns the path written."""
+    def save(self, path: str | Path, compact: bool = False) -> Path:
+        """Write the ``.npz`` format (atomically); returns the path written.
+
+        ``compact=False``: every array as it is (float64 ranges, bit-exact round trip).
+        ``compact=True``: the compact encoding of the module docstring (float16 ranges rounded
+        outwards; ids, triplets and occurrences exact)."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        with open(partial, "wb") as f:
-            np.savez_compressed(
-                f,
+        if compact:
+            arrays = self._compact_arrays()
+        else:
+            arrays = dict(
                 format_version=np.int64(FORMAT_VERSION),
                 modules=self.modules,
                 triplets=self.triplets,
@@ -176,12 +215,125 @@ class ModuleMap:
                 diff_dydx=self.diff_dydx,
                 metadata=np.array(repr(self.metadata)),
             )
-        os.replace(partial, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with open(partial, "wb") as f:
+                np.savez_compressed(f, **arrays)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         return path
+
+    def range_columns(self) -> npt.NDArray[np.float64]:
+        """The ranges as [20, T] float64, rows in :data:`COMPACT_RANGE_COLUMNS` order."""
+        t = self.n_triplets
+        return np.concatenate(
+            [
+                self.cuts12.reshape(t, 8).T,
+                self.cuts23.reshape(t, 8).T,
+                self.diff_dzdr.T,
+                self.diff_dydx.T,
+            ]
+        )
+
+    def _compact_arrays(self) -> dict[str, Any]:
+        for name in ("cuts12", "cuts23", "diff_dzdr", "diff_dydx"):
+            if np.isnan(getattr(self, name)).any():
+                raise ValueError(f"module map has NaN in {name}; refusing to write it")
+        columns = self.range_columns()
+        if len(self.occurrence) and self.occurrence.min() < 0:
+            raise ValueError("module map has a negative occurrence; refusing to write it")
+        ranges, exponents, exception_index, exception_values = encode_ranges_float16(
+            columns, [name.endswith("_max") for name in COMPACT_RANGE_COLUMNS]
+        )
+        top = int(self.occurrence.max()) if len(self.occurrence) else 0
+        occurrence_type = next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max
+        )
+        metadata = dict(
+            self.metadata,
+            range_rounding="outward",
+            range_precision=(
+                "float16 (11 significant bits), each column scaled by a power of two; "
+                "float32 where outside float16's normal range"
+            ),
+            range_float32_values=len(exception_values),
+        )
+        return dict(
+            encoding=np.array(COMPACT_ENCODING),
+            format_version=np.int64(COMPACT_VERSION),
+            modules=self.modules,
+            triplet_modules=np.ascontiguousarray(self.triplets.T, dtype=np.int32),
+            occurrence=self.occurrence.astype(occurrence_type),
+            range_columns=np.array(COMPACT_RANGE_COLUMNS),
+            ranges=ranges,
+            range_scale_exponents=exponents,
+            float32_index=exception_index,
+            float32_values=exception_values,
+            metadata=np.array(repr(metadata)),
+        )
+
+    @classmethod
+    def _from_compact(cls, data: Any, path: Path, metadata: dict[str, object]) -> ModuleMap:
+        names = set(data.files)
+        needed = {
+            "modules",
+            "triplet_modules",
+            "occurrence",
+            "ranges",
+            "range_scale_exponents",
+            "float32_index",
+            "float32_values",
+        }
+        if not needed <= names:
+            raise InputDataError(
+                f"not a compact acts-gnn module map: missing {sorted(needed - names)}", file=path
+            )
+        version = int(data["format_version"]) if "format_version" in names else -1
+        if version != COMPACT_VERSION:
+            raise InputDataError(
+                f"compact module-map version {version}; this acts-gnn reads {COMPACT_VERSION}",
+                file=path,
+            )
+        triplets = data["triplet_modules"]
+        ranges = data["ranges"]
+        n = len(COMPACT_RANGE_COLUMNS)
+        t = triplets.shape[-1] if triplets.ndim == 2 else -1
+        if triplets.shape != (3, t) or ranges.shape != (n, t) or ranges.dtype != np.float16:
+            raise InputDataError(
+                f"compact module map with inconsistent shapes: triplet_modules "
+                f"{triplets.shape}, ranges {ranges.shape} {ranges.dtype}",
+                file=path,
+            )
+        try:
+            columns = decode_ranges_float16(
+                ranges,
+                data["range_scale_exponents"],
+                data["float32_index"],
+                data["float32_values"],
+            )
+        except ValueError as err:
+            raise InputDataError(f"bad compact module map: {err}", file=path) from err
+        occurrence = data["occurrence"]
+        if occurrence.dtype.kind not in "iu" or np.any(occurrence > np.iinfo(np.int64).max):
+            raise InputDataError("occurrence is not a 64-bit integer count", file=path)
+        cuts12 = columns[0:8].T.reshape(t, 4, 2)
+        cuts23 = columns[8:16].T.reshape(t, 4, 2)
+        return cls(
+            data["modules"],
+            triplets.T,
+            occurrence.astype(np.int64),
+            cuts12,
+            cuts23,
+            columns[16:18].T,
+            columns[18:20].T,
+            metadata,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ModuleMap:
-        """Read a map written by :meth:`save`."""
+        """Read a map written by :meth:`save` (exact or compact encoding)."""
         path = Path(path)
         if not path.is_file() and path.with_name(path.name + ".npz").is_file():
             path = path.with_name(path.name + ".npz")
@@ -195,6 +347,14 @@ class ModuleMap:
             raise InputDataError("not an .npz module map (a single .npy array)", file=path)
         with archive as data:
             names = set(data.files)
+            import ast
+
+            metadata = ast.literal_eval(str(data["metadata"])) if "metadata" in names else {}
+            if "encoding" in names:
+                encoding = str(data["encoding"])
+                if encoding != COMPACT_ENCODING:
+                    raise InputDataError(f"unknown module-map encoding {encoding!r}", file=path)
+                return cls._from_compact(data, path, metadata)
             needed = {
                 "modules",
                 "triplets",
@@ -208,9 +368,6 @@ class ModuleMap:
                 raise InputDataError(
                     f"not an acts-gnn module map: missing {sorted(needed - names)}", file=path
                 )
-            import ast
-
-            metadata = ast.literal_eval(str(data["metadata"])) if "metadata" in names else {}
             return cls(
                 data["modules"],
                 data["triplets"],
@@ -221,6 +378,102 @@ class ModuleMap:
                 data["diff_dydx"],
                 metadata,
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# Outward rounding (the compact encoding)
+# ---------------------------------------------------------------------------------------------
+
+
+def round_outward(values: npt.NDArray[np.float64], dtype: Any, up: bool) -> npt.NDArray[Any]:
+    """``values`` as floating ``dtype``, rounded up (``up``) or down: the nearest number of
+    ``dtype`` at or above (below) each value, +-inf past the type's range on that side."""
+    target = np.array(np.inf if up else -np.inf, dtype=dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        out = values.astype(dtype)
+        for _ in range(3):  # a correctly rounded cast needs at most one step
+            wrong = out < values if up else out > values
+            if not wrong.any():
+                return out
+            out = np.where(wrong, np.nextafter(out, target), out).astype(dtype)
+    raise AssertionError("outward rounding did not converge")  # pragma: no cover
+
+
+def _scale_exponent(values: npt.NDArray[np.float64]) -> int:
+    """The power of two 2**s (|s| <= _MAX_SCALE_EXPONENT; smallest |s| among the best) that
+    puts the most finite non-zero ``values`` into float16's normal range when multiplied in."""
+    a = np.abs(values[np.isfinite(values) & (values != 0)])
+    if not len(a):
+        return 0
+    exps, counts = np.unique(np.frexp(a)[1], return_counts=True)  # a in [2**(e-1), 2**e)
+    best, best_count = 0, -1
+    for s in sorted(range(-_MAX_SCALE_EXPONENT, _MAX_SCALE_EXPONENT + 1), key=abs):
+        # 2**(e+s-1) >= 2**-14 and 2**(e+s) <= 2**15 (<= 65504 is checked exactly later)
+        good = int(counts[(exps + s >= -13) & (exps + s <= 15)].sum())
+        if good > best_count:
+            best, best_count = s, good
+    return best
+
+
+def encode_ranges_float16(
+    columns: npt.NDArray[np.float64], up: list[bool]
+) -> tuple[
+    npt.NDArray[np.float16],
+    npt.NDArray[np.int8],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float32],
+]:
+    """Compact encoding of float64 ``columns`` [C, T] (no NaN): column c is rounded up where
+    ``up[c]`` (a max), else down (a min). Returns float16 [C, T] (column c scaled by
+    2**exponents[c]), exponents [C], and the flat indices and float32 values (rounded the same
+    way) of the finite non-zero entries outside the scaled normal float16 range (their float16
+    entry is 0)."""
+    columns = np.asarray(columns, dtype=np.float64)
+    c, t = columns.shape
+    ranges = np.zeros((c, t), dtype=np.float16)
+    exponents = np.zeros(c, dtype=np.int8)
+    exception_index: list[npt.NDArray[np.int64]] = []
+    exception_values: list[npt.NDArray[np.float32]] = []
+    for k in range(c):
+        v = columns[k]
+        s = _scale_exponent(v)
+        exponents[k] = s
+        a = np.abs(v)
+        low, high = np.ldexp(_F16_TINY, -s), np.ldexp(_F16_MAX, -s)  # exact
+        outside = np.isfinite(v) & (v != 0) & ((a < low) | (a > high))
+        inside = ~outside
+        ranges[k, inside] = round_outward(np.ldexp(v[inside], s), np.float16, up[k])
+        rows = np.flatnonzero(outside)
+        exception_index.append(k * t + rows)
+        exception_values.append(round_outward(v[rows], np.float32, up[k]))
+    return (
+        ranges,
+        exponents,
+        np.concatenate(exception_index).astype(np.int64),
+        np.concatenate(exception_values).astype(np.float32),
+    )
+
+
+def decode_ranges_float16(
+    ranges: npt.NDArray[np.float16],
+    exponents: npt.ArrayLike,
+    exception_index: npt.ArrayLike,
+    exception_values: npt.ArrayLike,
+) -> npt.NDArray[np.float64]:
+    """Inverse of :func:`encode_ranges_float16`: float64 [C, T] (exact, no further rounding)."""
+    c, t = ranges.shape
+    exps = np.asarray(exponents)
+    index = np.asarray(exception_index)
+    values = np.asarray(exception_values)
+    if exps.shape != (c,) or exps.dtype.kind not in "iu" or np.any(np.abs(exps) > 64):
+        raise ValueError(f"bad range_scale_exponents {exps.shape} {exps.dtype}")
+    if index.ndim != 1 or index.shape != values.shape or index.dtype.kind not in "iu":
+        raise ValueError("float32_index and float32_values do not match")
+    if len(index) and (index.min() < 0 or index.max() >= c * t):
+        raise ValueError("float32_index outside the ranges")
+    out = np.ldexp(ranges.astype(np.float64), -exps.astype(np.int64)[:, None])
+    out.reshape(-1)[index] = values.astype(np.float64)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Module-map files in the two formats the GNN-tracking community uses, plus dispatchers.
 
 :func:`save_module_map` / :func:`load_module_map` pick the format (``"npz"``: our own,
-:meth:`ModuleMap.save`; ``"acorn"``: text; ``"root"``: the ModuleMapGraph ROOT pair) from the
+:meth:`ModuleMap.save`; ``"compact"``: the same ``.npz`` with float16 ranges rounded outwards,
+only by argument; ``"acorn"``: text; ``"root"``: the ModuleMapGraph ROOT pair) from the
 argument or from the name: ``.npz``; ``.txt`` / ``.csv``; ``.root`` (``x.root``,
 ``x.triplets.root`` and ``x.doublets.root`` all mean the pair with prefix ``x``), or a prefix
 whose ``<prefix>.triplets.root`` (or ``<prefix>.npz``) exists. Every write goes to a temporary name first and is then renamed
@@ -94,8 +95,10 @@ from acts_gnn.graph.module_map import DOUBLET_CUT_QUANTITIES, ModuleMap
 
 log = logging.getLogger(__name__)
 
-#: The formats :func:`save_module_map` / :func:`load_module_map` know.
-FORMATS = ("npz", "acorn", "root")
+#: The formats :func:`save_module_map` / :func:`load_module_map` know. ``"compact"`` is our
+#: ``.npz`` with float16 ranges rounded outwards (:meth:`ModuleMap.save` with ``compact=True``);
+#: reading any ``.npz`` (``"npz"`` or ``"compact"``) tells the two encodings apart by content.
+FORMATS = ("npz", "compact", "acorn", "root")
 
 #: External (MMG / acorn) names of the doublet quantities, in our cut-array order.
 EXTERNAL_QUANTITIES = ("z0", "dphi", "phiSlope", "deta")
@@ -623,9 +626,10 @@ def _check_format(fmt: str) -> str:
 def save_module_map(
     module_map: ModuleMap, path_or_prefix: str | Path, format: str | None = None
 ) -> tuple[Path, ...]:
-    """Write ``module_map`` in ``format`` (``"npz"``, ``"acorn"`` or ``"root"``; None: from the
-    suffix ``.npz`` / ``.txt`` or ``.csv`` / ``.root``). ``"root"`` takes a prefix (or either
-    file's name). Returns the paths written."""
+    """Write ``module_map`` in ``format`` (``"npz"``, ``"compact"``, ``"acorn"`` or ``"root"``;
+    None: from the suffix ``.npz`` / ``.txt`` or ``.csv`` / ``.root``). ``"compact"`` writes a
+    ``.npz`` with float16 ranges rounded outwards (see :mod:`acts_gnn.graph.module_map`).
+    ``"root"`` takes a prefix (or either file's name). Returns the paths written."""
     text = os.fspath(path_or_prefix)
     fmt = format if format is not None else _format_from_name(text)
     if fmt is None:
@@ -633,8 +637,8 @@ def save_module_map(
             f"cannot tell the module-map format from {text!r}; pass format= one of {FORMATS}"
         )
     _check_format(fmt)
-    if fmt == "npz":
-        return (module_map.save(text),)
+    if fmt in ("npz", "compact"):
+        return (module_map.save(text, compact=fmt == "compact"),)
     if fmt == "acorn":
         return (write_acorn(module_map, text),)
     return tuple(write_mmg_root(module_map, text))
@@ -664,7 +668,12 @@ def detect_format(path_or_prefix: str | Path) -> str:
 def load_module_map(path_or_prefix: str | Path, format: str | None = None) -> ModuleMap:
     """Read a module map in ``format`` (None: see :func:`detect_format`)."""
     fmt = _check_format(format) if format is not None else detect_format(path_or_prefix)
-    readers: dict[str, Any] = {"npz": ModuleMap.load, "acorn": read_acorn, "root": read_mmg_root}
+    readers: dict[str, Any] = {
+        "npz": ModuleMap.load,
+        "compact": ModuleMap.load,
+        "acorn": read_acorn,
+        "root": read_mmg_root,
+    }
     return readers[fmt](path_or_prefix)
 
 

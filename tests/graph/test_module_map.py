@@ -578,6 +578,51 @@ def test_npz_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(loaded.doublet_cuts, mm.doublet_cuts)
 
 
+def compact_copy(mm: ModuleMap, path: Path) -> ModuleMap:
+    """``mm`` written with the compact encoding (float16 ranges rounded outwards) and read back."""
+    back = ModuleMap.load(mm.save(path, compact=True))
+    np.testing.assert_array_equal(back.modules, mm.modules)
+    np.testing.assert_array_equal(back.triplets, mm.triplets)
+    np.testing.assert_array_equal(back.occurrence, mm.occurrence)
+    for name in ("cuts12", "cuts23", "diff_dzdr", "diff_dydx", "doublet_cuts"):
+        got, orig = getattr(back, name), getattr(mm, name)
+        assert np.all(got[..., 0] <= orig[..., 0]), name
+        assert np.all(got[..., 1] >= orig[..., 1]), name
+    return back
+
+
+def test_compact_map_graph_contains_every_original_edge(tmp_path: Path) -> None:
+    """Outward rounding only adds edges: on hand-made events, on the training hits (every cut
+    hit exactly at its boundary) and with narrowed cuts; the C++ still follows the reference."""
+    mm = synthetic_map()
+    for scale in (1.0, 0.3):
+        original = scaled_map(mm, scale) if scale != 1.0 else mm
+        compact = compact_copy(original, tmp_path / f"compact-{scale}.npz")
+        assert not compact.equals(original)  # rounding really happened
+        events = [synthetic_event(seed) for seed in (1, 2, 3)]
+        events.append(synthetic_training_triplets()[2:])
+        total = 0
+        for positions, modules in events:
+            before = edge_set(ModuleMapGraphBuilder(original)(positions, modules).edge_index)
+            after = check_against_reference(compact, positions, modules)
+            assert before <= edge_set(after.edge_index)
+            total += len(before)
+        assert total > 20
+
+
+@pytest.mark.acts
+def test_compact_map_graph_contains_every_original_edge_tiny_sample(
+    tiny_events, tiny_map_symmetric, tmp_path: Path
+) -> None:
+    compact = compact_copy(tiny_map_symmetric, tmp_path / "compact.npz")
+    for e in tiny_events:
+        before = ModuleMapGraphBuilder(tiny_map_symmetric)(e.positions(), e.hits["geometry_id"])
+        after = ModuleMapGraphBuilder(compact)(e.positions(), e.hits["geometry_id"])
+        assert before.edge_index.shape[1] > 0
+        assert edge_set(before.edge_index) <= edge_set(after.edge_index)
+        assert after.doublet_edges >= before.doublet_edges
+
+
 def test_empty_map_round_trip_and_graph(tmp_path: Path) -> None:
     mm = ModuleMapBuilder().build()
     assert mm.n_triplets == 0

@@ -9,7 +9,7 @@ import pytest
 import uproot
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map import ModuleMap
+from acts_gnn.graph.module_map import COMPACT_ENCODING, ModuleMap, round_outward
 from acts_gnn.graph.module_map_formats import (
     ACORN_COLUMNS,
     MMG_DOUBLET_BRANCHES,
@@ -347,6 +347,220 @@ def test_overwrite_replaces_the_old_file(tmp_path: Path) -> None:
     save_module_map(first, tmp_path / "m.txt")
     save_module_map(second, tmp_path / "m.txt")
     assert load_module_map(tmp_path / "m.txt").equals(second)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compact npz (float16 ranges rounded outwards)
+# ---------------------------------------------------------------------------------------------
+
+RANGE_ARRAYS = ("cuts12", "cuts23", "diff_dzdr", "diff_dydx", "doublet_cuts")
+
+
+def compact_round_trip(mm: ModuleMap, path: Path) -> ModuleMap:
+    (written,) = save_module_map(mm, path, format="compact")
+    assert written.suffix == ".npz"
+    with np.load(written) as data:
+        assert str(data["encoding"]) == COMPACT_ENCODING
+        assert data["ranges"].dtype == np.float16
+    return load_module_map(written)
+
+
+def assert_same_structure(back: ModuleMap, mm: ModuleMap) -> None:
+    """Ids, triplets, occurrences and the derived doublets are exact."""
+    for name in ("modules", "triplets", "occurrence", "doublets", "triplet_doublets"):
+        assert getattr(back, name).dtype == getattr(mm, name).dtype, name
+        assert np.array_equal(getattr(back, name), getattr(mm, name)), name
+
+
+def assert_contains(back: ModuleMap, mm: ModuleMap) -> None:
+    """Every loaded [min, max] contains the original one (triplet legs, doublets, diffs)."""
+    for name in RANGE_ARRAYS:
+        got, orig = getattr(back, name), getattr(mm, name)
+        assert got.dtype == np.float64, name
+        assert np.all(got[..., 0] <= orig[..., 0]), name
+        assert np.all(got[..., 1] >= orig[..., 1]), name
+
+
+def test_compact_round_trip_contains_the_original(module_map: ModuleMap, tmp_path: Path) -> None:
+    back = compact_round_trip(module_map, tmp_path / "map.npz")
+    assert_same_structure(back, module_map)
+    assert_contains(back, module_map)
+    assert not back.equals(module_map)  # random float64 values are not float16 numbers
+    # ... and only just: each bound moves by less than one float16 step (2**-10 relative)
+    for name in RANGE_ARRAYS:
+        got, orig = getattr(back, name), getattr(module_map, name)
+        assert np.all(np.abs(got - orig) <= 2.0**-10 * np.abs(orig)), name
+    # the file says what was done, and keeps the map's own metadata
+    assert back.metadata["seed"] == module_map.metadata["seed"]
+    assert back.metadata["range_rounding"] == "outward"
+    assert "float16" in str(back.metadata["range_precision"])
+    # four times fewer bytes per range, at least
+    exact = module_map.save(tmp_path / "exact.npz")
+    assert (tmp_path / "map.npz").stat().st_size < exact.stat().st_size / 2
+    assert_no_partial_files(tmp_path)
+
+
+def test_compact_is_exact_for_float16_values(tmp_path: Path) -> None:
+    mm = random_module_map(seed=4)
+    for name in ("cuts12", "cuts23", "diff_dzdr", "diff_dydx"):
+        getattr(mm, name)[...] = getattr(mm, name).astype(np.float16)
+    mm = ModuleMap(
+        mm.modules, mm.triplets, mm.occurrence, mm.cuts12, mm.cuts23, mm.diff_dzdr, mm.diff_dydx
+    )
+    back = compact_round_trip(mm, tmp_path / "f16.npz")
+    assert back.equals(mm)
+
+
+def awkward_map(seed: int = 3) -> ModuleMap:
+    """Ranges over all of float64: random bit patterns, subnormals, extremes, values far
+    outside float16 (and float32) range, -0.0, infinities, zero-width ranges."""
+    mm = random_module_map(seed=seed)
+    rng = np.random.default_rng(seed)
+    awkward = np.array(
+        [0.1, 1 / 3, 2**-1074, 2.2250738585072014e-308, 1.7976931348623157e308, np.pi, 0.0]
+    )
+    awkward = np.concatenate([awkward, [65504.0, 65505.0, 2.0**-14, 2.0**-15, 2.0**-25, 1e-30]])
+    bits = rng.integers(0, 0x7FF0000000000000, size=(N_TRIPLETS, 4), dtype=np.int64)
+    mm.cuts23[:, :, 0] = -bits.view(np.float64)
+    mm.cuts23[:, :, 1] = bits[::-1].view(np.float64)
+    mm.cuts12[:, :, 0] = -rng.choice(awkward, size=(N_TRIPLETS, 4))
+    mm.cuts12[:, :, 1] = rng.choice(awkward, size=(N_TRIPLETS, 4))
+    mm.cuts12[0, 0] = [-0.0, -0.0]
+    mm.cuts12[1, 1] = [0.25, 0.25]
+    mm.diff_dzdr[:5] = [-np.inf, np.inf]
+    mm.diff_dzdr[5:10] = [1e300, 2e300]
+    mm.diff_dydx[:20] = np.sort(rng.normal(size=(20, 2)) * 1e6, axis=1)
+    return ModuleMap(
+        mm.modules, mm.triplets, mm.occurrence, mm.cuts12, mm.cuts23, mm.diff_dzdr, mm.diff_dydx
+    )
+
+
+def test_compact_contains_awkward_float64(tmp_path: Path) -> None:
+    mm = awkward_map()
+    back = compact_round_trip(mm, tmp_path / "awkward.npz")
+    assert_same_structure(back, mm)
+    assert_contains(back, mm)
+    assert back.metadata["range_float32_values"] > 0
+    assert back.diff_dzdr[:5].tolist() == [[-np.inf, np.inf]] * 5
+    f32max = float(np.finfo(np.float32).max)
+    assert back.diff_dzdr[5:10].tolist() == [[f32max, np.inf]] * 5  # beyond float32: outer side
+    # values within float32's normal range never move by more than a float16 step
+    for name in RANGE_ARRAYS:
+        got, orig = getattr(back, name), getattr(mm, name)
+        normal = np.isfinite(orig) & (np.abs(orig) >= np.finfo(np.float32).tiny)
+        normal &= np.abs(orig) <= f32max
+        assert np.all(np.abs(got[normal] - orig[normal]) <= 2.0**-10 * np.abs(orig[normal])), name
+    # a second round trip changes nothing
+    again = compact_round_trip(back, tmp_path / "again.npz")
+    assert again.equals(back)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_round_outward(dtype: type) -> None:
+    rng = np.random.default_rng(2)
+    info = np.finfo(dtype)
+    values = np.concatenate(
+        [
+            rng.normal(size=2000) * 10.0 ** rng.integers(-50, 50, size=2000),
+            [0.0, -0.0, np.inf, -np.inf, float(info.max), float(info.tiny), 1e-300, 1e300],
+            np.array([0.1, 1.5, 1 / 3], dtype=dtype).astype(np.float64),
+        ]
+    )
+    down, up = round_outward(values, dtype, up=False), round_outward(values, dtype, up=True)
+    assert down.dtype == dtype
+    assert up.dtype == dtype
+    assert np.all(down <= values)
+    assert np.all(up >= values)
+    # the nearest such numbers: one step further in is on the wrong side
+    finite = np.isfinite(values)
+    with np.errstate(over="ignore"):
+        assert not np.any(np.nextafter(down, dtype(np.inf))[finite] <= values[finite])
+        assert not np.any(np.nextafter(up, dtype(-np.inf))[finite] >= values[finite])
+    exact = down.astype(np.float64) == values
+    assert np.array_equal(down[exact], up[exact])
+    assert round_outward(np.array([1e300]), dtype, up=False)[0] == info.max
+    assert round_outward(np.array([1e-300]), dtype, up=True)[0] == info.smallest_subnormal
+
+
+def test_compact_empty_map(tmp_path: Path) -> None:
+    empty = random_module_map().pruned(10**9)
+    back = compact_round_trip(empty, tmp_path / "empty.npz")
+    assert back.n_triplets == 0
+    assert back.equals(empty)
+
+
+def test_compact_refuses_nan_and_negative_occurrence(tmp_path: Path) -> None:
+    mm = random_module_map()
+    mm.diff_dydx[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN in diff_dydx"):
+        save_module_map(mm, tmp_path / "m.npz", "compact")
+    mm = random_module_map()
+    mm.occurrence[0] = -1
+    with pytest.raises(ValueError, match="negative occurrence"):
+        mm.save(tmp_path / "m.npz", compact=True)
+    assert not list(tmp_path.iterdir())
+
+
+def test_compact_bad_files(tmp_path: Path) -> None:
+    (path,) = save_module_map(random_module_map(), tmp_path / "m.npz", "compact")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+
+    def rewrite(**changes: np.ndarray) -> Path:
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **{**arrays, **changes})
+        return bad
+
+    with pytest.raises(InputDataError, match="unknown module-map encoding"):
+        load_module_map(rewrite(encoding=np.array("float8")))
+    with pytest.raises(InputDataError, match="float32_index outside"):
+        load_module_map(rewrite(float32_index=np.array([10**9]), float32_values=np.ones(1)))
+    with pytest.raises(InputDataError, match="inconsistent shapes"):
+        load_module_map(rewrite(ranges=arrays["ranges"][:, :-1]))
+    with pytest.raises(InputDataError, match="version"):
+        load_module_map(rewrite(format_version=np.int64(99)))
+    trimmed = {k: v for k, v in arrays.items() if k != "ranges"}
+    np.savez(tmp_path / "missing.npz", **trimmed)
+    with pytest.raises(InputDataError, match="missing"):
+        load_module_map(tmp_path / "missing.npz")
+
+
+def test_cli_convert_to_compact(tmp_path: Path, capsys) -> None:
+    from acts_gnn.cli import build_parser, main
+
+    mm = awkward_map(seed=8)
+    source = mm.save(tmp_path / "exact.npz")
+    out = tmp_path / "small.npz"
+    rc = main(["module-map", "convert", "-i", str(source), "-o", str(out), "--format", "compact"])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    assert "rounded outwards" in printed
+    back = load_module_map(out)
+    assert_same_structure(back, mm)
+    assert_contains(back, mm)
+    # conversion can prune too; other formats read back
+    rc = main(
+        [
+            "module-map",
+            "convert",
+            "-i",
+            str(out),
+            "-o",
+            str(tmp_path / "p.txt"),
+            "--min-occurrence",
+            "2500",
+        ]
+    )
+    assert rc == 0
+    pruned = load_module_map(tmp_path / "p.txt")
+    assert 0 < pruned.n_triplets < mm.n_triplets
+    assert pruned.equals(back.pruned(2500))
+    # build and merge take the format too
+    for action in ("build -i x -o y.npz", "merge --inputs a.npz -o y.npz"):
+        args = build_parser().parse_args(["module-map", *action.split(), "--format", "compact"])
+        assert args.format == "compact"
+    rc = main(["module-map", "convert", "-i", str(tmp_path / "none.npz"), "-o", str(out)])
+    assert rc == 2
 
 
 # ---------------------------------------------------------------------------------------------
