@@ -11,7 +11,9 @@ it) mirror the upstream ACTS ``Plugins/Gnn`` stages of the same names and knobs:
   (upstream ``OnnxEdgeClassifier`` convention; default: use x as given);
 * ``undirected``: the model runs on the edges plus their reverses (upstream: ``cat(edge_index,
   edge_index.flip(0))``) and the score of each input edge is the one of its first copy;
-* ``useEdgeFeatures``: pass ``edge_attr`` to the model.
+* ``useEdgeFeatures``: pass ``edge_attr`` to the model, after ``selectedEdgeFeatures``
+  (columns) and ``edgeFeatureScales`` (divisors), the edge-feature twins of the node knobs.
+  The kept ``edge_attr`` handed on is the unscaled input.
 
 ``nChunks`` differs from upstream on purpose. Upstream TorchEdgeClassifier splits the *edges*
 into chunks and runs the whole model on each chunk: exact for per-edge models (filter MLPs),
@@ -77,17 +79,21 @@ class _EdgeClassifier:
         useEdgeFeatures: bool,
         selectedFeatures: Sequence[int],
         featureScales: Sequence[float],
+        selectedEdgeFeatures: Sequence[int] = (),
+        edgeFeatureScales: Sequence[float] = (),
     ) -> None:
         if nChunks < 1:
             raise ValueError(f"nChunks must be >= 1, got {nChunks}")
-        if any(s == 0 for s in featureScales):
-            raise ValueError("featureScales contains zero: division by zero")
+        if any(s == 0 for s in [*featureScales, *edgeFeatureScales]):
+            raise ValueError("featureScales / edgeFeatureScales contain zero: division by zero")
         self.cut = float(cut)
         self.nChunks = int(nChunks)
         self.undirected = bool(undirected)
         self.useEdgeFeatures = bool(useEdgeFeatures)
         self.selectedFeatures = list(selectedFeatures)
         self.featureScales = list(featureScales)
+        self.selectedEdgeFeatures = list(selectedEdgeFeatures)
+        self.edgeFeatureScales = list(edgeFeatureScales)
         self.device = torch.device("cpu")
 
     def _node_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,6 +108,16 @@ class _EdgeClassifier:
                 raise ValueError("featureScales size must match the number of input features")
             x = x / torch.tensor(self.featureScales, dtype=x.dtype, device=x.device)
         return x.contiguous()
+
+    def _edge_features(self, edge_attr: torch.Tensor) -> torch.Tensor:
+        if self.selectedEdgeFeatures:
+            edge_attr = edge_attr[:, self.selectedEdgeFeatures]
+        if self.edgeFeatureScales:
+            if len(self.edgeFeatureScales) != edge_attr.shape[1]:
+                raise ValueError("edgeFeatureScales size must match the number of edge features")
+            scales = torch.tensor(self.edgeFeatureScales, dtype=edge_attr.dtype)
+            edge_attr = edge_attr / scales.to(edge_attr.device)
+        return edge_attr.contiguous()
 
     def _logits(
         self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor | None
@@ -127,7 +143,7 @@ class _EdgeClassifier:
         if n_edges == 0:
             scores = torch.zeros(0, dtype=torch.float32, device=self.device)
         else:
-            model_ea = ea if self.useEdgeFeatures else None
+            model_ea = self._edge_features(ea) if ea is not None and self.useEdgeFeatures else None
             model_ei = ei
             if self.undirected:
                 if model_ea is not None:
@@ -190,8 +206,19 @@ class TorchEdgeClassifier(_EdgeClassifier):
         useEdgeFeatures: bool = False,
         selectedFeatures: Sequence[int] = (),
         featureScales: Sequence[float] = (),
+        selectedEdgeFeatures: Sequence[int] = (),
+        edgeFeatureScales: Sequence[float] = (),
     ) -> None:
-        super().__init__(cut, nChunks, undirected, useEdgeFeatures, selectedFeatures, featureScales)
+        super().__init__(
+            cut,
+            nChunks,
+            undirected,
+            useEdgeFeatures,
+            selectedFeatures,
+            featureScales,
+            selectedEdgeFeatures,
+            edgeFeatureScales,
+        )
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA device requested but CUDA is not available")
@@ -261,10 +288,21 @@ class OnnxEdgeClassifier(_EdgeClassifier):
         featureScales: Sequence[float] = (),
         providers: Sequence[str] | None = None,
         threads: int | None = None,
+        selectedEdgeFeatures: Sequence[int] = (),
+        edgeFeatureScales: Sequence[float] = (),
     ) -> None:
         from acts_gnn.extras import onnxruntime
 
-        super().__init__(cut, nChunks, undirected, useEdgeFeatures, selectedFeatures, featureScales)
+        super().__init__(
+            cut,
+            nChunks,
+            undirected,
+            useEdgeFeatures,
+            selectedFeatures,
+            featureScales,
+            selectedEdgeFeatures,
+            edgeFeatureScales,
+        )
         ort = onnxruntime()
         path = Path(modelPath)
         if not path.is_file():

@@ -59,6 +59,7 @@ class Detector:
     decorators: list[Any]
     digi_config_file: Path
     spacepoint_selection_file: Path
+    seeding_selection_file: Path
     _keep_alive: Any = None  # the ACTS detector object owning the geometry
     _surfaces: Any = None
 
@@ -85,5 +86,6 @@ def load_generic_detector() -> Detector:
         decorators=list(detector.contextDecorators()),
         digi_config_file=data / "digi-smearing.json",
         spacepoint_selection_file=data / "spacepoint-selection.json",
+        seeding_selection_file=data / "seeding-selection.json",
         _keep_alive=detector,
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the digitization and space-point-selection configs of the generic (ITk-like) detector.
+"""Write the digitization, space-point-selection and seeding-selection configs of the generic (ITk-like) detector.
 
 Run from this folder: ``python make_configs.py``. The JSON files next to it are the output of
 this script; change the numbers here, rerun, and commit both. The choices are explained in
@@ -50,11 +50,18 @@ def spacepoint_selection() -> list[dict[str, int]]:
     return [{"volume": vol} for vol in sorted(VOLUMES)]
 
 
+def seeding_selection() -> list[dict[str, int]]:
+    """The CKF reference seeds from pixel space points only (volumes 7, 8, 9), as ACTS's
+    own generic-detector examples do."""
+    return [{"volume": vol} for vol in sorted(VOLUMES) if VOLUMES[vol][0].startswith("pixel")]
+
+
 def main() -> None:
     (HERE / "digi-smearing.json").write_text(json.dumps(digitization_config(), indent=2) + "\n")
     (HERE / "spacepoint-selection.json").write_text(
         json.dumps(spacepoint_selection(), indent=2) + "\n"
     )
+    (HERE / "seeding-selection.json").write_text(json.dumps(seeding_selection(), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,226 @@
+"""``TrackFindingAlgorithmGnn``: GNN track finding as an ``acts.examples`` Sequencer algorithm.
+
+Same name, inputs, outputs and knobs as upstream ACTS's C++ algorithm (``Examples/Algorithms/
+TrackFindingGnn``), on top of the PyPI ``pyacts`` wheel: it reads an
+``acts.SpacePointContainer`` (one space point per measurement, as ``SpacePointMaker`` makes with
+every volume selected), runs :class:`~acts_gnn.pipeline.GnnPipeline` and writes an
+``acts.examples.ProtoTrackContainer`` whose proto-tracks hold measurement indices in trajectory
+order, ready for ``ProtoTracksToParameters`` and the Kalman fit.
+
+Per-stage times are collected per event and printed in ``finalize`` (mean, std, min, max;
+also :attr:`TrackFindingAlgorithmGnn.times`). With ``inputMeasurementParticlesMap`` and
+``inputParticles`` set, the truth graph of every event (particles passing ``truthSelection``)
+gives edge efficiency and purity after each stage, logged per event and summed in
+``finalize`` (:attr:`edge_metrics`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.io.whiteboard import event_from_whiteboard
+from acts_gnn.pipeline import GnnPipeline, StageTruth
+
+try:  # the Sequencer base class; the module imports without ACTS for documentation tools
+    import acts
+    import acts.examples
+
+    _IAlgorithm: Any = acts.examples.IAlgorithm
+except ImportError:  # pragma: no cover - pyacts is a dependency
+    _IAlgorithm = object
+
+
+def space_point_columns(
+    space_points: Any,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """(positions [N, 3] mm, geometry ids [N], measurement indices [N]) of an
+    ``acts.SpacePointContainer``, from the first ``IndexSourceLink`` of each space point (the
+    only one for the 2D measurements ``SpacePointMaker`` turns into space points here)."""
+    n = len(space_points)
+    positions = np.stack(
+        [np.asarray(space_points.x), np.asarray(space_points.y), np.asarray(space_points.z)],
+        axis=1,
+    ).astype(np.float64)
+    geometry_ids = np.empty(n, dtype=np.uint64)
+    measurements = np.empty(n, dtype=np.int64)
+    from_link = acts.examples.IndexSourceLink.fromSourceLink
+    for k, sp in enumerate(space_points):
+        link = from_link(next(iter(sp.sourceLinks)))
+        geometry_ids[k] = link.geometryId().value
+        measurements[k] = link.index()
+    return positions, geometry_ids, measurements
+
+
+class _EdgeMetricSums:
+    """Per stage: truth edges found, truth edges, true edges kept, edges kept."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, list[float]] = {}
+
+    def add(self, name: str, efficiency: float, purity: float, n_truth: int, n_edges: int) -> None:
+        s = self.sums.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+        if not math.isnan(efficiency):
+            s[0] += efficiency * n_truth
+            s[1] += n_truth
+        if not math.isnan(purity):
+            s[2] += purity * n_edges
+            s[3] += n_edges
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        return {
+            name: (s[0] / s[1] if s[1] else math.nan, s[2] / s[3] if s[3] else math.nan)
+            for name, s in self.sums.items()
+        }
+
+
+class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
+    """GNN track finding in an ``acts.examples.Sequencer`` (see the module docstring).
+
+    Knobs as upstream: ``inputSpacePoints``, ``inputClusters`` (accepted for compatibility,
+    unused: no cluster features yet), ``outputProtoTracks``, ``graphConstructor``,
+    ``edgeClassifiers``, ``trackBuilder``, ``nodeFeatures`` and ``featureScales`` (names of
+    :data:`~acts_gnn.pipeline.NODE_FEATURE_FUNCTIONS` and their divisors),
+    ``minMeasurementsPerTrack``, ``device`` ("cpu", "cuda"), ``shrinkNodes``.
+    """
+
+    def __init__(
+        self,
+        graphConstructor: Any,
+        edgeClassifiers: Sequence[Any],
+        trackBuilder: Any,
+        nodeFeatures: Sequence[str],
+        featureScales: Sequence[float],
+        inputSpacePoints: str = "spacepoints",
+        outputProtoTracks: str = "gnn_prototracks",
+        inputClusters: str = "",
+        minMeasurementsPerTrack: int = 3,
+        device: str = "cpu",
+        shrinkNodes: bool = False,
+        inputMeasurementParticlesMap: str = "",
+        inputParticles: str = "",
+        truthSelection: TruthSelection | None = None,
+        level: Any = None,
+        name: str = "TrackFindingAlgorithmGnn",
+    ) -> None:
+        super().__init__(name, acts.logging.INFO if level is None else level)
+        self.pipeline = GnnPipeline(
+            graphConstructor,
+            edgeClassifiers,
+            trackBuilder,
+            nodeFeatures,
+            featureScales,
+            minMeasurementsPerTrack=minMeasurementsPerTrack,
+            device=device,
+            shrinkNodes=shrinkNodes,
+        )
+        self.inputSpacePoints = inputSpacePoints
+        self.outputProtoTracks = outputProtoTracks
+        self.inputClusters = inputClusters
+        self.truthSelection = truthSelection or TruthSelection(min_pt=1.0, min_hits=3)
+        self._space_points = acts.examples.ReadDataHandle(
+            self, acts.SpacePointContainer, "InputSpacePoints"
+        )
+        self._space_points.initialize(inputSpacePoints)
+        self._proto_tracks = acts.examples.WriteDataHandle(
+            self, acts.examples.ProtoTrackContainer, "OutputProtoTracks"
+        )
+        self._proto_tracks.initialize(outputProtoTracks)
+        self._truth = bool(inputMeasurementParticlesMap and inputParticles)
+        if bool(inputMeasurementParticlesMap) != bool(inputParticles):
+            raise ValueError(
+                "the truth hook needs both inputMeasurementParticlesMap and inputParticles"
+            )
+        if self._truth:
+            self._measurement_particles = acts.examples.ReadDataHandle(
+                self, acts.examples.MeasurementParticlesMap, "InputMeasurementParticlesMap"
+            )
+            self._measurement_particles.initialize(inputMeasurementParticlesMap)
+            self._particles = acts.examples.ReadDataHandle(
+                self, acts.examples.SimParticleContainer, "InputParticles"
+            )
+            self._particles.initialize(inputParticles)
+        self.edge_metrics = _EdgeMetricSums()
+        self.read_seconds: list[float] = []
+        self.events = 0
+
+    @property
+    def times(self) -> Any:
+        """:class:`~acts_gnn.pipeline.StageTimes` of the events so far."""
+        return self.pipeline.times
+
+    def _truth_graph(
+        self,
+        context: Any,
+        positions: npt.NDArray[np.float64],
+        geometry_ids: npt.NDArray[np.uint64],
+        measurements: npt.NDArray[np.int64],
+    ) -> StageTruth:
+        """Truth edges of the event in space-point rows, from the whiteboard's truth."""
+        store = context.eventStore
+        event = event_from_whiteboard(
+            context.eventNumber,
+            positions,
+            geometry_ids,
+            measurements,
+            self._particles(store),
+            self._measurement_particles(store),
+        )
+        return StageTruth(truth_graph(event, self.truthSelection), truth_graph(event), event.n_hits)
+
+    def execute(self, context: Any) -> Any:
+        t0 = time.perf_counter()
+        space_points = self._space_points(context.eventStore)
+        positions, geometry_ids, measurements = space_point_columns(space_points)
+        self.read_seconds.append(time.perf_counter() - t0)
+        truth = (
+            self._truth_graph(context, positions, geometry_ids, measurements)
+            if self._truth
+            else None
+        )
+        result = self.pipeline(positions, geometry_ids, measurements, truth)
+        protos = acts.examples.ProtoTrackContainer()
+        for candidate in result.candidates:
+            protos.append(acts.examples.ProtoTrack(candidate.tolist()))
+        n_protos = len(protos)
+        self._proto_tracks(context, protos)
+        self.events += 1
+        self.logger.debug(
+            f"event {context.eventNumber}: {len(positions)} space points, "
+            f"{result.counts.get('graph construction edges', 0)} edges, {n_protos} proto-tracks"
+        )
+        if truth is not None:
+            for name, (eff, pur) in result.edge_metrics.items():
+                n_edges = result.counts.get(f"{name} edges", 0)
+                self.edge_metrics.add(name, eff, pur, truth.target.shape[1], n_edges)
+                self.logger.info(
+                    f"event {context.eventNumber}: after {name}: edge efficiency {eff:.4f}, "
+                    f"purity {pur:.4f}, {n_edges} edges"
+                )
+        return acts.examples.ProcessCode.SUCCESS
+
+    def summary(self) -> str:
+        """Timing table (and per-stage edge metrics when truth was used) as text."""
+        lines = [f"{self.name()}: {self.events} events", self.times.table()]
+        if self.read_seconds:
+            r = np.asarray(self.read_seconds)
+            lines.append(f"space-point reading: mean {1e3 * r.mean():.2f} ms")
+        if self.pipeline.unknown_module_hits:
+            lines.append(
+                f"space points on modules missing from the module map: "
+                f"{self.pipeline.unknown_module_hits} (they get no edges)"
+            )
+        for name, (eff, pur) in self.edge_metrics.summary().items():
+            lines.append(f"after {name}: edge efficiency {eff:.4f}, purity {pur:.4f}")
+        return "\n".join(lines)
+
+    def finalize(self) -> Any:
+        for line in self.summary().splitlines():
+            self.logger.info(line)
+        return acts.examples.ProcessCode.SUCCESS

@@ -1,0 +1,519 @@
+"""GNN tracking and ACTS's seeding + CKF on the same events, compared by ACTS's own code.
+
+:func:`run_comparison` builds one ``acts.examples.Sequencer``: ROOT simulation (uproot) ->
+digitization -> (a) space points of every volume -> :class:`~acts_gnn.algorithm.
+TrackFindingAlgorithmGnn` -> track parameters -> Kalman fit -> track selection, and (b) pixel
+space points -> seeding -> CKF -> ambiguity resolution; both are matched to the truth with
+``TrackTruthMatcher`` and scored with ``PythonPatternRecognitionPerformanceWriter``, and our
+independent :class:`~acts_gnn.metrics.tracks.TrackMetrics` (with the TrackML score) runs on
+the same tracks. :func:`write_report` writes ``summary.json``, ``summary.md`` and the plots.
+
+Definitions (ACTS's writer, double matching at 50 %): efficiency = selected particles matched
+by at least one track / selected particles; fake ratio = tracks matched to no particle / all
+tracks; duplicate ratio = tracks that are a second or later match of a particle / all tracks.
+Both chains keep tracks with >= ``CkfSettings.min_measurements`` measurements and
+pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection), so fakes are counted on
+the same footing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import acts
+import acts.examples
+import numpy as np
+
+from acts_gnn.defaults import default_files, edge_classifier, pipeline_features
+from acts_gnn.reconstruction import CkfSettings, ParticleSelectionSettings
+
+log = logging.getLogger(__name__)
+
+GRAPHS = ("module-map", "metric-learning")
+BACKENDS = ("onnx", "torch")
+BUILDERS = ("walkthrough", "junction-removal", "connected-components")
+
+
+@dataclass
+class CompareConfig:
+    """Everything :func:`run_comparison` needs (units: GeV for pT, mm)."""
+
+    input: Path
+    output: Path
+    events: int | None = None
+    skip: int = 0
+    graph: str = "module-map"
+    backend: str = "onnx"
+    device: str = "cpu"
+    module_map: Path | None = None
+    model: Path | None = None
+    embedding: Path | None = None
+    filter: Path | None = None
+    builder: str = "walkthrough"
+    edge_cut: float = 0.5
+    low_cut: float = 0.1
+    gnn_stage_cut: float = 0.05
+    shrink_nodes: bool = True
+    truth_metrics: bool = False
+    threads: int = 1
+    digitization_seed: int = 7
+    selection: ParticleSelectionSettings = field(default_factory=ParticleSelectionSettings)
+    ckf: CkfSettings = field(default_factory=CkfSettings)
+
+    def validate(self) -> None:
+        for name, value, allowed in (
+            ("graph", self.graph, GRAPHS),
+            ("backend", self.backend, BACKENDS),
+            ("builder", self.builder, BUILDERS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not Path(self.input).is_dir():
+            raise FileNotFoundError(f"simulation folder {self.input} does not exist")
+
+
+def gnn_stages(config: CompareConfig) -> dict[str, Any]:
+    """The configured GNN stages: graphConstructor, edgeClassifiers, trackBuilder,
+    nodeFeatures, featureScales (from the model's metadata)."""
+    from acts_gnn import tracks
+
+    files = default_files()
+    suffix = ".onnx" if config.backend == "onnx" else ".pt"
+    model = Path(config.model) if config.model else None
+    if model is None:
+        model = files.require(files.gnn_onnx if suffix == ".onnx" else files.gnn_torchscript, "GNN")
+    names, scales = pipeline_features(model)
+    classifiers: list[Any] = []
+    if config.graph == "module-map":
+        from acts_gnn.graph.module_map_formats import load_module_map
+
+        path = (
+            Path(config.module_map)
+            if config.module_map
+            else files.require(files.module_map, "module map")
+        )
+        module_map = load_module_map(path)
+        if config.device.startswith("cuda"):
+            from acts_gnn.graph.module_map_torch import TorchModuleMapGraphBuilder
+
+            constructor: Any = TorchModuleMapGraphBuilder(module_map, config.device)
+        else:
+            from acts_gnn.graph.module_map import ModuleMapGraphBuilder
+
+            constructor = ModuleMapGraphBuilder(module_map, n_threads=config.threads)
+    else:
+        from acts_gnn.graph.metric_learning import MetricLearning
+
+        embedding = config.embedding or files.require(files.embedding, "embedding model")
+        constructor = MetricLearning(str(embedding), device=config.device)
+        filter_path = config.filter or (files.filter if files.filter.is_file() else None)
+        if filter_path is not None:
+            classifiers.append(
+                edge_classifier(filter_path, device=config.device, node_features=tuple(names))
+            )
+    classifiers.append(
+        edge_classifier(
+            model, cut=config.gnn_stage_cut, device=config.device, node_features=tuple(names)
+        )
+    )
+    minimum = config.ckf.min_measurements
+    builder: Any
+    if config.builder == "walkthrough":
+        builder = tracks.WalkthroughTrackBuilding(
+            cut_high=config.edge_cut, cut_low=config.low_cut, minMeasurementsPerTrack=minimum
+        )
+    elif config.builder == "junction-removal":
+        builder = tracks.JunctionRemovalTrackBuilding(
+            cut=config.edge_cut, minMeasurementsPerTrack=minimum
+        )
+    else:
+        builder = tracks.ConnectedComponentsTrackBuilding(
+            cut=config.edge_cut, minMeasurementsPerTrack=minimum
+        )
+    return {
+        "graphConstructor": constructor,
+        "edgeClassifiers": classifiers,
+        "trackBuilder": builder,
+        "nodeFeatures": names,
+        "featureScales": scales,
+    }
+
+
+#: Sequencer algorithms -> (chain, stage); SpacePointMaker rows alternate gnn, ckf
+_STAGES = {
+    "Algorithm:TrackFindingAlgorithmGnn": ("gnn", "GNN track finding"),
+    "Algorithm:ProtoTracksToParameters": ("gnn", "track parameters"),
+    "Algorithm:TrackFittingAlgorithm": ("gnn", "Kalman fit"),
+    "Algorithm:GridTripletSeedingAlgorithm": ("ckf", "seeding"),
+    "Algorithm:TrackParamsEstimationAlgorithm": ("ckf", "track parameters"),
+    "Algorithm:TrackFindingAlgorithm": ("ckf", "CKF"),
+    "Algorithm:GreedyAmbiguityResolutionAlgorithm": ("ckf", "ambiguity resolution"),
+}
+
+
+def stage_times(timing_csv: Path) -> dict[str, dict[str, float]]:
+    """chain -> stage -> seconds per event, from the Sequencer's ``timing.csv``."""
+    out: dict[str, dict[str, float]] = {"gnn": {}, "ckf": {}}
+    space_point_makers = 0
+    with timing_csv.open() as f:
+        for row in csv.DictReader(f):
+            name, seconds = row["identifier"], float(row["time_perevent_s"])
+            if name == "Algorithm:SpacePointMaker":
+                chain = "gnn" if space_point_makers == 0 else "ckf"
+                space_point_makers += 1
+                out[chain]["space points"] = out[chain].get("space points", 0.0) + seconds
+            elif name in _STAGES:
+                chain, stage = _STAGES[name]
+                out[chain][stage] = out[chain].get(stage, 0.0) + seconds
+    return out
+
+
+def _hist(efficiency: Any) -> dict[str, list[float]]:
+    import boost_histogram as bh
+
+    accepted, total = bh.Histogram(efficiency.accepted), bh.Histogram(efficiency.total)
+    return {
+        "edges": accepted.axes[0].edges.tolist(),
+        "accepted": accepted.values().tolist(),
+        "total": total.values().tolist(),
+    }
+
+
+def _writer_histograms(writer: Any) -> dict[str, dict[str, list[float]]]:
+    wanted = {
+        "efficiency_vs_pt": "eff_vs_LogPt",
+        "efficiency_vs_eta": "eff_vs_eta",
+        "fake_ratio_vs_eta": "fakeRatio_vs_eta",
+        "duplicate_ratio_vs_eta": "duplicationRatio_vs_eta",
+    }
+    hists = writer.histograms()
+    out = {}
+    for key, suffix in wanted.items():
+        names = [n for n in hists if n.endswith(suffix)]
+        if names:
+            out[key] = _hist(hists[names[0]])
+    return out
+
+
+def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, Any]:
+    """Run both chains (module docstring) and return the summary (also written by
+    :func:`write_report`)."""
+    from acts_gnn.detector.generic import load_generic_detector
+    from acts_gnn.io.root_reader import SimulationFiles
+    from acts_gnn.metrics.tracks import ParticleSelection
+    from acts_gnn.performance import TrackMetricsAlgorithm
+    from acts_gnn.progress import progress_bar
+    from acts_gnn.reconstruction import (
+        addCkfReference,
+        addGnn,
+        addParticleSelection,
+        addRootSimulationInput,
+        addTrackPerformance,
+    )
+
+    config.validate()
+    output = Path(config.output)
+    (output / "sequencer").mkdir(parents=True, exist_ok=True)
+    files = SimulationFiles.from_dir(config.input)
+    available = files.event_ids[config.skip :]
+    n_events = len(available) if config.events is None else min(config.events, len(available))
+    if n_events == 0:
+        raise ValueError(f"{config.input}: no events to run on (skip={config.skip})")
+    detector = load_generic_detector()
+    stages = gnn_stages(config)
+    level = acts.logging.WARNING
+    s = acts.examples.Sequencer(
+        events=n_events,
+        skip=available[0],
+        numThreads=1,
+        logLevel=level,
+        trackFpes=False,
+        outputDir=str(output / "sequencer"),
+    )
+    for decorator in detector.decorators:
+        s.addContextDecorator(decorator)
+    addRootSimulationInput(s, config.input, detector, config.digitization_seed, level)
+    addParticleSelection(s, config.selection, logLevel=level)
+    gnn = addGnn(
+        s,
+        **stages,
+        detector=detector,
+        minMeasurementsPerTrack=config.ckf.min_measurements,
+        device=config.device,
+        shrinkNodes=config.shrink_nodes,
+        truthMetrics=config.truth_metrics,
+        logLevel=level,
+    )
+    _select_tracks(s, "gnn_tracks", "gnn_selected_tracks", config.ckf, level)
+    addCkfReference(s, detector, config.ckf, logLevel=level)
+    collections = {
+        "gnn": "gnn_selected_tracks",
+        "gnn_prefit": "gnn_prefit_tracks",
+        "ckf": "ckf_tracks",
+    }
+    writers = {
+        label: addTrackPerformance(s, tracks, label, logLevel=level)
+        for label, tracks in collections.items()
+    }
+    protos = {"gnn_prefit": "gnn_prototracks"}
+    for label in ("gnn", "ckf"):
+        s.addAlgorithm(
+            acts.examples.TracksToTrajectories(
+                level=level,
+                inputTracks=collections[label],
+                outputTrajectories=f"{label}_trajectories",
+            )
+        )
+        s.addAlgorithm(
+            acts.examples.TrajectoriesToProtoTracks(
+                level=level,
+                inputTrajectories=f"{label}_trajectories",
+                outputProtoTracks=f"{label}_track_hits",
+            )
+        )
+        protos[label] = f"{label}_track_hits"
+    sel = config.selection
+    ours = TrackMetricsAlgorithm(
+        protos,
+        "gnn_spacepoints",
+        ParticleSelection(
+            min_pt=sel.min_pt, min_hits=sel.min_measurements, max_abs_eta=sel.max_abs_eta
+        ),
+        level=level,
+    )
+    s.addAlgorithm(ours)
+    bar = progress_bar(total=n_events, desc="compare", unit="event", enabled=progress)
+    s.addAlgorithm(_ProgressAlgorithm(bar, level))
+    start = time.perf_counter()
+    try:
+        s.run()
+    finally:
+        bar.close()
+    wall = time.perf_counter() - start
+    times = stage_times(output / "sequencer" / "timing.csv")
+    gnn_substages = gnn.times.summary()
+    summary: dict[str, Any] = {
+        "input": str(Path(config.input).resolve()),
+        "events": n_events,
+        "measurements_per_event": float(np.mean(ours.n_hits)) if ours.n_hits else 0.0,
+        "selection": sel.describe(),
+        "config": _describe(config),
+        "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
+        "wall_seconds": wall,
+    }
+    for label, writer in writers.items():
+        stats = writer.stats()
+        metrics = ours.metrics[label]
+        chain = "gnn" if label.startswith("gnn") else "ckf"
+        entry: dict[str, Any] = {
+            "tracks": collections[label],
+            "efficiency": stats["efficiencyParticles"],
+            "fake_ratio": stats["fakeRatioTracks"],
+            "duplicate_ratio": stats["duplicateRatioTracks"],
+            "trackml_score": float(np.mean(metrics.trackml_scores)),
+            "selection": sel.describe(),
+            "events": n_events,
+            "measurements": summary["measurements_per_event"] * n_events,
+            "acts_stats": {k: v for k, v in stats.items() if k != "subDetectors"},
+            "independent_count": {
+                "efficiency": metrics.efficiency,
+                "fake_ratio": metrics.fake_ratio,
+                "duplicate_ratio": metrics.duplicate_ratio,
+                "exatrkx_physics_efficiency": metrics.physics_efficiency,
+                "exatrkx_technical_efficiency": metrics.technical_efficiency,
+            },
+            "histograms": _writer_histograms(writer),
+        }
+        if label != "gnn_prefit":
+            stage_seconds = dict(times[chain])
+            entry["time_per_event"] = {**stage_seconds, "total": sum(stage_seconds.values())}
+        else:
+            entry["time_per_event"] = {}
+        if chain == "gnn":
+            entry["gnn_substages"] = gnn_substages
+            entry["gnn_edge_metrics"] = {
+                k: {"efficiency": e, "purity": p}
+                for k, (e, p) in gnn.edge_metrics.summary().items()
+            }
+        summary[label] = entry
+    return summary
+
+
+def _select_tracks(s: Any, inputTracks: str, outputTracks: str, c: CkfSettings, level: Any) -> None:
+    """The CKF chain's track selection (pT, measurements) applied to the GNN tracks."""
+    s.addAlgorithm(
+        acts.examples.TrackSelectorAlgorithm(
+            level=level,
+            inputTracks=inputTracks,
+            outputTracks=outputTracks,
+            selectorConfig=acts.TrackSelector.Config(
+                ptMin=c.min_pt, minMeasurements=c.min_measurements
+            ),
+        )
+    )
+
+
+def _describe(config: CompareConfig) -> dict[str, Any]:
+    d = asdict(config)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+class _ProgressAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
+    """Advances a progress bar once per event."""
+
+    def __init__(self, bar: Any, level: Any) -> None:
+        super().__init__("ActsGnnProgress", level)
+        self.bar = bar
+
+    def execute(self, context: Any) -> Any:
+        self.bar.update(1)
+        return acts.examples.ProcessCode.SUCCESS
+
+
+# -- report ----------------------------------------------------------------------------------
+
+CHAINS = (("gnn", "GNN (module map + GNN + KF)"), ("ckf", "ACTS seeding + CKF"))
+
+
+def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
+    """``summary.json``, ``summary.md`` and the comparison plots in ``output``."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    paths = [output / "summary.json", output / "summary.md"]
+    partial = paths[0].with_name(".summary.json.partial")
+    partial.write_text(json.dumps(summary, indent=2) + "\n")
+    partial.replace(paths[0])
+    paths[1].write_text(summary_markdown(summary))
+    paths += plot_comparison(summary, output)
+    return paths
+
+
+def headline_table(summary: dict[str, Any]) -> str:
+    """The headline numbers as a Markdown table."""
+    rows = [
+        "| chain | efficiency | fake ratio | duplicate ratio | TrackML score | time/event [s] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, title in (*CHAINS, ("gnn_prefit", "GNN proto-tracks before the fit")):
+        c = summary[key]
+        t = c["time_per_event"].get("total", math.nan)
+        rows.append(
+            f"| {title} | {c['efficiency']:.4f} | {c['fake_ratio']:.4f} | "
+            f"{c['duplicate_ratio']:.4f} | {c['trackml_score']:.4f} | "
+            + ("" if math.isnan(t) else f"{t:.3f}")
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    sel = summary["selection"]
+    lines = [
+        "# GNN tracking vs ACTS seeding + CKF",
+        "",
+        f"{summary['events']} events from `{summary['input']}`, "
+        f"{summary['measurements_per_event']:.0f} measurements per event; "
+        f"machine: {summary['machine']}.",
+        f"Particles: pT > {sel['min_pt_GeV']} GeV, |eta| < {sel['max_abs_eta']}, "
+        f">= {sel['min_measurements']} measurements. ACTS TrackTruthMatcher (double matching, "
+        "50 %) + PythonPatternRecognitionPerformanceWriter.",
+        "",
+        headline_table(summary),
+        "",
+        "## Time per event by stage [s]",
+        "",
+    ]
+    for key, title in CHAINS:
+        lines.append(
+            f"**{title}**: "
+            + ", ".join(
+                f"{stage} {seconds:.3f}"
+                for stage, seconds in summary[key]["time_per_event"].items()
+            )
+        )
+        lines.append("")
+    sub = summary["gnn"].get("gnn_substages", {})
+    if sub:
+        lines.append(
+            "GNN track finding, by stage (mean per event): "
+            + ", ".join(f"{k} {v['mean']:.3f}" for k, v in sub.items())
+        )
+        lines.append("")
+    lines.append("## Independent count (acts_gnn.metrics)")
+    lines.append("")
+    for key, title in CHAINS:
+        ic = summary[key]["independent_count"]
+        lines.append(
+            f"- {title}: efficiency {ic['efficiency']:.4f}, fake ratio {ic['fake_ratio']:.4f}, "
+            f"duplicate ratio {ic['duplicate_ratio']:.4f}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ratio(h: dict[str, list[float]]) -> tuple[Any, Any, Any]:
+    edges = np.asarray(h["edges"])
+    acc, tot = np.asarray(h["accepted"]), np.asarray(h["total"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(tot > 0, acc / tot, np.nan)
+        error = np.where(tot > 0, np.sqrt(np.clip(value * (1 - value), 0, None) / tot), np.nan)
+    return 0.5 * (edges[1:] + edges[:-1]), value, error
+
+
+def plot_comparison(summary: dict[str, Any], output: Path) -> list[Path]:
+    """Efficiency vs pT and eta, fake and duplicate ratio vs eta, time per stage; GNN and CKF
+    overlaid in each figure (mplhep style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    paths = []
+    specs = (
+        ("efficiency_vs_pt", "efficiency", r"$p_T$ [GeV]", True),
+        ("efficiency_vs_eta", "efficiency", r"$\eta$", False),
+        ("fake_ratio_vs_eta", "fake ratio", r"$\eta$", False),
+        ("duplicate_ratio_vs_eta", "duplicate ratio", r"$\eta$", False),
+    )
+    for key, ylabel, xlabel, logx in specs:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for chain, title in CHAINS:
+            h = summary[chain]["histograms"].get(key)
+            if h is None:
+                continue
+            x, y, e = _ratio(h)
+            ax.errorbar(x, y, yerr=e, fmt="o", ms=4, label=title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if logx:
+            ax.set_xscale("log")
+        ax.legend(loc="best", fontsize="small")
+        ax.set_title(f"{summary['events']} events", fontsize="small")
+        path = output / f"{key}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for k, (chain, _) in enumerate(CHAINS):
+        stages = {s: v for s, v in summary[chain]["time_per_event"].items() if s != "total"}
+        bottom = 0.0
+        for stage, seconds in stages.items():
+            ax.bar(k, seconds, bottom=bottom, label=f"{chain}: {stage}")
+            bottom += seconds
+    ax.set_xticks(range(len(CHAINS)), [t for _, t in CHAINS], fontsize="small")
+    ax.set_ylabel("time per event [s]")
+    ax.legend(fontsize="x-small", ncol=2)
+    path = output / "time_per_stage.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    paths.append(path)
+    return paths

@@ -1,0 +1,103 @@
+"""Our own track metrics inside a Sequencer, next to ACTS's performance writer.
+
+:class:`TrackMetricsAlgorithm` reads proto-track collections (measurement indices; for
+fitted or CKF tracks use ``TracksToTrajectories`` + ``TrajectoriesToProtoTracks``), turns the
+whiteboard truth into an :class:`~acts_gnn.event.Event` and feeds
+:class:`~acts_gnn.metrics.tracks.TrackMetrics`: ACTS-style efficiency / fake / duplicate
+ratios counted independently of ACTS's ``TrackTruthMatcher``, the Exa.TrkX efficiencies and
+the TrackML score. Tracks that share measurements (CKF after ambiguity resolution allows a few)
+are made disjoint for the TrackML score only: each shared measurement stays on the longest
+track that holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import acts
+import acts.examples
+import numpy as np
+import numpy.typing as npt
+
+from acts_gnn.algorithm import space_point_columns
+from acts_gnn.io.whiteboard import event_from_whiteboard
+from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics, trackml_score
+
+
+def disjoint_tracks(tracks: list[npt.NDArray[np.int64]]) -> list[npt.NDArray[np.int64]]:
+    """The tracks with every shared hit kept only on the longest track holding it (ties: the
+    earlier track); hit order within a track kept."""
+    order = sorted(range(len(tracks)), key=lambda k: (-len(tracks[k]), k))
+    taken: set[int] = set()
+    out: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * len(tracks)
+    for k in order:
+        keep = [h for h in tracks[k].tolist() if h not in taken]
+        taken.update(keep)
+        out[k] = np.asarray(keep, dtype=np.int64)
+    return out
+
+
+class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
+    """Per label, :class:`TrackMetrics` of a proto-track collection (see module docstring).
+
+    ``inputProtoTracks``: label -> whiteboard name; ``inputSpacePoints``: one space point per
+    measurement (the hits of the event); ``selection``: the particles efficiency counts.
+    """
+
+    def __init__(
+        self,
+        inputProtoTracks: Mapping[str, str],
+        inputSpacePoints: str,
+        selection: ParticleSelection,
+        inputParticles: str = "particles",
+        inputMeasurementParticlesMap: str = "measurement_particles_map",
+        level: Any = None,
+    ) -> None:
+        super().__init__("TrackMetricsAlgorithm", acts.logging.INFO if level is None else level)
+        self.metrics = {label: TrackMetrics(selection=selection) for label in inputProtoTracks}
+        self.n_hits: list[int] = []
+        self._tracks = {}
+        for label, name in inputProtoTracks.items():
+            handle = acts.examples.ReadDataHandle(
+                self, acts.examples.ProtoTrackContainer, f"InputProtoTracks_{label}"
+            )
+            handle.initialize(name)
+            self._tracks[label] = handle
+        self._space_points = acts.examples.ReadDataHandle(
+            self, acts.SpacePointContainer, "InputSpacePoints"
+        )
+        self._space_points.initialize(inputSpacePoints)
+        self._particles = acts.examples.ReadDataHandle(
+            self, acts.examples.SimParticleContainer, "InputParticles"
+        )
+        self._particles.initialize(inputParticles)
+        self._map = acts.examples.ReadDataHandle(
+            self, acts.examples.MeasurementParticlesMap, "InputMeasurementParticlesMap"
+        )
+        self._map.initialize(inputMeasurementParticlesMap)
+
+    def execute(self, context: Any) -> Any:
+        store = context.eventStore
+        positions, geometry_ids, measurements = space_point_columns(self._space_points(store))
+        event = event_from_whiteboard(
+            context.eventNumber,
+            positions,
+            geometry_ids,
+            measurements,
+            self._particles(store),
+            self._map(store),
+        )
+        self.n_hits.append(event.n_hits)
+        row_of = np.full(int(measurements.max(initial=-1)) + 1, -1, np.int64)
+        row_of[measurements] = np.arange(len(measurements))
+        for label, handle in self._tracks.items():
+            tracks = []
+            for proto in handle(store):
+                ids = np.asarray(list(proto), dtype=np.int64)
+                rows = row_of[ids[ids < len(row_of)]]
+                tracks.append(rows[rows >= 0])
+            metrics = self.metrics[label]
+            metrics.add(event, tracks, trackml=False)
+            metrics.trackml_scores.append(trackml_score(event, disjoint_tracks(tracks)))
+        return acts.examples.ProcessCode.SUCCESS

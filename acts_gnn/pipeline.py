@@ -1,0 +1,356 @@
+"""The GNN track-finding chain of one event, independent of the ACTS framework.
+
+graph construction -> edge classifiers (run in sequence) -> track building, on one device,
+mirroring upstream ACTS ``TrackFindingAlgorithmGnn`` (``Plugins/Gnn``). The Sequencer algorithm
+(:mod:`acts_gnn.algorithm`) and the benchmarks call :class:`GnnPipeline`; it can also run on
+prepared events directly (:meth:`GnnPipeline.run_event`).
+
+Between stages one small :class:`GraphData` travels: scaled node features ``x`` [N, F]
+(``nodeFeatures`` divided by ``featureScales``, as upstream), hit positions [N, 3] (mm),
+module ids [N], the id each node stands for (a measurement index) [N], and once a graph
+exists ``edge_index`` int64 [2, E], raw edge features [E, 6] (``EDGE_FEATURES``: mm, rad,
+rad/mm, ...) and scores [E]. Stages never see each other.
+
+Stages (knobs as upstream):
+
+* graph constructors: :class:`~acts_gnn.graph.module_map.ModuleMapGraphBuilder` (C++, CPU),
+  :class:`~acts_gnn.graph.module_map_torch.TorchModuleMapGraphBuilder` (torch, GPU),
+  :class:`~acts_gnn.graph.metric_learning.MetricLearning` (embedding + radius/kNN search), or
+  any object with ``construct_graph(data: GraphData) -> (edge_index [2, E], edge_attr [E, 6]
+  or None)`` (tensors);
+* edge classifiers: :class:`~acts_gnn.classify.TorchEdgeClassifier`,
+  :class:`~acts_gnn.classify.OnnxEdgeClassifier` (each keeps the edges above its ``cut``;
+  the next classifier and the track builder see only those);
+* track builders: :mod:`acts_gnn.tracks` (connected components, junction removal,
+  walkthrough).
+
+``shrinkNodes``: after graph construction, nodes without any edge are dropped before the
+classifiers (they cannot be on a candidate); candidates still report the original ids.
+A truth graph (:class:`StageTruth`) turns on per-stage edge efficiency and purity.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from acts_gnn.classify import EdgeClassification
+from acts_gnn.errors import InputDataError
+from acts_gnn.event import Event
+from acts_gnn.metrics.edges import edge_truth_mask
+
+#: node features computed from the hit position (units: mm, rad, none)
+NODE_FEATURE_FUNCTIONS: dict[str, Callable[[npt.NDArray[np.float64]], npt.NDArray]] = {
+    "x": lambda p: p[:, 0],
+    "y": lambda p: p[:, 1],
+    "z": lambda p: p[:, 2],
+    "r": lambda p: np.hypot(p[:, 0], p[:, 1]),
+    "phi": lambda p: np.arctan2(p[:, 1], p[:, 0]),
+    "eta": lambda p: np.arcsinh(p[:, 2] / np.maximum(np.hypot(p[:, 0], p[:, 1]), 1e-12)),
+    "theta": lambda p: np.arctan2(np.hypot(p[:, 0], p[:, 1]), p[:, 2]),
+}
+
+
+def node_feature_matrix(
+    positions: npt.NDArray[np.float64], names: Sequence[str], scales: Sequence[float]
+) -> npt.NDArray[np.float32]:
+    """Node features [N, F] float32: ``names`` (keys of :data:`NODE_FEATURE_FUNCTIONS`) of the
+    hits at ``positions`` [N, 3] (mm), each divided by its scale."""
+    if len(names) != len(scales):
+        raise ValueError(f"{len(names)} node features but {len(scales)} feature scales")
+    unknown = [n for n in names if n not in NODE_FEATURE_FUNCTIONS]
+    if unknown:
+        raise ValueError(f"unknown node features {unknown}; known: {list(NODE_FEATURE_FUNCTIONS)}")
+    if any(s == 0 for s in scales):
+        raise ValueError("featureScales contains zero: division by zero")
+    columns = [NODE_FEATURE_FUNCTIONS[n](positions) / s for n, s in zip(names, scales)]
+    return (
+        np.stack(columns, axis=1).astype(np.float32)
+        if columns
+        else np.zeros((len(positions), 0), np.float32)
+    )
+
+
+@dataclass
+class GraphData:
+    """What travels between stages (see the module docstring); tensors on one device."""
+
+    x: torch.Tensor  # float32 [N, F], scaled
+    positions: npt.NDArray[np.float64]  # [N, 3] mm
+    geometry_ids: npt.NDArray[np.uint64]  # [N]
+    node_ids: npt.NDArray[np.int64]  # [N] what candidates report (measurement index)
+    node_rows: npt.NDArray[np.int64]  # [N] row in the event's input (truth bookkeeping)
+    edge_index: torch.Tensor | None = None  # int64 [2, E] into the rows of x
+    edge_attr: torch.Tensor | None = None  # float32 [E, 6] EDGE_FEATURES, unscaled
+    scores: torch.Tensor | None = None  # float32 [E]
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return 0 if self.edge_index is None else int(self.edge_index.shape[1])
+
+    def shrunk(self) -> GraphData:
+        """The same graph without nodes that have no edge (nodes renumbered in order)."""
+        assert self.edge_index is not None
+        used = torch.zeros(self.n_nodes, dtype=torch.bool, device=self.x.device)
+        used[self.edge_index.reshape(-1)] = True
+        new_row = torch.cumsum(used, 0) - 1
+        keep = used.cpu().numpy()
+        return replace(
+            self,
+            x=self.x[used],
+            positions=self.positions[keep],
+            geometry_ids=self.geometry_ids[keep],
+            node_ids=self.node_ids[keep],
+            node_rows=self.node_rows[keep],
+            edge_index=new_row[self.edge_index],
+        )
+
+
+@dataclass
+class StageTruth:
+    """Truth graph of an event in input rows: ``target`` [2, T] (the edges whose efficiency
+    is measured, e.g. pT > 1 GeV) and ``all_true`` [2, A] (edges of any particle, for the
+    purity)."""
+
+    target: npt.NDArray[np.int64]
+    all_true: npt.NDArray[np.int64]
+    n_nodes: int
+
+    def metrics(self, data: GraphData) -> tuple[float, float]:
+        """(edge efficiency, edge purity) of ``data``'s edges."""
+        if data.edge_index is None or data.n_edges == 0:
+            return (0.0 if self.target.shape[1] else math.nan), math.nan
+        rows = data.node_rows[data.edge_index.cpu().numpy()]
+        true = edge_truth_mask(rows, self.all_true, self.n_nodes)
+        found = edge_truth_mask(self.target, rows, self.n_nodes)
+        efficiency = float(found.mean()) if len(found) else math.nan
+        return efficiency, float(true.mean())
+
+
+@dataclass
+class EventResult:
+    """One event through the pipeline.
+
+    candidates: int64 arrays of node ids (measurement indices), in trajectory order;
+    seconds: wall time per stage; counts: nodes/edges after each stage; edge_metrics: stage ->
+    (efficiency, purity) when a truth graph was given.
+    """
+
+    candidates: list[npt.NDArray[np.int64]]
+    seconds: dict[str, float]
+    counts: dict[str, int]
+    edge_metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class StageTimes:
+    """Seconds per event of every stage, collected over events."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, seconds: dict[str, float]) -> None:
+        for name, value in seconds.items():
+            self.samples.setdefault(name, []).append(value)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """stage -> {mean, std, min, max, events} in seconds."""
+        out = {}
+        for name, values in self.samples.items():
+            a = np.asarray(values)
+            out[name] = {
+                "mean": float(a.mean()),
+                "std": float(a.std()),
+                "min": float(a.min()),
+                "max": float(a.max()),
+                "events": len(a),
+            }
+        return out
+
+    def table(self) -> str:
+        """A text table (milliseconds) of :meth:`summary`."""
+        lines = [f"{'stage':<22}{'mean':>10}{'std':>10}{'min':>10}{'max':>10}  [ms]"]
+        for name, s in self.summary().items():
+            lines.append(
+                f"{name:<22}"
+                + "".join(f"{1e3 * s[k]:>10.2f}" for k in ("mean", "std", "min", "max"))
+            )
+        return "\n".join(lines)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _stage_name(stage: Any) -> str:
+    return type(stage).__name__
+
+
+class GnnPipeline:
+    """graph construction -> edge classifiers -> track building for one event at a time.
+
+    ``nodeFeatures`` (names of :data:`NODE_FEATURE_FUNCTIONS`) divided by ``featureScales``
+    give the x the stages see. ``device``: where tensors live between stages (the stages
+    run where they were configured). Per-stage times accumulate in :attr:`times`.
+    """
+
+    def __init__(
+        self,
+        graphConstructor: Any,
+        edgeClassifiers: Sequence[Any],
+        trackBuilder: Any,
+        nodeFeatures: Sequence[str] = ("r", "phi", "z", "eta"),
+        featureScales: Sequence[float] = (1000.0, math.pi, 1000.0, 1.0),
+        minMeasurementsPerTrack: int | None = None,
+        device: str | torch.device = "cpu",
+        shrinkNodes: bool = False,
+    ) -> None:
+        self.graphConstructor = graphConstructor
+        self.edgeClassifiers = list(edgeClassifiers)
+        self.trackBuilder = trackBuilder
+        self.nodeFeatures = list(nodeFeatures)
+        self.featureScales = [float(s) for s in featureScales]
+        node_feature_matrix(np.zeros((0, 3)), self.nodeFeatures, self.featureScales)  # checks
+        if minMeasurementsPerTrack is not None:
+            trackBuilder.minMeasurementsPerTrack = int(minMeasurementsPerTrack)
+        self.device = torch.device(device)
+        self.shrinkNodes = bool(shrinkNodes)
+        self.times = StageTimes()
+        self.unknown_module_hits = 0
+
+    # -- stages ------------------------------------------------------------------------------
+    def _construct(self, data: GraphData) -> GraphData:
+        from acts_gnn.graph.metric_learning import MetricLearning
+        from acts_gnn.graph.module_map import ModuleMapGraphBuilder, edge_features
+        from acts_gnn.graph.module_map_torch import TorchModuleMapGraphBuilder
+
+        stage = self.graphConstructor
+        if hasattr(stage, "construct_graph"):
+            edge_index, edge_attr = stage.construct_graph(data)
+            if edge_attr is None:
+                edge_attr = torch.from_numpy(
+                    edge_features(data.positions, edge_index.cpu().numpy())
+                )
+        elif isinstance(stage, ModuleMapGraphBuilder):
+            graph = stage(data.positions, data.geometry_ids)
+            self.unknown_module_hits += graph.hits_unknown_module
+            edge_index = torch.from_numpy(graph.edge_index)
+            edge_attr = torch.from_numpy(graph.edge_features)
+        elif isinstance(stage, TorchModuleMapGraphBuilder):
+            edge_index, _ = stage(data.positions, data.geometry_ids)
+            edge_attr = torch.from_numpy(edge_features(data.positions, edge_index.cpu().numpy()))
+        elif isinstance(stage, MetricLearning):
+            ml_graph = stage(data.x, data.positions)
+            edge_index = ml_graph.edge_index
+            if ml_graph.edge_features is not None:
+                edge_attr = ml_graph.edge_features.float()
+            else:
+                edge_attr = torch.from_numpy(
+                    edge_features(data.positions, edge_index.cpu().numpy())
+                )
+        else:
+            raise TypeError(f"unknown graph constructor {_stage_name(stage)}")
+        return replace(
+            data,
+            edge_index=edge_index.to(self.device),
+            edge_attr=edge_attr.to(self.device),
+        )
+
+    @staticmethod
+    def _classify(stage: Any, data: GraphData) -> GraphData:
+        assert data.edge_index is not None
+        result: EdgeClassification = stage.classify(data.x, data.edge_index, data.edge_attr)
+        return replace(
+            data,
+            edge_index=result.edge_index.to(data.x.device),
+            edge_attr=None if result.edge_attr is None else result.edge_attr.to(data.x.device),
+            scores=result.kept_scores.to(data.x.device),
+        )
+
+    def _build_tracks(self, data: GraphData) -> list[npt.NDArray[np.int64]]:
+        assert data.edge_index is not None
+        return list(
+            self.trackBuilder(
+                data.edge_index,
+                data.scores,
+                data.n_nodes,
+                spacePointIds=data.node_ids,
+                positions=data.positions,
+            )
+        )
+
+    # -- one event ---------------------------------------------------------------------------
+    def __call__(
+        self,
+        positions: npt.ArrayLike,
+        geometry_ids: npt.ArrayLike,
+        node_ids: npt.ArrayLike | None = None,
+        truth: StageTruth | None = None,
+    ) -> EventResult:
+        """Run the chain on one event.
+
+        positions [N, 3] mm; geometry_ids [N] (ACTS geometry identifiers of the hits'
+        modules); node_ids [N] (what the candidates contain; default: row numbers);
+        truth: optional truth graph for per-stage edge efficiency and purity.
+        """
+        seconds: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        metrics: dict[str, tuple[float, float]] = {}
+        t0 = time.perf_counter()
+        pos = np.ascontiguousarray(positions, dtype=np.float64)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
+        if not np.all(np.isfinite(pos)):
+            raise InputDataError("non-finite space-point positions", field="positions")
+        n = len(pos)
+        ids = np.arange(n, dtype=np.int64) if node_ids is None else np.asarray(node_ids, np.int64)
+        geo = np.asarray(geometry_ids, dtype=np.uint64)
+        if len(ids) != n or len(geo) != n:
+            raise ValueError(f"{n} positions but {len(geo)} geometry ids and {len(ids)} node ids")
+        x = torch.from_numpy(node_feature_matrix(pos, self.nodeFeatures, self.featureScales))
+        data = GraphData(x.to(self.device), pos, geo, ids, np.arange(n, dtype=np.int64))
+        seconds["features"] = time.perf_counter() - t0
+        counts["nodes"] = n
+
+        def timed(name: str, step: Callable[[GraphData], GraphData], d: GraphData) -> GraphData:
+            t = time.perf_counter()
+            out = step(d)
+            _sync(self.device)
+            seconds[name] = time.perf_counter() - t
+            counts[f"{name} edges"] = out.n_edges
+            if truth is not None:
+                metrics[name] = truth.metrics(out)
+            return out
+
+        data = timed("graph construction", self._construct, data)
+        if self.shrinkNodes:
+            t = time.perf_counter()
+            data = data.shrunk()
+            seconds["shrink nodes"] = time.perf_counter() - t
+            counts["nodes after shrinking"] = data.n_nodes
+        for k, stage in enumerate(self.edgeClassifiers):
+            name = f"classifier {k} ({_stage_name(stage)})"
+            data = timed(name, functools.partial(self._classify, stage), data)
+        t = time.perf_counter()
+        candidates = self._build_tracks(data)
+        seconds["track building"] = time.perf_counter() - t
+        counts["candidates"] = len(candidates)
+        seconds["total"] = time.perf_counter() - t0
+        self.times.add(seconds)
+        return EventResult(candidates, seconds, counts, metrics)
+
+    def run_event(self, event: Event, truth: StageTruth | None = None) -> EventResult:
+        """The chain on a prepared event (hit rows as node ids)."""
+        return self(event.positions(), event.hits["geometry_id"], None, truth)
