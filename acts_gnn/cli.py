@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acts_gnn.errors import InputDataError
 
@@ -133,17 +133,58 @@ def cmd_geometry(args: argparse.Namespace) -> int:
     return geometry_command(args)
 
 
+def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> Any:
+    from acts_gnn.compare import CompareConfig
+
+    return CompareConfig(
+        input=input_dir,
+        output=output,
+        events=args.events if getattr(args, "command", "") == "compare" else None,
+        graph=args.graph,
+        backend=args.backend,
+        device=args.device,
+        module_map=args.module_map,
+        model=args.model,
+        embedding=args.embedding,
+        filter=args.filter,
+        builder=args.builder,
+        edge_cut=args.edge_cut,
+        truth_metrics=args.truth_metrics,
+    )
+
+
+def _run_compare(config: Any) -> int:
+    from acts_gnn.compare import headline_table, run_comparison, write_report
+
+    summary = run_comparison(config)
+    paths = write_report(summary, config.output)
+    sel = summary["selection"]
+    print()
+    print(
+        f"{summary['events']} events, {summary['measurements_per_event']:.0f} measurements per "
+        f"event; particles with pT > {sel['min_pt_GeV']} GeV, |eta| < {sel['max_abs_eta']}, "
+        f">= {sel['min_measurements']} measurements (ACTS TrackTruthMatcher + performance writer)"
+    )
+    print(headline_table(summary))
+    print()
+    print(f"report: {paths[1]}  (summary.json beside it)")
+    print("plots:  " + ", ".join(p.name for p in paths[2:]))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    return _run_compare(_compare_config(args, args.input, args.output))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from acts_gnn.graph import TruthSelection, truth_graph
-    from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.io.root_reader import SimulationFiles
-    from acts_gnn.prepare import prepare
     from acts_gnn.report import plot_generated_distributions
     from acts_gnn.simulation import GeneratorConfig, simulate
 
     out = Path(args.output)
     print(
-        f"[1/3] simulating {args.events} events at pile-up {args.pileup} (+ hard scatter) with ACTS Fatras"
+        f"[1/2] simulating {args.events} held-out events at pile-up {args.pileup} "
+        f"(+ ttbar-like hard scatter) with ACTS Fatras, seed {args.seed}"
     )
     t0 = time.perf_counter()
     sim = simulate(
@@ -153,39 +194,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=True,
     )
-    t1 = time.perf_counter()
-    print("[2/3] digitizing with ACTS and writing event tables")
-    report = prepare(out / "sim", out / "prepared", progress=True)
-    t2 = time.perf_counter()
-    print("[3/3] plotting generated distributions")
-    plot = plot_generated_distributions(
-        SimulationFiles(sim.particles_file, sim.hits_file), out / "generated.png"
+    plot_generated_distributions(
+        SimulationFiles(sim.particles_file, sim.hits_file), out / "report" / "generated.png"
     )
-    selection = TruthSelection(min_pt=1.0, min_hits=3)
-    rows = []
-    for event in PreparedDataset(out / "prepared"):
-        rows.append(
-            (
-                event.event_id,
-                event.n_particles,
-                event.n_hits,
-                truth_graph(event, selection).shape[1],
-            )
-        )
-    print()
-    print(f"{'event':>7} {'particles':>10} {'measurements':>13} {'truth edges (pT>1 GeV)':>24}")
-    for row in rows:
-        print(f"{row[0]:>7} {row[1]:>10} {row[2]:>13} {row[3]:>24}")
-    print()
+    print(f"      {(time.perf_counter() - t0) / args.events:.1f} s per event")
     print(
-        f"simulation: {(t1 - t0) / args.events:.2f} s/event, preparation: {(t2 - t1) / args.events:.2f} s/event"
+        "[2/2] reconstructing with both chains in one ACTS Sequencer: "
+        f"GNN ({args.graph}, {args.backend}, {args.device}) and ACTS seeding + CKF"
     )
-    print(f"ROOT files:     {sim.particles_file}, {sim.hits_file}")
-    print(f"event tables:   {out / 'prepared'}")
-    print(f"plot:           {plot}")
-    if report.skipped:
-        print(report.summary())
-    return 0
+    return _run_compare(_compare_config(args, out / "sim", out / "report"))
 
 
 def _selection(args: argparse.Namespace) -> TruthSelection:
@@ -340,6 +357,27 @@ def _add_train_commands(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=commands.cmd_export_model)
 
 
+def _add_chain_options(p: argparse.ArgumentParser) -> None:
+    """Options of the GNN chain shared by ``compare`` and ``demo`` (defaults: shipped files)."""
+    from acts_gnn.defaults import BACKENDS, BUILDERS, GRAPHS
+
+    g = p.add_argument_group("GNN chain (files default to the shipped ones)")
+    g.add_argument("--graph", choices=GRAPHS, default="module-map", help="graph construction")
+    g.add_argument("--backend", choices=BACKENDS, default="onnx", help="edge-classifier runtime")
+    g.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default %(default)s)")
+    g.add_argument("--module-map", type=Path, default=None, help="module-map file")
+    g.add_argument("--model", type=Path, default=None, help="GNN model (.onnx or TorchScript)")
+    g.add_argument("--embedding", type=Path, default=None, help="metric-learning embedding")
+    g.add_argument("--filter", type=Path, default=None, help="edge-filter model")
+    g.add_argument("--builder", choices=BUILDERS, default="walkthrough", help="track building")
+    g.add_argument("--edge-cut", type=float, default=0.5, help="GNN score cut of the track builder")
+    g.add_argument(
+        "--truth-metrics",
+        action="store_true",
+        help="also print edge efficiency and purity after every GNN stage",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acts-gnn",
@@ -479,8 +517,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_module_map_evaluate)
 
     p = sub.add_parser(
+        "compare",
+        help="GNN tracking vs ACTS seeding + CKF on the same events: summary, table, plots",
+    )
+    p.add_argument("--input", "-i", type=Path, required=True, help="simulation folder (ROOT)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="report folder")
+    p.add_argument("--events", type=int, default=None, help="only the first N events")
+    _add_chain_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
         "demo",
-        help="the main job: simulate a small sample, prepare it, print and plot what was made",
+        help="the main job: simulate held-out events, run GNN and CKF tracking, compare",
     )
     p.add_argument("--events", type=int, default=3, help="number of events (default %(default)s)")
     p.add_argument("--pileup", type=float, default=50.0, help="mean pile-up (default %(default)s)")
@@ -492,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("output/demo"),
         help="output folder (default %(default)s)",
     )
+    _add_chain_options(p)
     p.set_defaults(func=cmd_demo)
 
     from acts_gnn.geometry_report import add_geometry_arguments

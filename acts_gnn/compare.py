@@ -32,14 +32,17 @@ import acts
 import acts.examples
 import numpy as np
 
-from acts_gnn.defaults import default_files, edge_classifier, pipeline_features
+from acts_gnn.defaults import (
+    BACKENDS,
+    BUILDERS,
+    GRAPHS,
+    default_files,
+    edge_classifier,
+    pipeline_features,
+)
 from acts_gnn.reconstruction import CkfSettings, ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
-
-GRAPHS = ("module-map", "metric-learning")
-BACKENDS = ("onnx", "torch")
-BUILDERS = ("walkthrough", "junction-removal", "connected-components")
 
 
 @dataclass
@@ -217,6 +220,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         addParticleSelection,
         addRootSimulationInput,
         addTrackPerformance,
+        addTrackQualitySelection,
     )
 
     config.validate()
@@ -252,7 +256,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         truthMetrics=config.truth_metrics,
         logLevel=level,
     )
-    _select_tracks(s, "gnn_tracks", "gnn_selected_tracks", config.ckf, level)
+    addTrackQualitySelection(s, "gnn_tracks", "gnn_selected_tracks", config.ckf, level)
     addCkfReference(s, detector, config.ckf, logLevel=level)
     collections = {
         "gnn": "gnn_selected_tracks",
@@ -345,20 +349,6 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             }
         summary[label] = entry
     return summary
-
-
-def _select_tracks(s: Any, inputTracks: str, outputTracks: str, c: CkfSettings, level: Any) -> None:
-    """The CKF chain's track selection (pT, measurements) applied to the GNN tracks."""
-    s.addAlgorithm(
-        acts.examples.TrackSelectorAlgorithm(
-            level=level,
-            inputTracks=inputTracks,
-            outputTracks=outputTracks,
-            selectorConfig=acts.TrackSelector.Config(
-                ptMin=c.min_pt, minMeasurements=c.min_measurements
-            ),
-        )
-    )
 
 
 def _describe(config: CompareConfig) -> dict[str, Any]:

@@ -25,6 +25,11 @@ from acts_gnn.detector.generic import geometry_dir
 DEFAULT_NODE_FEATURES = ("r", "phi", "z", "eta")
 DEFAULT_FEATURE_SCALES = (1000.0, math.pi, 1000.0, 1.0)
 
+#: the choices of the GNN chain (``acts-gnn compare`` / ``demo``)
+GRAPHS = ("module-map", "metric-learning")
+BACKENDS = ("onnx", "torch")
+BUILDERS = ("walkthrough", "junction-removal", "connected-components")
+
 
 @dataclass(frozen=True)
 class DefaultFiles:

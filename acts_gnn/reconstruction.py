@@ -11,7 +11,8 @@ In the style of ``acts.examples.reconstruction`` (each helper extends an
   fit (``gnn_tracks``), optionally a CKF seeded from the GNN track parameters
   (``gnn_ckf_tracks``);
 * :func:`addCkfReference`: ACTS seeding on pixel space points -> CKF -> greedy ambiguity
-  resolution (``ckf_tracks``), configured for the generic detector (values below);
+  resolution (``ckf_tracks``), configured for the generic detector (values below), and
+  :func:`addTrackQualitySelection`, its track selection, for the GNN tracks;
 * :func:`addParticleSelection` and :func:`addTrackPerformance`: the particles that count
   (pT, |eta|, measurements) and ACTS's own ``TrackTruthMatcher`` +
   ``PythonPatternRecognitionPerformanceWriter``, whose ``stats()`` give efficiency, fake and
@@ -338,6 +339,29 @@ def addCkfReference(
             maximumSharedHits=c.max_shared_hits,
             nMeasurementsMin=c.min_measurements,
             maximumIterations=100000,
+        )
+    )
+    return outputTracks
+
+
+def addTrackQualitySelection(
+    s: acts.examples.Sequencer,
+    inputTracks: str,
+    outputTracks: str,
+    settings: CkfSettings | None = None,
+    logLevel: Any = None,
+) -> str:
+    """The CKF chain's track selection (pT > ``min_pt``, >= ``min_measurements``) on other
+    tracks, e.g. the fitted GNN tracks, so both chains are scored on the same footing."""
+    c = settings or CkfSettings()
+    s.addAlgorithm(
+        acts.examples.TrackSelectorAlgorithm(
+            level=_level(s, logLevel),
+            inputTracks=inputTracks,
+            outputTracks=outputTracks,
+            selectorConfig=acts.TrackSelector.Config(
+                ptMin=c.min_pt, minMeasurements=c.min_measurements
+            ),
         )
     )
     return outputTracks

@@ -93,3 +93,18 @@ def test_truth_hook_sees_a_complete_graph(comparison: dict[str, Any]) -> None:
     assert metrics["graph construction"]["efficiency"] == 1.0
     assert 0 < metrics["graph construction"]["purity"] < 1
     assert set(comparison["gnn"]["gnn_substages"]) >= {"graph construction", "track building"}
+
+
+def test_example_script_gives_the_same_numbers(comparison: dict[str, Any]) -> None:
+    import runpy
+
+    example = Path(__file__).parents[1] / "examples" / "full_chain_generic.py"
+    run = runpy.run_path(str(example))["runFullChainGeneric"]
+    c = comparison["config"]
+    sequencer, writers = run(Path(c["input"]), Path(c["module_map"]), Path(c["model"]))
+    sequencer.run()
+    for chain in ("gnn", "ckf"):
+        stats = writers[chain].stats()
+        assert stats["efficiencyParticles"] == comparison[chain]["efficiency"]
+        assert stats["fakeRatioTracks"] == comparison[chain]["fake_ratio"]
+        assert stats["nTotalTracks"] == comparison[chain]["acts_stats"]["nTotalTracks"]
