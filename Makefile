@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default defaults clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,23 @@ module-map: setup
 	$(BIN)/acts-gnn module-map build -q -i data/map-train3-prepared -o data/module-map-flat100.npz
 	$(BIN)/acts-gnn module-map merge --inputs data/module-map-60.npz data/module-map-150.npz data/module-map-flat100.npz -o data/module-map.npz
 	$(BIN)/acts-gnn module-map evaluate -q -i data/mu200-test-prepared -m data/module-map.npz --plot data/module-map-efficiency.png
+
+# The shipped GNN (geometry/generic/models): 64 MU=200 events (24 + 40), graphs from the
+# 310-event map, configs/gnn-default.yaml (8 epochs in 8 phi sectors; ~75 min on one CPU core,
+# minutes on a GPU: add DEVICE=cuda).
+DEVICE ?= auto
+gnn-default: setup
+	test -f data/module-map.npz || $(MAKE) module-map
+	test -f data/gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 24 --pileup 200 --seed 300 -o data/gnn-train && $(BIN)/acts-gnn prepare -q -i data/gnn-train -o data/gnn-train-prepared; }
+	test -f data/gnn-train2-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 40 --pileup 200 --seed 301 -o data/gnn-train2 && $(BIN)/acts-gnn prepare -q -i data/gnn-train2 -o data/gnn-train2-prepared; }
+	test -f data/gnn-train-all/dataset.json || $(BIN)/acts-gnn merge-events --inputs data/gnn-train-prepared data/gnn-train2-prepared -o data/gnn-train-all
+	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
+
+# Rebuild every shipped file from scratch (module map, GNN) and copy them into geometry/generic.
+defaults: gnn-default
+	$(BIN)/acts-gnn module-map convert -i data/module-map.npz -o geometry/generic/module-map.npz --format compact
+	mkdir -p geometry/generic/models
+	cp output/gnn-default/gnn.onnx output/gnn-default/gnn.pt geometry/generic/models/
 
 clean:
 	rm -rf build $(VENV) output

@@ -110,6 +110,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge_events(args: argparse.Namespace) -> int:
+    from acts_gnn.io.event_store import merge_prepared
+
+    ids = merge_prepared(args.output, args.inputs)
+    print(f"{len(ids)} events from {len(args.inputs)} folders linked into {args.output}")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from acts_gnn.graph import TruthSelection, truth_graph
     from acts_gnn.io.event_store import PreparedDataset
@@ -515,6 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_selection_options(p, min_pt=1.0)
     p.set_defaults(func=cmd_module_map_evaluate)
+
+    p = sub.add_parser(
+        "merge-events",
+        help="link several prepared folders into one, renumbering events (for training)",
+    )
+    p.add_argument("--inputs", nargs="+", type=Path, required=True, help="prepared folders")
+    p.add_argument("--output", "-o", type=Path, required=True, help="new prepared folder")
+    p.set_defaults(func=cmd_merge_events)
 
     p = sub.add_parser(
         "compare",

@@ -492,16 +492,18 @@ def plot_comparison(summary: dict[str, Any], output: Path) -> list[Path]:
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
+    labels: list[str] = []
     fig, ax = plt.subplots(figsize=(7, 5))
-    for k, (chain, _) in enumerate(CHAINS):
+    for chain, title in CHAINS:
         stages = {s: v for s, v in summary[chain]["time_per_event"].items() if s != "total"}
-        bottom = 0.0
-        for stage, seconds in stages.items():
-            ax.bar(k, seconds, bottom=bottom, label=f"{chain}: {stage}")
-            bottom += seconds
-    ax.set_xticks(range(len(CHAINS)), [t for _, t in CHAINS], fontsize="small")
-    ax.set_ylabel("time per event [s]")
-    ax.legend(fontsize="x-small", ncol=2)
+        y = np.arange(len(labels), len(labels) + len(stages))
+        ax.barh(y, list(stages.values()), label=title)
+        labels += list(stages)
+    ax.set_yticks(range(len(labels)), labels, fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel("time per event [s]")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.set_title(f"{summary['events']} events, one thread", fontsize="small")
     path = output / "time_per_stage.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -119,3 +119,28 @@ class PreparedDataset:
     def __iter__(self) -> Any:
         for event_id in self.event_ids:
             yield read_event(self.directory, event_id)
+
+
+def merge_prepared(output: str | Path, inputs: list[str | Path]) -> list[int]:
+    """One prepared folder from several: events are linked (symlinks, relative), not copied,
+    and renumbered consecutively in input order so ids never collide; ``dataset.json`` lists
+    each input and its id mapping. Returns the new event ids."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    if list_events(output):
+        raise InputDataError("merge output folder already holds events", file=output)
+    new_id = 0
+    sources = []
+    for source in map(Path, inputs):
+        read_dataset_info(source)  # a prepared folder, or a clear error
+        mapping = {}
+        for event_id in list_events(source):
+            for kind in ("hits", "particles"):
+                target = source / f"{event_stem(event_id)}-{kind}.parquet"
+                link = output / f"{event_stem(new_id)}-{kind}.parquet"
+                link.symlink_to(os.path.relpath(target.resolve(), output.resolve()))
+            mapping[str(new_id)] = event_id
+            new_id += 1
+        sources.append({"input": str(source.resolve()), "events": mapping})
+    write_dataset_info(output, {"merged_from": sources, "events": list(range(new_id))})
+    return list(range(new_id))

@@ -14,6 +14,7 @@ from acts_gnn.io.event_store import (
     PreparedDataset,
     event_stem,
     list_events,
+    merge_prepared,
     read_dataset_info,
     read_event,
     write_dataset_info,
@@ -108,3 +109,22 @@ def test_missing_column_raises_naming_it(tmp_path):
     # extra columns are fine
     pq.write_table(table.append_column("extra", pa.array(np.zeros(table.num_rows))), path)
     assert read_event(tmp_path, 1).n_hits == event.n_hits
+
+
+def test_merge_renumbers_and_links(tmp_path):
+    for folder, ids, seed in (("a", [3, 7], 1), ("b", [3], 2)):
+        for event_id in ids:
+            write_event(tmp_path / folder, random_event(event_id, seed=seed + event_id))
+        write_dataset_info(tmp_path / folder, {"events": ids})
+    ids = merge_prepared(tmp_path / "m", [tmp_path / "a", tmp_path / "b"])
+    assert ids == list_events(tmp_path / "m") == [0, 1, 2]
+    merged = read_event(tmp_path / "m", 2)
+    original = read_event(tmp_path / "b", 3)
+    np.testing.assert_array_equal(merged.hits["x"], original.hits["x"])
+    assert (tmp_path / "m" / f"{event_stem(0)}-hits.parquet").is_symlink()
+    info = read_dataset_info(tmp_path / "m")
+    assert info["merged_from"][0]["events"] == {"0": 3, "1": 7}
+    with pytest.raises(InputDataError, match="already holds events"):
+        merge_prepared(tmp_path / "m", [tmp_path / "a"])
+    with pytest.raises(InputDataError, match=r"dataset\.json"):
+        merge_prepared(tmp_path / "n", [tmp_path / "missing"])
