@@ -16,6 +16,17 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         "importing the source folder directly"
     ) from err
 
+from typing import Any
+
 from acts_gnn.errors import InputDataError
 
-__all__ = ["InputDataError", "__version__"]
+__all__ = ["InputDataError", "TrackFindingAlgorithmGnn", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``acts_gnn.TrackFindingAlgorithmGnn`` without importing ACTS on ``import acts_gnn``."""
+    if name == "TrackFindingAlgorithmGnn":
+        from acts_gnn.algorithm import TrackFindingAlgorithmGnn
+
+        return TrackFindingAlgorithmGnn
+    raise AttributeError(f"module 'acts_gnn' has no attribute {name!r}")

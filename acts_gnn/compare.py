@@ -54,7 +54,7 @@ class CompareConfig:
     events: int | None = None
     skip: int = 0
     graph: str = "module-map"
-    backend: str = "onnx"
+    backend: str = "torch"
     device: str = "cpu"
     module_map: Path | None = None
     model: Path | None = None
