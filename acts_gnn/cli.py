@@ -141,6 +141,12 @@ def cmd_geometry(args: argparse.Namespace) -> int:
     return geometry_command(args)
 
 
+def cmd_evaluate_gnn(args: argparse.Namespace) -> int:
+    from acts_gnn.evaluate_gnn import evaluate_gnn_command
+
+    return evaluate_gnn_command(args)
+
+
 def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> Any:
     from acts_gnn.compare import CompareConfig
 
@@ -573,6 +579,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_geometry_arguments(p)
     p.set_defaults(func=cmd_geometry)
+
+    from acts_gnn.evaluate_gnn import add_arguments as add_evaluate_gnn_arguments
+
+    p = sub.add_parser(
+        "evaluate-gnn",
+        help="edge efficiency, purity, ROC of a GNN on module-map graphs of prepared events",
+    )
+    add_evaluate_gnn_arguments(p)
+    p.set_defaults(func=cmd_evaluate_gnn)
     _add_train_commands(sub)
     return parser
 
