@@ -148,7 +148,13 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
             self._particles.initialize(inputParticles)
         self.edge_metrics = _EdgeMetricSums()
         self.read_seconds: list[float] = []
+        self.counts: list[dict[str, int]] = []
         self.events = 0
+
+    def mean_counts(self) -> dict[str, float]:
+        """Nodes, edges after each stage and candidates, averaged over the events so far."""
+        keys = {k for c in self.counts for k in c}
+        return {k: float(np.mean([c.get(k, 0) for c in self.counts])) for k in sorted(keys)}
 
     @property
     def times(self) -> Any:
@@ -190,6 +196,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
             protos.append(acts.examples.ProtoTrack(candidate.tolist()))
         n_protos = len(protos)
         self._proto_tracks(context, protos)
+        self.counts.append(result.counts)
         self.events += 1
         self.logger.debug(
             f"event {context.eventNumber}: {len(positions)} space points, "
@@ -211,6 +218,11 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         if self.read_seconds:
             r = np.asarray(self.read_seconds)
             lines.append(f"space-point reading: mean {1e3 * r.mean():.2f} ms")
+        if self.counts:
+            lines.append(
+                "mean per event: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in self.mean_counts().items())
+            )
         if self.pipeline.unknown_module_hits:
             lines.append(
                 f"space points on modules missing from the module map: "

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import platform
+import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -312,6 +313,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         "config": _describe(config),
         "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
         "wall_seconds": wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     for label, writer in writers.items():
         stats = writer.stats()
@@ -343,6 +345,8 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             entry["time_per_event"] = {}
         if chain == "gnn":
             entry["gnn_substages"] = gnn_substages
+            entry["gnn_counts"] = gnn.mean_counts()
+            entry["gnn_space_point_reading"] = float(np.mean(gnn.read_seconds))
             entry["gnn_edge_metrics"] = {
                 k: {"efficiency": e, "purity": p}
                 for k, (e, p) in gnn.edge_metrics.summary().items()

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""GNN chain vs ACTS seeding + CKF: time per event by stage vs pile-up, one thread.
+
+For each MU, simulates ``--events`` events (pile-up MU + a ttbar-like hard scatter; seed
+``--seed`` + MU), then runs ``acts-gnn compare`` on them in a fresh process (one thread;
+the GNN chain and the CKF chain on the same events in one Sequencer; times from the
+Sequencer's own timing.csv) and prints one row per MU:
+
+* hits (measurements) and graph edges per event;
+* GNN chain before the Kalman fit (space points + GNN track finding) and with the fit;
+* CKF chain (space points, seeding, parameter estimation, CKF, ambiguity resolution);
+* the ratio GNN (before fit) / CKF, efficiencies of both chains (ACTS definitions, pT > 1
+  GeV, |eta| < 2.5, >= 7 measurements), peak resident memory of the process;
+
+then the exponent k of time = c * hits^k fitted on log-log per-MU points, per chain, and the
+GNN track-finding stages at the largest MU. Usage::
+
+    python benchmarks/bench_chains.py [--pileup 10 50 100 200] [--events 2] \\
+        [--module-map F] [--model F] [--backend torch|onnx] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import numpy as np
+from _machine import machine_line
+
+
+def simulate(directory: Path, events: int, pileup: float, seed: int) -> None:
+    from acts_gnn.simulation import GeneratorConfig, simulate
+
+    simulate(directory, events, GeneratorConfig(pileup=pileup), seed=seed, progress=False)
+
+
+def compare(sim: Path, report: Path, args: argparse.Namespace) -> dict:
+    command = [sys.executable, "-m", "acts_gnn.cli", "compare", "-i", str(sim), "-o", str(report)]
+    command += ["--backend", args.backend, "--device", args.device]
+    if args.module_map:
+        command += ["--module-map", str(args.module_map)]
+    if args.model:
+        command += ["--model", str(args.model)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads((report / "summary.json").read_text())
+
+
+def exponent(hits: list[float], seconds: list[float]) -> float:
+    return float(np.polyfit(np.log(hits), np.log(seconds), 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pileup", type=float, nargs="+", default=[10, 50, 100, 200])
+    parser.add_argument("--events", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=5000)
+    parser.add_argument("--module-map", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the data and reports here")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-chains-"))
+    rows = []
+    for mu in args.pileup:
+        sim = root / f"sim-mu{mu:g}"
+        if not (sim / "hits.root").is_file():
+            simulate(sim, args.events, mu, args.seed + int(mu))
+        s = compare(sim, root / f"report-mu{mu:g}", args)
+        g, c = s["gnn"]["time_per_event"], s["ckf"]["time_per_event"]
+        before_fit = g["space points"] + g["GNN track finding"]
+        rows.append(
+            {
+                "mu": mu,
+                "hits": s["measurements_per_event"],
+                "edges": s["gnn"]["gnn_counts"].get("graph construction edges", 0.0),
+                "gnn": before_fit,
+                "gnn_kf": g["total"],
+                "ckf": c["total"],
+                "eff_gnn": s["gnn"]["efficiency"],
+                "eff_ckf": s["ckf"]["efficiency"],
+                "mem": s["peak_rss_mb"],
+                "stages": s["gnn"]["gnn_substages"],
+            }
+        )
+    print(machine_line())
+    print(
+        f"{args.events} events per MU, one thread, backend {args.backend}, device {args.device}; "
+        "times per event in seconds (Sequencer timing.csv)"
+    )
+    print(
+        f"{'MU':>5} {'hits':>8} {'edges':>8} {'GNN':>8} {'GNN+KF':>8} {'CKF':>8} "
+        f"{'GNN/CKF':>8} {'eff GNN':>8} {'eff CKF':>8} {'peak MB':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['mu']:>5g} {r['hits']:>8.0f} {r['edges']:>8.0f} {r['gnn']:>8.3f} "
+            f"{r['gnn_kf']:>8.3f} {r['ckf']:>8.3f} {r['gnn'] / r['ckf']:>8.3f} "
+            f"{r['eff_gnn']:>8.4f} {r['eff_ckf']:>8.4f} {r['mem']:>8.0f}"
+        )
+    if len(rows) > 1:
+        hits = [r["hits"] for r in rows]
+        print(
+            "time ~ hits^k: "
+            + ", ".join(
+                f"{name} k = {exponent(hits, [r[key] for r in rows]):.2f}"
+                for name, key in (("GNN", "gnn"), ("GNN+KF", "gnn_kf"), ("CKF", "ckf"))
+            )
+        )
+    last = rows[-1]
+    print(
+        f"GNN track finding at MU={last['mu']:g} by stage [s]: "
+        + ", ".join(f"{k} {v['mean']:.3f}" for k, v in last["stages"].items())
+    )
+    print(f"data and reports: {root}")
+
+
+if __name__ == "__main__":
+    main()
