@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
 from acts_gnn.pipeline import GnnPipeline, StageTruth
 
@@ -124,28 +125,32 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         self.outputProtoTracks = outputProtoTracks
         self.inputClusters = inputClusters
         self.truthSelection = truthSelection or TruthSelection(min_pt=1.0, min_hits=3)
-        self._space_points = acts.examples.ReadDataHandle(
-            self, acts.SpacePointContainer, "InputSpacePoints"
+        self._space_points = data_handle(
+            self, "read", acts.SpacePointContainer, "InputSpacePoints", inputSpacePoints
         )
-        self._space_points.initialize(inputSpacePoints)
-        self._proto_tracks = acts.examples.WriteDataHandle(
-            self, acts.examples.ProtoTrackContainer, "OutputProtoTracks"
+        self._proto_tracks = data_handle(
+            self,
+            "write",
+            acts.examples.ProtoTrackContainer,
+            "OutputProtoTracks",
+            outputProtoTracks,
         )
-        self._proto_tracks.initialize(outputProtoTracks)
         self._truth = bool(inputMeasurementParticlesMap and inputParticles)
         if bool(inputMeasurementParticlesMap) != bool(inputParticles):
             raise ValueError(
                 "the truth hook needs both inputMeasurementParticlesMap and inputParticles"
             )
         if self._truth:
-            self._measurement_particles = acts.examples.ReadDataHandle(
-                self, acts.examples.MeasurementParticlesMap, "InputMeasurementParticlesMap"
+            self._measurement_particles = data_handle(
+                self,
+                "read",
+                acts.examples.MeasurementParticlesMap,
+                "InputMeasurementParticlesMap",
+                inputMeasurementParticlesMap,
             )
-            self._measurement_particles.initialize(inputMeasurementParticlesMap)
-            self._particles = acts.examples.ReadDataHandle(
-                self, acts.examples.SimParticleContainer, "InputParticles"
+            self._particles = data_handle(
+                self, "read", acts.examples.SimParticleContainer, "InputParticles", inputParticles
             )
-            self._particles.initialize(inputParticles)
         self.edge_metrics = _EdgeMetricSums()
         self.read_seconds: list[float] = []
         self.counts: list[dict[str, int]] = []

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from acts_gnn.algorithm import space_point_columns
+from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics, trackml_score
 
@@ -57,25 +58,25 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         super().__init__("TrackMetricsAlgorithm", acts.logging.INFO if level is None else level)
         self.metrics = {label: TrackMetrics(selection=selection) for label in inputProtoTracks}
         self.n_hits: list[int] = []
-        self._tracks = {}
-        for label, name in inputProtoTracks.items():
-            handle = acts.examples.ReadDataHandle(
-                self, acts.examples.ProtoTrackContainer, f"InputProtoTracks_{label}"
+        self._tracks = {
+            label: data_handle(
+                self, "read", acts.examples.ProtoTrackContainer, f"InputProtoTracks_{label}", name
             )
-            handle.initialize(name)
-            self._tracks[label] = handle
-        self._space_points = acts.examples.ReadDataHandle(
-            self, acts.SpacePointContainer, "InputSpacePoints"
+            for label, name in inputProtoTracks.items()
+        }
+        self._space_points = data_handle(
+            self, "read", acts.SpacePointContainer, "InputSpacePoints", inputSpacePoints
         )
-        self._space_points.initialize(inputSpacePoints)
-        self._particles = acts.examples.ReadDataHandle(
-            self, acts.examples.SimParticleContainer, "InputParticles"
+        self._particles = data_handle(
+            self, "read", acts.examples.SimParticleContainer, "InputParticles", inputParticles
         )
-        self._particles.initialize(inputParticles)
-        self._map = acts.examples.ReadDataHandle(
-            self, acts.examples.MeasurementParticlesMap, "InputMeasurementParticlesMap"
+        self._map = data_handle(
+            self,
+            "read",
+            acts.examples.MeasurementParticlesMap,
+            "InputMeasurementParticlesMap",
+            inputMeasurementParticlesMap,
         )
-        self._map.initialize(inputMeasurementParticlesMap)
 
     def execute(self, context: Any) -> Any:
         store = context.eventStore

@@ -21,9 +21,10 @@ import numpy.typing as npt
 
 from acts_gnn.detector import Detector, SurfaceTransforms, load_generic_detector
 from acts_gnn.event import Event
+from acts_gnn.io.acts_edm import event_particle_table, hit_columns, particle_rows
 from acts_gnn.io.event_store import write_dataset_info, write_event
 from acts_gnn.io.root_reader import SimulationFiles, make_root_reader
-from acts_gnn.io.schemas import barcode_hash, decode_geometry_id
+from acts_gnn.io.schemas import barcode_hash
 from acts_gnn.progress import progress_bar
 
 #: Barcode components, in the order of :func:`acts_gnn.io.schemas.barcode_hash`.
@@ -76,10 +77,8 @@ def measurements_to_event(
         cov = m.fullCovariance
         local[k] = (params[0], params[1], cov[0, 0], cov[1, 1])
     position = surfaces.local_to_global(geometry_id, local[:, 0], local[:, 1])
-    x, y, z = position[:, 0], position[:, 1], position[:, 2]
-    r = np.hypot(x, y)
 
-    particle_table, particle_hash = _particle_table(particles)
+    particle_table, particle_hash = event_particle_table(particles)
     particle_id = np.full(n, -1, dtype=np.int64)
     links = np.array([(m, h) for m, h in measurement_simhits], dtype=np.int64).reshape(-1, 2)
     missing = 0
@@ -93,67 +92,15 @@ def measurements_to_event(
                 f"modules disagree in event {event_id}"
             )
         hashes = barcode_hash(*(hits[f"barcode_{c}"][rows] for c in BARCODE_FIELDS))
-        order = np.argsort(particle_hash)
-        pos = np.minimum(np.searchsorted(particle_hash[order], hashes), max(len(order) - 1, 0))
-        found = particle_hash[order][pos] == hashes if len(order) else np.zeros(len(hashes), bool)
-        particle_id[measured[found]] = order[pos[found]]
+        found_rows = particle_rows(particle_hash, hashes)
+        found = found_rows >= 0
+        particle_id[measured[found]] = found_rows[found]
         missing = int((~found).sum())
     particle_table["n_measurements"] = np.bincount(
         particle_id[particle_id >= 0], minlength=len(particle_hash)
     ).astype(np.int32)
-    hits = {
-        "measurement_id": np.arange(n, dtype=np.int64),
-        "x": x,
-        "y": y,
-        "z": z,
-        "r": r,
-        "phi": np.arctan2(y, x),
-        "eta": np.arcsinh(z / np.where(r > 0, r, 1e-9)),
-        "geometry_id": geometry_id,
-        "volume_id": decode_geometry_id(geometry_id, "volume"),
-        "layer_id": decode_geometry_id(geometry_id, "layer"),
-        "loc0": local[:, 0],
-        "loc1": local[:, 1],
-        "var_loc0": local[:, 2],
-        "var_loc1": local[:, 3],
-        "particle_id": particle_id,
-    }
+    hits = hit_columns(np.arange(n, dtype=np.int64), position, geometry_id, particle_id, local)
     return Event(event_id, hits, particle_table), missing
-
-
-def _particle_table(
-    particles: dict[str, npt.NDArray],
-) -> tuple[dict[str, npt.NDArray], npt.NDArray]:
-    n = len(particles["particle_type"])
-    px, py, pz = (np.asarray(particles[c], np.float64) for c in ("px", "py", "pz"))
-    pt = np.hypot(px, py)
-    ids = [
-        np.asarray(particles[c], np.uint32)
-        for c in ("vertex_primary", "vertex_secondary", "particle", "generation", "sub_particle")
-    ]
-    table = {
-        "particle_id": np.arange(n, dtype=np.int64),
-        "vertex_primary": ids[0],
-        "vertex_secondary": ids[1],
-        "particle": ids[2],
-        "generation": ids[3],
-        "sub_particle": ids[4],
-        "pdg": particles["particle_type"],
-        "q": particles["q"],
-        "px": px,
-        "py": py,
-        "pz": pz,
-        "pt": pt,
-        "p": np.sqrt(pt**2 + pz**2),
-        "eta": np.arcsinh(pz / np.where(pt > 0, pt, 1e-12)),
-        "phi": np.arctan2(py, px),
-        "vx": particles["vx"],
-        "vy": particles["vy"],
-        "vz": particles["vz"],
-        "n_measurements": np.zeros(n, dtype=np.int32),
-        "is_primary": (ids[3] == 0) & (ids[1] == 0),
-    }
-    return table, barcode_hash(*ids)
 
 
 def prepare(

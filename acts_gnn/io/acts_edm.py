@@ -157,3 +157,95 @@ def columns_to_sim_particles(table: dict[str, npt.NDArray]) -> Any:
         particle.absoluteMomentum = float(p_abs[k]) * u.GeV
         container.insert(particle)
     return container
+
+
+def event_particle_table(
+    particles: dict[str, npt.NDArray],
+) -> tuple[dict[str, npt.NDArray], npt.NDArray]:
+    """ROOT-schema particle columns -> (the Event particle table, the barcode hash of each
+    row, for :func:`particle_rows`)."""
+    n = len(particles["particle_type"])
+    px, py, pz = (np.asarray(particles[c], np.float64) for c in ("px", "py", "pz"))
+    pt = np.hypot(px, py)
+    ids = [
+        np.asarray(particles[c], np.uint32)
+        for c in ("vertex_primary", "vertex_secondary", "particle", "generation", "sub_particle")
+    ]
+    table = {
+        "particle_id": np.arange(n, dtype=np.int64),
+        "vertex_primary": ids[0],
+        "vertex_secondary": ids[1],
+        "particle": ids[2],
+        "generation": ids[3],
+        "sub_particle": ids[4],
+        "pdg": particles["particle_type"],
+        "q": particles["q"],
+        "px": px,
+        "py": py,
+        "pz": pz,
+        "pt": pt,
+        "p": np.sqrt(pt**2 + pz**2),
+        "eta": np.arcsinh(pz / np.where(pt > 0, pt, 1e-12)),
+        "phi": np.arctan2(py, px),
+        "vx": particles["vx"],
+        "vy": particles["vy"],
+        "vz": particles["vz"],
+        "n_measurements": np.zeros(n, dtype=np.int32),
+        "is_primary": (ids[3] == 0) & (ids[1] == 0),
+    }
+    return table, barcode_hash(*ids)
+
+
+def particle_rows(particle_hash: npt.NDArray, hashes: npt.NDArray) -> npt.NDArray[np.int64]:
+    """Row of each barcode hash in ``particle_hash`` (-1 where absent)."""
+    rows = np.full(len(hashes), -1, dtype=np.int64)
+    if len(particle_hash) == 0 or len(hashes) == 0:
+        return rows
+    order = np.argsort(particle_hash)
+    pos = np.minimum(np.searchsorted(particle_hash[order], hashes), len(order) - 1)
+    found = particle_hash[order][pos] == hashes
+    rows[found] = order[pos[found]]
+    return rows
+
+
+def hit_columns(
+    measurement_id: npt.NDArray[np.int64],
+    positions: npt.NDArray[np.float64],
+    geometry_id: npt.NDArray[np.uint64],
+    particle_id: npt.NDArray[np.int64],
+    local: npt.NDArray[np.float64] | None = None,
+) -> dict[str, npt.NDArray]:
+    """The Event hit table from measurement ids [N], global positions [N, 3] (mm), module ids
+    [N], particle rows [N] and local (loc0, loc1, var0, var1) [N, 4] (mm, mm^2; zeros if
+    None)."""
+    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
+    r = np.hypot(x, y)
+    local = np.zeros((len(x), 4)) if local is None else local
+    return {
+        "measurement_id": measurement_id,
+        "x": x,
+        "y": y,
+        "z": z,
+        "r": r,
+        "phi": np.arctan2(y, x),
+        "eta": np.arcsinh(z / np.where(r > 0, r, 1e-9)),
+        "geometry_id": geometry_id,
+        "volume_id": decode_geometry_id(geometry_id, "volume"),
+        "layer_id": decode_geometry_id(geometry_id, "layer"),
+        "loc0": local[:, 0],
+        "loc1": local[:, 1],
+        "var_loc0": local[:, 2],
+        "var_loc1": local[:, 3],
+        "particle_id": particle_id,
+    }
+
+
+def data_handle(algorithm: Any, kind: str, cls: Any, key: str, name: str) -> Any:
+    """An initialised ``acts.examples.ReadDataHandle`` (``kind="read"``) or
+    ``WriteDataHandle`` (``"write"``) of ``algorithm`` for whiteboard entry ``name``."""
+    import acts.examples
+
+    handle_type = {"read": acts.examples.ReadDataHandle, "write": acts.examples.WriteDataHandle}
+    handle = handle_type[kind](algorithm, cls, key)
+    handle.initialize(name)
+    return handle

@@ -282,17 +282,21 @@ def make_root_reader(
     """An ``acts.examples.IReader`` serving ``files`` event by event to a Sequencer."""
     import acts.examples
 
+    from acts_gnn.io.acts_edm import data_handle
+
     class RootSimulationReader(acts.examples.IReader):
         def __init__(self) -> None:
             super().__init__("ActsGnnRootSimulationReader", level)
-            self.particle_handle = acts.examples.WriteDataHandle(
-                self, acts.examples.SimParticleContainer, "OutputParticles"
+            self.particle_handle = data_handle(
+                self,
+                "write",
+                acts.examples.SimParticleContainer,
+                "OutputParticles",
+                output_particles,
             )
-            self.particle_handle.initialize(output_particles)
-            self.hit_handle = acts.examples.WriteDataHandle(
-                self, acts.examples.SimHitContainer, "OutputSimHits"
+            self.hit_handle = data_handle(
+                self, "write", acts.examples.SimHitContainer, "OutputSimHits", output_sim_hits
             )
-            self.hit_handle.initialize(output_sim_hits)
 
         def availableEvents(self) -> tuple[int, int]:
             if not files.event_ids:
