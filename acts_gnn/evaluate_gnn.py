@@ -116,7 +116,7 @@ class CutMetrics:
     kept_target: int
     kept_true: int
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         return {k: _finite(v) for k, v in self.__dict__.items()}
 
 
@@ -225,8 +225,8 @@ def binned_ratio(
         error = np.sqrt(ratio * (1 - ratio) / total)
     return {
         "bins": [float(x) for x in b],
-        "ratio": [_finite(float(x)) for x in ratio],  # type: ignore[misc]
-        "error": [_finite(float(x)) for x in error],  # type: ignore[misc]
+        "ratio": [_finite(float(x)) for x in ratio],
+        "error": [_finite(float(x)) for x in error],
         "total": [float(x) for x in total],
     }
 
@@ -363,7 +363,7 @@ class GnnEvaluation:
             f"edges / event; graph construction: efficiency {_fmt(g['efficiency'])}, "
             f"purity {_fmt(g['purity'])}",
             f"ROC AUC (target vs fake edges): {_fmt(s['auc'])}",
-            f"{'score cut':<28}{'eff (graph)':>12}{'eff (total)':>12}{'purity':>9}"
+            f"{'score cut':<32}{'eff (graph)':>12}{'eff (total)':>12}{'purity':>9}"
             f"{'tgt purity':>11}{'kept/ev':>10}",
         ]
         rows = [(f"{s['cut']['cut']:g} (given)", s["cut"])]
@@ -373,7 +373,7 @@ class GnnEvaluation:
             rows.append((f"{best['cut']:.4g} (best, {label})", best["metrics"]))
         for name, m in rows:
             lines.append(
-                f"{name:<28}{_fmt(m['efficiency']):>12}{_fmt(m['total_efficiency']):>12}"
+                f"{name:<32}{_fmt(m['efficiency']):>12}{_fmt(m['total_efficiency']):>12}"
                 f"{_fmt(m['purity']):>9}{_fmt(m['target_purity']):>11}"
                 f"{m['kept_edges'] / max(s['events'], 1):>10.0f}"
             )
@@ -382,7 +382,8 @@ class GnnEvaluation:
         t = s["seconds_per_event"]
         if t["gnn"] is not None:
             lines.append(
-                f"time per event: graph {1e3 * t['graph']:.0f} ms, GNN {1e3 * t['gnn']:.0f} ms"
+                f"time per event: graph {1e3 * t['graph']:.0f} ms, GNN {1e3 * t['gnn']:.0f} ms "
+                "(first calls included; benchmarks/bench_gnn.py times it properly)"
             )
         return "\n".join(lines)
 
@@ -487,9 +488,9 @@ def _roc_points(
     """At most ``n`` points of the ROC curve (evenly spread in index, ends kept)."""
     idx = np.unique(np.linspace(0, len(fpr) - 1, min(n, len(fpr))).round().astype(int))
     return {
-        "fpr": [_finite(float(v)) for v in fpr[idx]],  # type: ignore[misc]
-        "tpr": [_finite(float(v)) for v in tpr[idx]],  # type: ignore[misc]
-        "threshold": [_finite(float(v)) for v in thr[idx]],  # type: ignore[misc]
+        "fpr": [_finite(float(v)) for v in fpr[idx]],
+        "tpr": [_finite(float(v)) for v in tpr[idx]],
+        "threshold": [_finite(float(v)) for v in thr[idx]],
     }
 
 
@@ -612,23 +613,26 @@ def plot_evaluation(evaluation: GnnEvaluation, output: str | Path, title: str) -
 
     fpr, tpr, _ = evaluation.roc
     step = max(1, len(fpr) // 5000)
+    m = s["cut"]
+    n_fake = max(int((~evaluation.arrays["edge_true"]).sum()), 1)
+    cut_x = (m["kept_edges"] - m["kept_true"]) / n_fake
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     for ax, log in zip(axes, (False, True)):
-        ax.plot(fpr[::step], tpr[::step], lw=2, label=f"AUC = {_fmt(s['auc'])}")
-        m = s["cut"]
-        n_fake = max(int((~evaluation.arrays["edge_true"]).sum()), 1)
-        ax.plot(
-            [(m["kept_edges"] - m["kept_true"]) / n_fake],
-            [m["efficiency"]],
-            "o",
-            label=f"cut {cut:g}",
+        keep = fpr > 0 if log else np.ones(len(fpr), bool)
+        ax.plot(fpr[keep][::step], tpr[keep][::step], lw=2, label=f"AUC = {_fmt(s['auc'])}")
+        if m["efficiency"] is not None and (cut_x > 0 or not log):
+            ax.plot([cut_x], [m["efficiency"]], "o", label=f"cut {cut:g}")
+        ax.set(
+            xlabel="fake edges kept (false-positive rate)",
+            ylabel="target-edge efficiency",
+            ylim=(0, 1.05),
         )
-        ax.set(xlabel="fake edges kept (false-positive rate)", ylabel="target-edge efficiency")
         if log:
             ax.set_xscale("log")
-            ax.set_xlim(left=max(1.0 / n_fake, 1e-6))
+            ax.set_xlim(min(max(0.5 / n_fake, 1e-6), 0.1), 1.0)
         else:
             ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
+            ax.set_xlim(0, 1)
         ax.legend(loc="lower right")
     fig.suptitle(f"{title}: ROC, target vs fake edges")
     paths.append(_save(fig, out / "roc.png"))
@@ -644,13 +648,13 @@ def plot_evaluation(evaluation: GnnEvaluation, output: str | Path, title: str) -
     ax.plot(cuts, col("total_efficiency"), lw=2, ls="--", label="efficiency (total)")
     ax.plot(cuts, col("purity"), lw=2, label="purity")
     ax.plot(cuts, col("target_purity"), lw=2, ls=":", label="target purity")
-    ax.axvline(cut, color="grey", lw=1, ls="--")
+    ax.axvline(cut, color="grey", lw=1, ls="--", label=f"cut {cut:g}")
     if best is not None:
         ax.axvline(
             best, color="red", lw=1, ls=":", label=f"purity >= {s['best_cut']['min_purity']}"
         )
     ax.set(xlabel="score cut", ylabel="fraction", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(loc="lower center")
+    ax.legend(loc="lower left", fontsize=11, frameon=True)
     ax.set_title(title, fontsize=12)
     paths.append(_save(fig, out / "score_cut.png"))
 
