@@ -108,3 +108,37 @@ def test_example_script_gives_the_same_numbers(comparison: dict[str, Any]) -> No
         assert stats["efficiencyParticles"] == comparison[chain]["efficiency"]
         assert stats["fakeRatioTracks"] == comparison[chain]["fake_ratio"]
         assert stats["nTotalTracks"] == comparison[chain]["acts_stats"]["nTotalTracks"]
+
+
+def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
+    import acts
+    import acts.examples
+
+    from acts_gnn.compare import CompareConfig, gnn_stages
+    from acts_gnn.detector import load_generic_detector
+    from acts_gnn.reconstruction import (
+        addGnn,
+        addParticleSelection,
+        addRootSimulationInput,
+        addTrackPerformance,
+    )
+
+    c = comparison["config"]
+    config = CompareConfig(
+        input=Path(c["input"]),
+        output=Path(c["output"]),
+        module_map=Path(c["module_map"]),
+        model=Path(c["model"]),
+    )
+    detector = load_generic_detector()
+    s = acts.examples.Sequencer(events=2, numThreads=1, logLevel=acts.logging.WARNING)
+    for decorator in detector.decorators:
+        s.addContextDecorator(decorator)
+    addRootSimulationInput(s, config.input, detector)
+    addParticleSelection(s)
+    addGnn(s, **gnn_stages(config), detector=detector, fit=False, ckfFromGnn=True)
+    writer = addTrackPerformance(s, "gnn_ckf_tracks", "gnn_ckf")
+    s.run()
+    stats = writer.stats()
+    # every CKF track starts from a GNN candidate's parameters (one per proto-track at most)
+    assert 0 < stats["nTotalTracks"] <= comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
