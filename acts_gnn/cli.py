@@ -180,6 +180,11 @@ def _run_compare(config: Any) -> int:
         f">= {sel['min_measurements']} measurements (ACTS TrackTruthMatcher + performance writer)"
     )
     print(headline_table(summary))
+    for stage, m in summary["gnn"]["gnn_edge_metrics"].items():
+        print(
+            f"GNN chain after {stage}: edge efficiency {m['efficiency']:.4f} (pT > 1 GeV), "
+            f"purity {m['purity']:.4f}"
+        )
     print()
     print(f"report: {paths[1]}  (summary.json beside it)")
     print("plots:  " + ", ".join(p.name for p in paths[2:]))

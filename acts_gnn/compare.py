@@ -118,6 +118,14 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
 
         embedding = config.embedding or files.require(files.embedding, "embedding model")
         constructor = MetricLearning(str(embedding), device=config.device)
+        meta = constructor.metadata
+        wanted = list(meta.get("node_features") or names)
+        wanted_scales = [float(v) for v in (meta.get("feature_scales") or scales)]
+        if wanted != names or not np.allclose(wanted_scales, scales):
+            raise ValueError(
+                f"{embedding}: trained on node features {wanted} / {wanted_scales}, the GNN on "
+                f"{names} / {scales}; the pipeline feeds both the same features"
+            )
         filter_path = config.filter or (files.filter if files.filter.is_file() else None)
         if filter_path is not None:
             classifiers.append(

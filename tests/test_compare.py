@@ -142,3 +142,38 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
     stats = writer.stats()
     # every CKF track starts from a GNN candidate's parameters (one per proto-track at most)
     assert 0 < stats["nTotalTracks"] <= comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
+
+
+def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path: Path) -> None:
+    from acts_gnn.nn.embedding import EmbeddingNet
+    from acts_gnn.train.export_embedding import export_embedding_torchscript
+
+    torch.manual_seed(5)
+    embedding = export_embedding_torchscript(
+        EmbeddingNet(4, 3, hidden=8, n_layers=1).eval(),
+        tmp_path / "embedding.pt",
+        metadata={**METADATA, "r": 0.05, "k": 8},
+    )
+    c = comparison["config"]
+    config = CompareConfig(
+        input=Path(c["input"]),
+        output=tmp_path / "report",
+        graph="metric-learning",
+        embedding=embedding,
+        model=Path(c["model"]),
+        events=1,
+        truth_metrics=True,
+    )
+    summary = run_comparison(config, progress=False)
+    metrics = summary["gnn"]["gnn_edge_metrics"]["graph construction"]
+    assert 0 <= metrics["efficiency"] <= 1
+    assert summary["gnn"]["gnn_counts"]["graph construction edges"] > 0
+    for key in ("efficiency", "fake_ratio"):
+        assert summary["gnn"]["independent_count"][key] == pytest.approx(summary["gnn"][key])
+    bad = {**METADATA, "feature_scales": [1.0, 1.0, 1.0, 1.0]}
+    export_embedding_torchscript(
+        EmbeddingNet(4, 3, hidden=8, n_layers=1).eval(), tmp_path / "bad.pt", metadata=bad
+    )
+    config.embedding = tmp_path / "bad.pt"
+    with pytest.raises(ValueError, match="trained on node features"):
+        run_comparison(config, progress=False)
