@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Module map -> GNN -> track building on prepared events, with ACTS-style track metrics.
+"""Module map -> GNN -> each track builder on prepared events, with ACTS-style track metrics.
 
-A preview of the full chain before the ACTS Sequencer integration: no Kalman fit, proto-tracks
-are scored directly. Usage::
+The candidates before any fit, scored with :class:`acts_gnn.metrics.TrackMetrics` (ACTS
+efficiency / fake / duplicate ratios, TrackML score), one row per track builder; node and
+edge features as the model was trained (its metadata). Usage::
 
     python benchmarks/chain_preview.py --input data/mu200-test-prepared \\
-        --module-map data/module-map-60.npz --model output/gnn-mu200/gnn.onnx
+        [--module-map geometry/generic/module-map.npz] [--model geometry/generic/models/gnn.pt]
 """
 
 from __future__ import annotations
@@ -18,23 +19,20 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np
 import torch
 from _machine import machine_line
 
-from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+from acts_gnn.defaults import default_files, edge_classifier, pipeline_features
 from acts_gnn.graph.module_map import ModuleMapGraphBuilder
 from acts_gnn.graph.module_map_formats import load_module_map
 from acts_gnn.io.event_store import PreparedDataset
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics
+from acts_gnn.pipeline import node_feature_matrix
 from acts_gnn.tracks import (
     ConnectedComponentsTrackBuilding,
     JunctionRemovalTrackBuilding,
     WalkthroughTrackBuilding,
 )
-
-FEATURES = ("r", "phi", "z", "eta")
-SCALES = (1000.0, np.pi, 1000.0, 1.0)
 
 
 def main() -> None:
@@ -42,8 +40,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--input", type=Path, required=True)
-    parser.add_argument("--module-map", required=True)
-    parser.add_argument("--model", type=Path, required=True, help=".onnx or TorchScript .pt")
+    files = default_files()
+    parser.add_argument("--module-map", type=Path, default=files.module_map)
+    parser.add_argument(
+        "--model", type=Path, default=files.gnn_torchscript, help=".onnx or TorchScript .pt"
+    )
     parser.add_argument("--cut", type=float, default=0.5)
     parser.add_argument("--events", type=int, default=None)
     args = parser.parse_args()
@@ -52,8 +53,8 @@ def main() -> None:
     if args.events:
         dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
     graph_builder = ModuleMapGraphBuilder(load_module_map(args.module_map))
-    stage = OnnxEdgeClassifier if args.model.suffix == ".onnx" else TorchEdgeClassifier
-    classifier = stage(str(args.model), cut=0.0, featureScales=SCALES)
+    classifier = edge_classifier(args.model, cut=0.0)
+    names, scales = pipeline_features(args.model)
     builders = {
         "connected components": ConnectedComponentsTrackBuilding(cut=args.cut),
         "junction removal": JunctionRemovalTrackBuilding(cut=args.cut),
@@ -66,8 +67,8 @@ def main() -> None:
         t0 = time.perf_counter()
         graph = graph_builder(event.positions(), event.hits["geometry_id"])
         t1 = time.perf_counter()
-        x = np.stack([event.hits[f] for f in FEATURES], axis=1).astype(np.float32)
-        scores = classifier.classify(x, graph.edge_index).scores.numpy()
+        x = node_feature_matrix(event.positions(), names, scales)
+        scores = classifier.classify(x, graph.edge_index, graph.edge_features).scores.numpy()
         t2 = time.perf_counter()
         times["graph"].append(t1 - t0)
         times["gnn"].append(t2 - t1)
