@@ -153,6 +153,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
             )
         self.edge_metrics = _EdgeMetricSums()
         self.read_seconds: list[float] = []
+        self.truth_seconds: list[float] = []
         self.counts: list[dict[str, int]] = []
         self.events = 0
 
@@ -163,7 +164,8 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
 
     @property
     def times(self) -> Any:
-        """:class:`~acts_gnn.pipeline.StageTimes` of the events so far."""
+        """:class:`~acts_gnn.pipeline.StageTimes` of the events so far (the truth hook's
+        bookkeeping, :attr:`truth_seconds`, is not in them)."""
         return self.pipeline.times
 
     def _truth_graph(
@@ -190,11 +192,11 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         space_points = self._space_points(context.eventStore)
         positions, geometry_ids, measurements = space_point_columns(space_points)
         self.read_seconds.append(time.perf_counter() - t0)
-        truth = (
-            self._truth_graph(context, positions, geometry_ids, measurements)
-            if self._truth
-            else None
-        )
+        truth = None
+        if self._truth:
+            t1 = time.perf_counter()
+            truth = self._truth_graph(context, positions, geometry_ids, measurements)
+            self.truth_seconds.append(time.perf_counter() - t1)
         result = self.pipeline(positions, geometry_ids, measurements, truth)
         protos = acts.examples.ProtoTrackContainer()
         for candidate in result.candidates:
