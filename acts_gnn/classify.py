@@ -224,12 +224,32 @@ class TorchEdgeClassifier(_EdgeClassifier):
             raise RuntimeError("CUDA device requested but CUDA is not available")
         self.model = self._load(modelPath).to(self.device).eval()
         self.exact_chunks = hasattr(self.model, "forward_chunked")
+        self._warm_up()
         if self.nChunks > 1 and not self.exact_chunks:
             log.warning(
                 "TorchEdgeClassifier: this model has no forward_chunked; nChunks=%d runs it on "
                 "separate edge chunks (upstream behaviour), exact only for per-edge models",
                 self.nChunks,
             )
+
+    def _warm_up(self) -> None:
+        """TorchScript's profiling executor specialises a model on its first two calls, which
+        take several times longer: make them here, on a small random graph, so that the
+        first events do not pay for it (models that declare their feature counts only)."""
+        if not isinstance(self.model, torch.jit.ScriptModule):
+            return
+        n_node = getattr(self.model, "node_features", None)
+        n_edge = getattr(self.model, "edge_features", 0)
+        if not isinstance(n_node, int) or not isinstance(n_edge, int):
+            return
+        from acts_gnn.train.export import random_graph
+
+        x, edge_index, edge_attr = random_graph(64, 128, n_node, n_edge)
+        with torch.inference_mode():
+            for _ in range(2):
+                ea = None if edge_attr is None else edge_attr.to(self.device)
+                args = (x.to(self.device), edge_index.to(self.device))
+                self.model(*args) if ea is None else self.model(*args, ea)
 
     @staticmethod
     def _load(model: str | Path | torch.nn.Module) -> torch.nn.Module:
