@@ -298,7 +298,10 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         protos,
         "gnn_spacepoints",
         ParticleSelection(
-            min_pt=sel.min_pt, min_hits=sel.min_measurements, max_abs_eta=sel.max_abs_eta
+            min_pt=sel.min_pt,
+            min_hits=sel.min_measurements,
+            max_abs_eta=sel.max_abs_eta,
+            primaries_only=sel.primaries_only,
         ),
         level=level,
     )
