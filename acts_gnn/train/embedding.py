@@ -30,7 +30,6 @@ the GNN's training loop (:class:`acts_gnn.train.loop.GnnTrainer`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -414,42 +413,22 @@ class EmbeddingTrainer(GnnTrainer):
         return hinge_loss(emb, pairs, lo.margin, lo.pos_weight, nodes, lo.negatives)
 
     # -- one step ----------------------------------------------------------------------------
-    def train_step(self, batch: list[int], epoch: int) -> tuple[float, int]:
-        """One optimizer step on the global ``batch`` (dataset indices): the sum of this
-        process's per-event losses and its number of events."""
-        ctx = self.context
-        local = batch[ctx.rank :: ctx.world_size]
-        scale = ctx.world_size / len(batch)
+    def sample_loss(self, index: int | None, epoch: int) -> Tensor:
+        """The hinge loss of training event ``index`` (a random phi sector of it with
+        ``mining.phi_slices`` > 1; None: an empty event), on its truth, random and (from
+        ``mining.hnm_start_epoch``) mined pairs."""
         mine = epoch >= self.cfg.mining.hnm_start_epoch
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = 0.0
-        items: list[int | None] = list(local) if local else [None]
-        for k, index in enumerate(items):
-            if index is None:
-                sample = self._empty_sample().to(self.device)
-            else:
-                sample = cast(EmbeddingSample, self._augment(self.train_set[index], epoch, index))
-                slices = self.cfg.mining.phi_slices
-                if slices > 1:  # a random phi sector of the event
-                    start = float(torch.rand(1, generator=self._generator(epoch, index, 1)))
-                    sample = sample.sector(2 * math.pi * start, 2 * math.pi / slices)
-                sample = sample.to(self.device)
-            pairs = self.make_pairs(sample, epoch, -1 if index is None else index, mine)
-            sync = k == len(items) - 1 or not ctx.distributed
-            no_sync = getattr(self.ddp, "no_sync", None)
-            with contextlib.nullcontext() if sync or no_sync is None else no_sync():
-                loss = self.pair_loss(self.ddp, sample, pairs)
-                self.scaler.scale(loss * scale).backward()
-            if index is not None:
-                loss_sum += float(loss.detach())
-        clip = self.config.optimizer.grad_clip
-        if clip:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss_sum, len(local)
+        if index is None:
+            sample = self._empty_sample().to(self.device)
+        else:
+            sample = cast(EmbeddingSample, self._augment(self.train_set[index], epoch, index))
+            slices = self.cfg.mining.phi_slices
+            if slices > 1:  # a random phi sector of the event
+                start = float(torch.rand(1, generator=self._generator(epoch, index, 1)))
+                sample = sample.sector(2 * math.pi * start, 2 * math.pi / slices)
+            sample = sample.to(self.device)
+        pairs = self.make_pairs(sample, epoch, -1 if index is None else index, mine)
+        return self.pair_loss(self.ddp, sample, pairs)
 
     # -- validation --------------------------------------------------------------------------
     @torch.no_grad()

@@ -23,7 +23,6 @@ and :class:`~acts_gnn.classify.OnnxEdgeClassifier`, upstream's included).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any, cast
@@ -181,40 +180,19 @@ class FilterTrainer(GnnTrainer):
             parts.append(fake[torch.randperm(fake.numel(), generator=g)[:n_easy].to(dev)])
         return torch.unique(torch.cat(parts))  # (a random fake may also be a hard one)
 
-    def train_step(self, batch: list[int], epoch: int) -> tuple[float, int]:
-        """One optimizer step on the global ``batch``: the sum of this process's per-event
-        losses (on their balanced edge sets) and its number of events."""
-        ctx = self.context
-        local = batch[ctx.rank :: ctx.world_size]
-        scale = ctx.world_size / len(batch)
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = 0.0
-        items: list[int | None] = list(local) if local else [None]
-        for k, index in enumerate(items):
-            if index is None:
-                sample = self._empty_sample().to(self.device)
-                chosen = torch.zeros(0, dtype=torch.int64, device=self.device)
-            else:
-                sample = self._augment(self.train_set[index], epoch, index).to(self.device)
-                chosen = self.balanced_edges(sample, epoch, index)
-            ea = None if sample.edge_attr is None else sample.edge_attr[chosen]
-            sync = k == len(items) - 1 or not ctx.distributed
-            no_sync = getattr(self.ddp, "no_sync", None)
-            with contextlib.nullcontext() if sync or no_sync is None else no_sync():
-                with self._autocast():
-                    logits = self.ddp(sample.x, sample.edge_index[:, chosen], ea)
-                loss = weighted_bce(logits, sample.y[chosen], sample.weight[chosen])
-                self.scaler.scale(loss * scale).backward()
-            if index is not None:
-                loss_sum += float(loss.detach())
-        clip = self.config.optimizer.grad_clip
-        if clip:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss_sum, len(local)
+    def sample_loss(self, index: int | None, epoch: int) -> torch.Tensor:
+        """The weighted BCE of training graph ``index`` on its balanced edge set (None: an
+        empty graph)."""
+        if index is None:
+            sample = self._empty_sample().to(self.device)
+            chosen = torch.zeros(0, dtype=torch.int64, device=self.device)
+        else:
+            sample = self._augment(self.train_set[index], epoch, index).to(self.device)
+            chosen = self.balanced_edges(sample, epoch, index)
+        ea = None if sample.edge_attr is None else sample.edge_attr[chosen]
+        with self._autocast():
+            logits = self.ddp(sample.x, sample.edge_index[:, chosen], ea)
+        return weighted_bce(logits, sample.y[chosen], sample.weight[chosen])
 
     # -- validation --------------------------------------------------------------------------
     @torch.no_grad()

@@ -407,9 +407,23 @@ class GnnTrainer:
             edge_attr=torch.zeros(0, d) if d else None,
         )
 
+    def sample_loss(self, index: int | None, epoch: int) -> torch.Tensor:
+        """The loss of training sample ``index`` in ``epoch`` (forward pass included).
+
+        ``None`` stands for an empty sample, used by a process that has no event in a step:
+        its zero loss still reaches every parameter, so DDP's gradient reduction matches."""
+        if index is None:
+            sample = self._empty_sample().to(self.device)
+        else:
+            sample = self._augment(self._training_sample(index, epoch), epoch, index)
+            sample = sample.to(self.device)
+        with self._autocast():
+            logits = self.ddp(sample.x, sample.edge_index, sample.edge_attr)
+        return weighted_bce(logits, sample.y, sample.weight)
+
     def train_step(self, batch: list[int], epoch: int) -> tuple[float, int]:
         """One optimizer step on the global ``batch`` (dataset indices); returns the sum of
-        this process's per-event losses and its number of events."""
+        this process's per-sample losses (:meth:`sample_loss`) and its number of samples."""
         ctx = self.context
         local = batch[ctx.rank :: ctx.world_size]
         scale = ctx.world_size / len(batch)
@@ -417,19 +431,11 @@ class GnnTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
         items: list[int | None] = list(local) if local else [None]
+        no_sync = getattr(self.ddp, "no_sync", None)
         for k, index in enumerate(items):
-            if index is None:
-                sample = self._empty_sample().to(self.device)
-            else:
-                sample = self._augment(self._training_sample(index, epoch), epoch, index)
-                sample = sample.to(self.device)
             sync = k == len(items) - 1 or not ctx.distributed
-            no_sync = getattr(self.ddp, "no_sync", None)
             with contextlib.nullcontext() if sync or no_sync is None else no_sync():
-                with self._autocast():
-                    logits = self.ddp(sample.x, sample.edge_index, sample.edge_attr)
-                # an empty graph gives a zero loss whose gradients (zeros) reach every parameter
-                loss = weighted_bce(logits, sample.y, sample.weight)
+                loss = self.sample_loss(index, epoch)
                 self.scaler.scale(loss * scale).backward()
             if index is not None:
                 loss_sum += float(loss.detach())
