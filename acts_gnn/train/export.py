@@ -93,6 +93,51 @@ def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.partial")
 
 
+def write_onnx(
+    model: torch.nn.Module,
+    args: tuple[Any, ...],
+    path: Path,
+    input_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    info: dict[str, Any],
+    opset: int,
+) -> None:
+    """Export ``model`` on example ``args`` with the legacy (TorchScript-based) exporter,
+    store ``info`` as ``metadata_props["acts_gnn"]``, check and write ``path`` atomically."""
+    import onnx
+
+    partial = _atomic_target(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*feature will be removed.*")
+        torch.onnx.export(
+            model,
+            args,
+            str(partial),
+            dynamo=False,
+            opset_version=opset,
+            input_names=input_names,
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic_axes,
+        )
+    proto = onnx.load(str(partial))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "acts_gnn", json.dumps(info)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(partial))
+    os.replace(partial, path)
+
+
+def write_torchscript(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
+    """``torch.jit.script(model)`` with ``info`` in the extra file :data:`METADATA_FILE`,
+    written atomically to ``path``."""
+    partial = _atomic_target(path)
+    with _quiet_jit():
+        scripted = torch.jit.script(model)
+        torch.jit.save(scripted, str(partial), _extra_files={METADATA_FILE: json.dumps(info)})
+    os.replace(partial, path)
+
+
 def export_onnx(
     model: torch.nn.Module,
     path: str | Path,
@@ -110,8 +155,6 @@ def export_onnx(
     features). ``n_chunks`` > 1 bakes the exact chunked evaluation of the per-edge MLPs into
     the graph (lower peak memory in ONNX Runtime on large graphs, same result).
     """
-    import onnx
-
     path = Path(path)
     model = _prepare(model, n_chunks)
     n_node, n_edge = _n_features(model)
@@ -131,21 +174,6 @@ def export_onnx(
         OUTPUT_NAME: {0: "n_edges"},
     }
     dynamic_axes = {k: v for k, v in dynamic_axes.items() if k in names or k == OUTPUT_NAME}
-    partial = _atomic_target(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*feature will be removed.*")
-        torch.onnx.export(
-            model,
-            args,
-            str(partial),
-            dynamo=False,
-            opset_version=opset,
-            input_names=names,
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=dynamic_axes,
-        )
-    proto = onnx.load(str(partial))
     info = dict(metadata or {})
     info.update(
         model=type(model).__name__,
@@ -153,11 +181,7 @@ def export_onnx(
         n_chunks=n_chunks,
         message_passing=isinstance(model, InteractionNetwork),
     )
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "acts_gnn", json.dumps(info)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(partial))
-    os.replace(partial, path)
+    write_onnx(model, args, path, names, dynamic_axes, info, opset)
     if verify:
         verify_onnx(model, path, atol=atol)
     return path
@@ -204,11 +228,7 @@ def export_torchscript(
     model = _prepare(model)
     info = dict(metadata or {})
     info.update(model=type(model).__name__, model_config=getattr(model, "config", {}))
-    partial = _atomic_target(path)
-    with _quiet_jit():
-        scripted = torch.jit.script(model)
-        torch.jit.save(scripted, str(partial), _extra_files={METADATA_FILE: json.dumps(info)})
-    os.replace(partial, path)
+    write_torchscript(model, path, info)
     if verify:
         verify_torchscript(model, path, atol=atol)
     return path

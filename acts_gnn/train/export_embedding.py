@@ -14,10 +14,7 @@ Every export is verified against the torch model on inputs of :data:`VERIFY_NODE
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,11 @@ import numpy as np
 import torch
 
 from acts_gnn.train.export import (
-    METADATA_FILE,
     OUTPUT_NAME,
     ExportError,
-    _atomic_target,
-    _quiet_jit,
     load_torchscript,
+    write_onnx,
+    write_torchscript,
 )
 
 log = logging.getLogger(__name__)
@@ -64,30 +60,17 @@ def export_embedding_onnx(
     atol: float = 1e-4,
 ) -> Path:
     """Write the embedding ``model`` as ONNX (``x`` [N, F] -> ``output`` [N, D])."""
-    import onnx
-
     path = Path(path)
     model = _prepare(model)
-    partial = _atomic_target(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*feature will be removed.*")
-        torch.onnx.export(
-            model,
-            (_inputs(model, 16, 0),),
-            str(partial),
-            dynamo=False,
-            opset_version=opset,
-            input_names=["x"],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={"x": {0: "n_nodes"}, OUTPUT_NAME: {0: "n_nodes"}},
-        )
-    proto = onnx.load(str(partial))
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "acts_gnn", json.dumps(_info(model, metadata))
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(partial))
-    os.replace(partial, path)
+    write_onnx(
+        model,
+        (_inputs(model, 16, 0),),
+        path,
+        ["x"],
+        {"x": {0: "n_nodes"}, OUTPUT_NAME: {0: "n_nodes"}},
+        _info(model, metadata),
+        opset,
+    )
     if verify:
         verify_embedding_onnx(model, path, atol=atol)
     return path
@@ -126,12 +109,7 @@ def export_embedding_torchscript(
     """Write the embedding ``model`` as TorchScript (``forward(x [N, F]) -> [N, D]``)."""
     path = Path(path)
     model = _prepare(model)
-    partial = _atomic_target(path)
-    with _quiet_jit():
-        scripted = torch.jit.script(model)
-        extra = {METADATA_FILE: json.dumps(_info(model, metadata))}
-        torch.jit.save(scripted, str(partial), _extra_files=extra)
-    os.replace(partial, path)
+    write_torchscript(model, path, _info(model, metadata))
     if verify:
         loaded = load_torchscript(path)
         worst = 0.0
