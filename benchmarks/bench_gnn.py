@@ -18,7 +18,7 @@ backend the exponent k of time = c * edges^k (least squares in log-log over all 
 a message-passing GNN, whose cost is linear in edges and nodes).
 
 Usage: ``python benchmarks/bench_gnn.py [--input data/mu200-test-prepared] [--module-map
-geometry/generic/module-map.npz] [--model output/gnn-mu200/gnn.pt] [--onnx FILE] [--events 2]
+geometry/generic/module-map.npz] [--model geometry/generic/models/gnn.pt] [--onnx FILE] [--events 2]
 [--fractions 0.0625 0.125 0.25 0.5 1] [--repeat 3] [--warmup 2]``. ``--model`` may be the ``.pt`` or the
 ``.onnx``; the other one is looked for next to it (same name, other suffix).
 """
@@ -115,7 +115,10 @@ def main() -> None:
         "--module-map", type=Path, default=REPO / "geometry" / "generic" / "module-map.npz"
     )
     parser.add_argument(
-        "--model", type=Path, default=REPO / "output" / "gnn-mu200" / "gnn.pt", help=".pt or .onnx"
+        "--model",
+        type=Path,
+        default=REPO / "geometry" / "generic" / "models" / "gnn.pt",
+        help=".pt or .onnx",
     )
     parser.add_argument("--onnx", type=Path, default=None, help="ONNX file (default: by --model)")
     parser.add_argument("--events", type=int, default=2, help="held-out events (default 2)")
