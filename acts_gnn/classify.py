@@ -32,6 +32,7 @@ A graph with zero edges gives empty outputs (upstream throws ``NoEdgesError``).
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def _as_tensor(value: ArrayLike, dtype: torch.dtype, device: torch.device) -> to
     return torch.as_tensor(value).to(device=device, dtype=dtype)
 
 
-class _EdgeClassifier:
+class _EdgeClassifier(abc.ABC):
     """Shared input preparation, undirected handling, sigmoid and cut."""
 
     def __init__(
@@ -119,10 +120,11 @@ class _EdgeClassifier:
             edge_attr = edge_attr / scales.to(edge_attr.device)
         return edge_attr.contiguous()
 
+    @abc.abstractmethod
     def _logits(
         self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor | None
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """The model's logits [E] (or [E, 1]) for prepared inputs (backend-specific)."""
 
     def classify(
         self, x: ArrayLike, edge_index: ArrayLike, edge_attr: ArrayLike | None = None

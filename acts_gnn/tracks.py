@@ -36,6 +36,7 @@ candidates (upstream warns and returns none).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,7 +160,7 @@ def track_labels(candidates: Sequence[npt.ArrayLike], n_hits: int) -> npt.NDArra
 # -- stages --------------------------------------------------------------------------------
 
 
-class _TrackBuilding:
+class _TrackBuilding(abc.ABC):
     """Shared call protocol: ``builder(edge_index, scores, n_nodes, ...) -> candidates``."""
 
     #: whether ``_label`` returns chain labels and positions (a faster way to candidates)
@@ -173,6 +174,7 @@ class _TrackBuilding:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA device requested but CUDA is not available")
 
+    @abc.abstractmethod
     def _label(
         self,
         edge_index: ArrayLike,
@@ -181,7 +183,6 @@ class _TrackBuilding:
         positions: ArrayLike | None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray]:
         """Per-node (label, order key) as numpy arrays; label -1 for no candidate."""
-        raise NotImplementedError
 
     def _prepare(
         self,
