@@ -34,7 +34,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_data.py
 
 # The module map of README "Module map": 310 training events (about 1.5 h on 2 cores) and 5
-# held-out MU=200 events; prints the edge efficiency and writes data/module-map.npz.
+# held-out MU=200 events; prints the edge efficiency, writes data/module-map.npz and the
+# README's plot docs/img/module-map-efficiency.png.
 module-map: setup
 	$(BIN)/acts-gnn simulate -q --events 60 --pileup 200 --pt-min 0.9 --seed 100 -o data/map-train
 	$(BIN)/acts-gnn simulate -q --events 150 --pileup 200 --pt-min 0.9 --seed 200 -o data/map-train2
@@ -45,7 +46,7 @@ module-map: setup
 	$(BIN)/acts-gnn module-map build -q -i data/map-train2-prepared -o data/module-map-150.npz
 	$(BIN)/acts-gnn module-map build -q -i data/map-train3-prepared -o data/module-map-flat100.npz
 	$(BIN)/acts-gnn module-map merge --inputs data/module-map-60.npz data/module-map-150.npz data/module-map-flat100.npz -o data/module-map.npz
-	$(BIN)/acts-gnn module-map evaluate -q -i data/mu200-test-prepared -m data/module-map.npz --plot data/module-map-efficiency.png
+	$(BIN)/acts-gnn module-map evaluate -q -i data/mu200-test-prepared -m data/module-map.npz --plot docs/img/module-map-efficiency.png
 
 # The shipped GNN (geometry/generic/models): 64 MU=200 events (24 + 40), graphs from the
 # 310-event map, configs/gnn-default.yaml (8 epochs in 8 phi sectors; ~75 min on one CPU core,
