@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def add_train_gnn_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,11 +31,8 @@ def add_train_gnn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-def cmd_train_gnn(args: argparse.Namespace) -> int:
-    from acts_gnn.train.config import load_config
-    from acts_gnn.train.loop import train_gnn
-
-    config = load_config(args.config)
+def _configure(config: Any, args: argparse.Namespace) -> Any:
+    """Apply the command-line overrides (device, output, epochs) and validate."""
     if args.device is not None:
         config.device = args.device
     if args.output is not None:
@@ -42,9 +40,11 @@ def cmd_train_gnn(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         config.training.epochs = args.epochs
     config.validate(str(args.config))
-    result = train_gnn(config, resume=args.resume, progress=False if args.quiet else None)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0  # under torchrun only the first process reports
+    return config
+
+
+def _report(result: Any) -> int:
+    """Print the last epoch's metrics and the files a training run wrote."""
     if result.history:
         last = result.history[-1]
         summary = "  ".join(
@@ -55,6 +55,17 @@ def cmd_train_gnn(args: argparse.Namespace) -> int:
     for path in result.files:
         print(f"wrote {path}")
     return 0
+
+
+def cmd_train_gnn(args: argparse.Namespace) -> int:
+    from acts_gnn.train.config import load_config
+    from acts_gnn.train.loop import train_gnn
+
+    config = _configure(load_config(args.config), args)
+    result = train_gnn(config, resume=args.resume, progress=False if args.quiet else None)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only the first process reports
+    return _report(result)
 
 
 def _train_other(args: argparse.Namespace, model: str) -> int:
@@ -62,37 +73,16 @@ def _train_other(args: argparse.Namespace, model: str) -> int:
     from acts_gnn.train.config import load_config
     from acts_gnn.train.graph_config import EmbeddingTrainingConfig, FilterTrainingConfig
 
-    config: EmbeddingTrainingConfig | FilterTrainingConfig
-    if model == "embedding":
-        config = load_config(args.config, EmbeddingTrainingConfig)
-    else:
-        config = load_config(args.config, FilterTrainingConfig)
-    if args.device is not None:
-        config.device = args.device
-    if args.output is not None:
-        config.output = str(args.output)
-    if args.epochs is not None:
-        config.training.epochs = args.epochs
-    config.validate(str(args.config))
     progress = False if args.quiet else None
-    if isinstance(config, EmbeddingTrainingConfig):
+    if model == "embedding":
         from acts_gnn.train.embedding import train_embedding
 
-        result = train_embedding(config, resume=args.resume, progress=progress)
-    else:
-        from acts_gnn.train.filter import train_filter
+        config = _configure(load_config(args.config, EmbeddingTrainingConfig), args)
+        return _report(train_embedding(config, resume=args.resume, progress=progress))
+    from acts_gnn.train.filter import train_filter
 
-        result = train_filter(config, resume=args.resume, progress=progress)
-    if result.history:
-        last = result.history[-1]
-        summary = "  ".join(
-            f"{k}={v:.4g}" for k, v in last.items() if k.startswith(("train", "val"))
-        )
-        print(f"epoch {int(last['epoch'])}: {summary}")
-    print(f"outputs in {result.output} (config.yaml, checkpoints/, history.json)")
-    for path in result.files:
-        print(f"wrote {path}")
-    return 0
+    config = _configure(load_config(args.config, FilterTrainingConfig), args)
+    return _report(train_filter(config, resume=args.resume, progress=progress))
 
 
 def cmd_train_embedding(args: argparse.Namespace) -> int:

@@ -93,6 +93,15 @@ def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.partial")
 
 
+def check_agreement(path: str | Path, worst: float, atol: float, runtime: str) -> float:
+    """``worst`` (max |torch - runtime| of an export's verification) if within ``atol``,
+    else :class:`ExportError`."""
+    if worst > atol:
+        raise ExportError(f"{path}: {runtime} differs from torch by {worst:.2e} > {atol}")
+    log.info("verified %s: max |torch - %s| = %.2e", path, runtime, worst)
+    return worst
+
+
 def write_onnx(
     model: torch.nn.Module,
     args: tuple[Any, ...],
@@ -209,10 +218,7 @@ def verify_onnx(model: torch.nn.Module, path: str | Path, atol: float = 1e-4) ->
             raise ExportError(f"{path}: output shape {out.shape} for {e} edges, expected [{e}]")
         if e:
             worst = max(worst, float(np.abs(out.reshape(-1) - ref).max()))
-    if worst > atol:
-        raise ExportError(f"{path}: onnxruntime differs from torch by {worst:.2e} > {atol}")
-    log.info("verified %s: max |torch - onnxruntime| = %.2e", path, worst)
-    return worst
+    return check_agreement(path, worst, atol, "onnxruntime")
 
 
 def export_torchscript(
@@ -249,9 +255,7 @@ def verify_torchscript(model: torch.nn.Module, path: str | Path, atol: float = 1
                 raise ExportError(f"{path}: output shape {tuple(out.shape)} for {e} edges")
             if e:
                 worst = max(worst, float((out - ref).abs().max()))
-    if worst > atol:
-        raise ExportError(f"{path}: TorchScript differs from torch by {worst:.2e} > {atol}")
-    return worst
+    return check_agreement(path, worst, atol, "TorchScript")
 
 
 def read_torchscript_metadata(path: str | Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import torch
 from acts_gnn.train.export import (
     OUTPUT_NAME,
     ExportError,
+    check_agreement,
     load_torchscript,
     write_onnx,
     write_torchscript,
@@ -92,10 +93,7 @@ def verify_embedding_onnx(model: torch.nn.Module, path: str | Path, atol: float 
             raise ExportError(f"{path}: output shape {out.shape} for {n} nodes, not {ref.shape}")
         if n:
             worst = max(worst, float(np.abs(out - ref).max()))
-    if worst > atol:
-        raise ExportError(f"{path}: onnxruntime differs from torch by {worst:.2e} > {atol}")
-    log.info("verified %s: max |torch - onnxruntime| = %.2e", path, worst)
-    return worst
+    return check_agreement(path, worst, atol, "onnxruntime")
 
 
 def export_embedding_torchscript(
@@ -121,8 +119,7 @@ def export_embedding_torchscript(
                     raise ExportError(f"{path}: output shape {tuple(out.shape)} for {n} nodes")
                 if n:
                     worst = max(worst, float((out - ref).abs().max()))
-        if worst > atol:
-            raise ExportError(f"{path}: TorchScript differs from torch by {worst:.2e} > {atol}")
+        check_agreement(path, worst, atol, "TorchScript")
     return path
 
 
