@@ -69,6 +69,28 @@ def _as_tensor(value: ArrayLike, dtype: torch.dtype, device: torch.device) -> to
     return torch.as_tensor(value).to(device=device, dtype=dtype)
 
 
+def select_and_scale(
+    features: torch.Tensor,
+    selected: Sequence[int],
+    scales: Sequence[float],
+    knobs: tuple[str, str] = ("selectedFeatures", "featureScales"),
+) -> torch.Tensor:
+    """Columns ``selected`` of ``features`` [N, F] (all if empty), divided by ``scales`` (none
+    if empty): the selection and scaling knobs of the upstream stages, named in errors by
+    ``knobs``."""
+    if selected:
+        if max(selected) >= features.shape[1] or min(selected) < 0:
+            raise ValueError(
+                f"{knobs[0]} {list(selected)} outside the {features.shape[1]} features"
+            )
+        features = features[:, list(selected)]
+    if scales:
+        if len(scales) != features.shape[1]:
+            raise ValueError(f"{knobs[1]} size must match the number of features")
+        features = features / torch.tensor(scales, dtype=features.dtype, device=features.device)
+    return features.contiguous()
+
+
 class _EdgeClassifier(abc.ABC):
     """Shared input preparation, undirected handling, sigmoid and cut."""
 
@@ -98,27 +120,11 @@ class _EdgeClassifier(abc.ABC):
         self.device = torch.device("cpu")
 
     def _node_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.selectedFeatures:
-            if max(self.selectedFeatures) >= x.shape[1] or min(self.selectedFeatures) < 0:
-                raise ValueError(
-                    f"selectedFeatures {self.selectedFeatures} outside the {x.shape[1]} features"
-                )
-            x = x[:, self.selectedFeatures]
-        if self.featureScales:
-            if len(self.featureScales) != x.shape[1]:
-                raise ValueError("featureScales size must match the number of input features")
-            x = x / torch.tensor(self.featureScales, dtype=x.dtype, device=x.device)
-        return x.contiguous()
+        return select_and_scale(x, self.selectedFeatures, self.featureScales)
 
     def _edge_features(self, edge_attr: torch.Tensor) -> torch.Tensor:
-        if self.selectedEdgeFeatures:
-            edge_attr = edge_attr[:, self.selectedEdgeFeatures]
-        if self.edgeFeatureScales:
-            if len(self.edgeFeatureScales) != edge_attr.shape[1]:
-                raise ValueError("edgeFeatureScales size must match the number of edge features")
-            scales = torch.tensor(self.edgeFeatureScales, dtype=edge_attr.dtype)
-            edge_attr = edge_attr / scales.to(edge_attr.device)
-        return edge_attr.contiguous()
+        knobs = ("selectedEdgeFeatures", "edgeFeatureScales")
+        return select_and_scale(edge_attr, self.selectedEdgeFeatures, self.edgeFeatureScales, knobs)
 
     @abc.abstractmethod
     def _logits(

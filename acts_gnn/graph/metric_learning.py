@@ -142,17 +142,9 @@ class MetricLearning:
         x = torch.as_tensor(x).to(device=self.device, dtype=torch.float32)
         if x.dim() != 2:
             raise ValueError(f"node features must be [N, F], got {tuple(x.shape)}")
-        if self.selectedFeatures:
-            if max(self.selectedFeatures) >= x.shape[1] or min(self.selectedFeatures) < 0:
-                raise ValueError(
-                    f"selectedFeatures {self.selectedFeatures} outside the {x.shape[1]} features"
-                )
-            x = x[:, self.selectedFeatures]
-        if self.featureScales:
-            if len(self.featureScales) != x.shape[1]:
-                raise ValueError("featureScales size must match the number of input features")
-            x = x / torch.tensor(self.featureScales, dtype=x.dtype, device=x.device)
-        return x.contiguous()
+        from acts_gnn.classify import select_and_scale
+
+        return select_and_scale(x, self.selectedFeatures, self.featureScales)
 
     @torch.inference_mode()
     def _embed(self, x: Tensor) -> Tensor:
