@@ -6,6 +6,13 @@ latent space (``embedding_dim`` D, default 8), trained so that consecutive hits 
 close together (pairwise hinge loss, :mod:`acts_gnn.train.embedding`). A graph is then built
 by joining hits within a radius r in that space (:mod:`acts_gnn.graph.knn`).
 
+Input encoding (optional, ``fourier_octaves`` L > 0): every feature x is fed as
+:math:`x, \sin(2^j \pi x), \cos(2^j \pi x)` for j = 0 .. L-1, and the features listed in
+``periodic_features`` (angles divided by pi, e.g. phi/pi) as the sines and cosines only, so the
+embedding is continuous across phi = +-pi. An MLP of smooth units followed by LayerNorm varies
+slowly with its inputs; these Fourier features let it resolve hits a few mrad apart in phi
+and a few 0.01 apart in eta (Tancik et al., NeurIPS 2020), which a tracker's embedding needs.
+
 Architecture: ``n_layers`` hidden layers ``Linear -> LayerNorm -> activation`` (default Tanh,
 as the paper) of width ``hidden``, then ``Linear`` to D; with ``normalize`` the output is
 projected onto the unit sphere. Input x float32 [N, F], output float32 [N, D] (the upstream
@@ -15,6 +22,7 @@ with TorchScript and exports to ONNX with a dynamic N (N = 0 included).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -34,6 +42,9 @@ class EmbeddingNet(nn.Module):
         layer_norm: LayerNorm after every hidden Linear.
         activation: ``torch.nn`` activation name of the hidden layers (``Tanh``, ``SiLU``, ...).
         normalize: L2-normalise the output (points on the unit sphere).
+        fourier_octaves: L, number of Fourier frequencies per feature (0: raw features).
+        periodic_features: indices of features that are angles / pi (fed as sin and cos
+            only; requires ``fourier_octaves`` >= 1).
     """
 
     __jit_unused_properties__ = ["config"]  # noqa: RUF012 (TorchScript reads this list)
@@ -47,10 +58,18 @@ class EmbeddingNet(nn.Module):
         layer_norm: bool = True,
         activation: str = "Tanh",
         normalize: bool = False,
+        fourier_octaves: int = 0,
+        periodic_features: Sequence[int] = (),
     ) -> None:
         super().__init__()
-        if embedding_dim < 1 or n_layers < 0:
-            raise ValueError("embedding_dim must be >= 1 and n_layers >= 0")
+        if embedding_dim < 1 or n_layers < 0 or fourier_octaves < 0:
+            raise ValueError("embedding_dim must be >= 1, n_layers and fourier_octaves >= 0")
+        periodic = sorted(set(int(i) for i in periodic_features))
+        if periodic and (fourier_octaves < 1 or periodic[0] < 0 or periodic[-1] >= node_features):
+            raise ValueError(
+                f"periodic_features {periodic} need fourier_octaves >= 1 and indices below "
+                f"node_features = {node_features}"
+            )
         self._config = dict(
             node_features=node_features,
             embedding_dim=embedding_dim,
@@ -59,12 +78,24 @@ class EmbeddingNet(nn.Module):
             layer_norm=layer_norm,
             activation=activation,
             normalize=normalize,
+            fourier_octaves=fourier_octaves,
+            periodic_features=periodic,
         )
         self.node_features = node_features
         self.embedding_dim = embedding_dim
         self.normalize = normalize
+        self.fourier_octaves = fourier_octaves
+        raw = [i for i in range(node_features) if i not in periodic]
+        # buffers, so that TorchScript and ONNX carry them as constants
+        self.register_buffer("raw_columns", torch.tensor(raw, dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "frequencies",
+            torch.pi * 2.0 ** torch.arange(fourier_octaves, dtype=torch.float32),
+            persistent=False,
+        )
+        n_in = len(raw) + 2 * fourier_octaves * node_features if fourier_octaves else node_features
         self.network = make_mlp(
-            node_features, [hidden] * n_layers + [embedding_dim], activation, None, layer_norm
+            n_in, [hidden] * n_layers + [embedding_dim], activation, None, layer_norm
         )
 
     @property
@@ -75,11 +106,20 @@ class EmbeddingNet(nn.Module):
     def reset_parameters(self) -> None:
         reset_mlp(self.network)
 
+    def encode(self, x: Tensor) -> Tensor:
+        """The network's input [N, F'] from x [N, F] (the Fourier encoding, if any)."""
+        if self.fourier_octaves == 0:
+            return x
+        # (buffers: mypy sees Tensor | Module, TorchScript rejects a class annotation)
+        phase = (x.unsqueeze(2) * self.frequencies).flatten(1)  # type: ignore[operator]
+        raw = x.index_select(1, self.raw_columns)  # type: ignore[arg-type]
+        return torch.cat([raw, torch.sin(phase), torch.cos(phase)], 1)  # [N, F']
+
     def forward(self, x: Tensor) -> Tensor:
         """Embeddings [N, D] of x float32 [N, F]."""
         if not torch.jit.is_tracing() and (x.dim() != 2 or x.shape[1] != self.node_features):
             raise ValueError("x must have shape [N, node_features]")
-        out = self.network(x)
+        out = self.network(self.encode(x))
         if self.normalize:
             norm = torch.sqrt((out * out).sum(dim=1, keepdim=True))
             out = out / torch.clamp(norm, min=1e-12)

@@ -10,6 +10,7 @@ with torchrun: ``torchrun --nproc_per_node=4 -m acts_gnn.train --config FILE.yam
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -101,6 +102,32 @@ def add_export_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", type=Path, default=None, help="write this ONNX file")
     p.add_argument("--torchscript", type=Path, default=None, help="write this TorchScript file")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    add_metadata_argument(p)
+
+
+def add_metadata_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="replace a recorded metadata value, e.g. r=0.45 k=200 for an embedding's operating "
+        "point or cut=0.2 for a filter (repeatable; KEY must exist in the checkpoint)",
+    )
+
+
+def parse_metadata(items: Sequence[str]) -> dict[str, Any]:
+    """``["r=0.45", "k=200"]`` -> ``{"r": 0.45, "k": 200}`` (values are JSON)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--metadata takes KEY=JSON, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--metadata {key}: {value!r} is not JSON ({err})") from None
+    return out
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
@@ -122,6 +149,7 @@ def add_export_gnn_arguments(p: argparse.ArgumentParser) -> None:
         help="ONNX: evaluate the edge MLPs in this many edge chunks (exact; less memory)",
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    add_metadata_argument(p)
 
 
 def cmd_export_gnn(args: argparse.Namespace) -> int:
@@ -132,7 +160,12 @@ def cmd_export_gnn(args: argparse.Namespace) -> int:
     if args.opset < 17:
         raise ValueError("--opset must be >= 17 (LayerNormalization, ScatterElements add)")
     for path in export_checkpoint(
-        args.checkpoint, args.onnx, args.torchscript, n_chunks=args.chunks, opset=args.opset
+        args.checkpoint,
+        args.onnx,
+        args.torchscript,
+        n_chunks=args.chunks,
+        opset=args.opset,
+        metadata=parse_metadata(args.metadata),
     ):
         print(f"wrote {path} (verified against torch)")
     return 0

@@ -312,6 +312,8 @@ class EmbeddingTrainer(GnnTrainer):
             layer_norm=m.layer_norm,
             activation=m.activation,
             normalize=m.normalize,
+            fourier_octaves=m.fourier_octaves,
+            periodic_features=m.periodic_features,
         )
 
     def _build_datasets(self) -> tuple[Any, Any]:

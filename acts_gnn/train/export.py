@@ -323,9 +323,18 @@ def export_checkpoint(
     torchscript_path: str | Path | None = None,
     n_chunks: int = 1,
     opset: int = 17,
+    metadata: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Export a checkpoint's model to ONNX and / or TorchScript; returns the paths written."""
-    model, metadata = model_from_checkpoint(checkpoint)
+    """Export a checkpoint's model to ONNX and / or TorchScript; returns the paths written.
+    ``metadata`` replaces recorded values (e.g. an embedding's ``r`` and ``k``); a key the
+    checkpoint does not record is an error."""
+    model, recorded = model_from_checkpoint(checkpoint)
+    unknown = sorted(set(metadata or {}) - set(recorded))
+    if unknown:
+        raise ValueError(
+            f"metadata keys {unknown} are not recorded in {checkpoint}; known: {sorted(recorded)}"
+        )
+    metadata = {**recorded, **(metadata or {})}
     if type(model).__name__ == "EmbeddingNet":  # node -> embedding I/O
         from acts_gnn.train.export_embedding import export_embedding
 

@@ -29,7 +29,9 @@ KNN_BACKENDS = ("auto", "grid", "faiss", "kdtree", "brute")
 
 def _no_phi_sectors(training: TrainingConfig, origin: str) -> None:
     if training.phi_sectors != 1:
-        raise ConfigError(f"{origin}: training.phi_sectors: only the GNN trains on phi sectors")
+        raise ConfigError(
+            f"{origin}: training.phi_sectors: the embedding uses mining.phi_slices instead"
+        )
 
 
 @dataclass
@@ -42,6 +44,8 @@ class EmbeddingModelConfig:
     layer_norm: bool = True
     activation: str = "Tanh"
     normalize: bool = False
+    fourier_octaves: int = 0
+    periodic_features: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -222,7 +226,6 @@ class FilterTrainingConfig:
         """Check values that YAML types cannot; raises :class:`ConfigError`."""
         validate_common(self, origin)
         d, g, s = self.data, self.graph, self.sampling
-        _no_phi_sectors(self.training, origin)
         if d.module_map:
             raise ConfigError(f"{origin}: data.module_map: the filter runs on embedding graphs")
         if not d.graphs and not g.embedding:

@@ -137,13 +137,21 @@ def test_resume_gives_identical_weights(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize("normalize", [False, True])
-def test_export_parity(tmp_path: Path, normalize: bool) -> None:
+@pytest.mark.parametrize(("normalize", "octaves"), [(False, 0), (True, 0), (False, 5)])
+def test_export_parity(tmp_path: Path, normalize: bool, octaves: int) -> None:
     from acts_gnn.extras import onnxruntime
     from acts_gnn.train.export import load_torchscript
 
     torch.manual_seed(1)
-    model = EmbeddingNet(4, embedding_dim=8, hidden=24, n_layers=3, normalize=normalize).eval()
+    model = EmbeddingNet(
+        4,
+        embedding_dim=8,
+        hidden=24,
+        n_layers=3,
+        normalize=normalize,
+        fourier_octaves=octaves,
+        periodic_features=[1] if octaves else [],
+    ).eval()
     onnx_file, script_file = tmp_path / "e.onnx", tmp_path / "e.pt"
     export_embedding(model, onnx_file, script_file)
     session = onnxruntime().InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
@@ -181,6 +189,16 @@ def test_cli_train_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 0
     assert read_onnx_metadata(onnx)["model"] == "EmbeddingNet"
+    # another operating point recorded at export; unknown keys and non-JSON refused
+    checkpoint = ["export", "embedding", "--checkpoint", str(out / "checkpoints" / "last.pt")]
+    script = tmp_path / "exp" / "emb.pt"
+    overrides = ["--metadata", "r=0.45", "--metadata", "k=77"]
+    assert main([*checkpoint, "--torchscript", str(script), *overrides]) == 0
+    meta = read_torchscript_metadata(script)
+    assert (meta["r"], meta["k"], meta["embedding_dim"]) == (0.45, 77, 8)
+    assert main([*checkpoint, "--onnx", str(onnx), "--metadata", "radius=0.4"]) == 2
+    assert "['radius'] are not recorded" in capsys.readouterr().err
+    assert main([*checkpoint, "--onnx", str(onnx), "--metadata", "r"]) == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("mining:\n  knn_val: 3\n")
     assert main(["train", "embedding", "--config", str(bad)]) == 2
