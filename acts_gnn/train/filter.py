@@ -11,7 +11,9 @@ Balanced batches (``sampling``): the graphs are ~98% fake and most fakes are eas
 event's step uses all its true edges (weight > 0), ``hard_negatives`` times as many of the
 fakes the current filter scores highest, and ``easy_negatives`` times as many random fakes;
 loss: weighted BCE (``loss`` section, as the GNN). The hard negatives are mined among all
-fakes, or among ``hard_pool`` times as many random ones (cheaper on large graphs).
+fakes, or among ``hard_pool`` times as many random ones (cheaper on large graphs). With
+``training.phi_sectors`` = S > 1 each step takes one azimuthal wedge of an event (as the GNN):
+S times more, smaller optimizer steps per epoch, which a per-edge MLP needs.
 
 Validation (every epoch): loss over all edges, efficiency / purity at ``training.score_cut``,
 and the largest cut keeping ``cut.target_efficiency`` of the target edges
@@ -187,7 +189,8 @@ class FilterTrainer(GnnTrainer):
             sample = self._empty_sample().to(self.device)
             chosen = torch.zeros(0, dtype=torch.int64, device=self.device)
         else:
-            sample = self._augment(self.train_set[index], epoch, index).to(self.device)
+            sample = self._augment(self._training_sample(index, epoch), epoch, index)
+            sample = sample.to(self.device)
             chosen = self.balanced_edges(sample, epoch, index)
         ea = None if sample.edge_attr is None else sample.edge_attr[chosen]
         with self._autocast():

@@ -72,6 +72,18 @@ def test_balanced_batches(tmp_path: Path, embedding: Path) -> None:
     assert FilterTrainer(everything).balanced_edges(sample, 0, 0).numel() == all_weighted
 
 
+def test_phi_sectors_give_more_steps_on_wedges(tmp_path: Path, embedding: Path) -> None:
+    config = tiny_config(tmp_path, embedding, training={"epochs": 1, "phi_sectors": 4})
+    trainer = FilterTrainer(config)
+    n_events = len(trainer.train_set)
+    assert sorted(i for b in trainer.epoch_batches(0) for i in b) == list(range(4 * n_events))
+    wedges = [trainer._training_sample(i, 0) for i in range(4)]
+    whole = trainer.train_set[0]
+    assert sum(w.n_nodes for w in wedges) == whole.n_nodes
+    assert sum(w.n_edges for w in wedges) < whole.n_edges  # border-crossing edges dropped
+    assert trainer.fit().history[0]["train_loss"] > 0
+
+
 def test_training_learns_cut_and_exports(tmp_path: Path, embedding: Path) -> None:
     config = tiny_config(
         tmp_path,

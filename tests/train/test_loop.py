@@ -187,7 +187,7 @@ def test_phi_sectors_multiply_the_steps(tmp_path: Path) -> None:
     assert trainer.fit().history[0]["train_loss"] > 0
 
 
-def test_phi_sectors_are_gnn_only(tmp_path: Path) -> None:
+def test_phi_sectors_are_not_for_the_embedding(tmp_path: Path) -> None:
     from acts_gnn.train.graph_config import EmbeddingTrainingConfig
 
     with pytest.raises(ConfigError, match="phi_sectors"):
