@@ -76,7 +76,7 @@ def model_metadata(path: str | Path) -> dict[str, Any]:
 
 def edge_classifier(
     path: str | Path,
-    cut: float = 0.5,
+    cut: float | None = None,
     device: str = "cpu",
     node_features: tuple[str, ...] = DEFAULT_NODE_FEATURES,
     n_chunks: int = 1,
@@ -96,7 +96,7 @@ def edge_classifier(
     selected = [node_features.index(n) for n in wanted]
     edge_names = list(meta.get("edge_features") or [])
     knobs: dict[str, Any] = {
-        "cut": cut,
+        "cut": float(meta.get("score_cut", 0.5)) if cut is None else cut,
         "nChunks": n_chunks,
         "selectedFeatures": selected if selected != list(range(len(node_features))) else [],
         "useEdgeFeatures": bool(edge_names),
