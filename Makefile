@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning defaults clean
 
 setup: $(VENV)/.installed
 
@@ -52,18 +52,33 @@ module-map: setup
 # 310-event map, configs/gnn-default.yaml (8 epochs in 8 phi sectors; ~75 min on one CPU core,
 # minutes on a GPU: add DEVICE=cuda).
 DEVICE ?= auto
-gnn-default: setup
+gnn-default: setup data/gnn-train-prepared/dataset.json
 	test -f data/module-map.npz || $(MAKE) module-map
-	test -f data/gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 24 --pileup 200 --seed 300 -o data/gnn-train && $(BIN)/acts-gnn prepare -q -i data/gnn-train -o data/gnn-train-prepared; }
 	test -f data/gnn-train2-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 40 --pileup 200 --seed 301 -o data/gnn-train2 && $(BIN)/acts-gnn prepare -q -i data/gnn-train2 -o data/gnn-train2-prepared; }
 	test -f data/gnn-train-all/dataset.json || $(BIN)/acts-gnn merge-events --inputs data/gnn-train-prepared data/gnn-train2-prepared -o data/gnn-train-all
 	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
 
-# Rebuild every shipped file from scratch (module map, GNN) and copy them into geometry/generic.
-defaults: gnn-default
+# 24 MU=200 training events (seed 300): the GNN's first 24, the embedding's and filter's.
+data/gnn-train-prepared/dataset.json: | setup
+	$(BIN)/acts-gnn simulate -q --events 24 --pileup 200 --seed 300 -o data/gnn-train
+	$(BIN)/acts-gnn prepare -q -i data/gnn-train -o data/gnn-train-prepared
+
+# The shipped embedding and filter: configs/embedding-default.yaml (~35 min on one CPU core),
+# exported at the operating point r = 0.45, k = 200, then configs/filter-default.yaml on its
+# radius graphs (~20 min).
+metric-learning: setup data/gnn-train-prepared/dataset.json
+	$(BIN)/acts-gnn train embedding --config configs/embedding-default.yaml --device $(DEVICE)
+	$(BIN)/acts-gnn export embedding --checkpoint output/embedding-default/checkpoints/last.pt --metadata r=0.45 --metadata k=200 --onnx output/embedding-default/embedding.onnx --torchscript output/embedding-default/embedding.pt
+	$(BIN)/acts-gnn train filter --config configs/filter-default.yaml --device $(DEVICE)
+
+# Rebuild every shipped file from scratch (module map, GNN, embedding, filter) and copy them
+# into geometry/generic.
+defaults: gnn-default metric-learning
 	$(BIN)/acts-gnn module-map convert -i data/module-map.npz -o geometry/generic/module-map.npz --format compact
 	mkdir -p geometry/generic/models
 	cp output/gnn-default/gnn.onnx output/gnn-default/gnn.pt geometry/generic/models/
+	cp output/embedding-default/embedding.onnx output/embedding-default/embedding.pt geometry/generic/models/
+	cp output/filter-default/filter.onnx output/filter-default/filter.pt geometry/generic/models/
 
 clean:
 	rm -rf build $(VENV) output

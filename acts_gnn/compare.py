@@ -387,7 +387,15 @@ class _ProgressAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
 
 # -- report ----------------------------------------------------------------------------------
 
-CHAINS = (("gnn", "GNN (module map + GNN + KF)"), ("ckf", "ACTS seeding + CKF"))
+#: How the report names each graph construction.
+GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning + filter"}
+
+
+def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(summary key, title) of the two chains; the GNN's names its graph construction."""
+    graph = summary.get("config", {}).get("graph", "module-map")
+    gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
+    return (("gnn", gnn), ("ckf", "ACTS seeding + CKF"))
 
 
 def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
@@ -409,7 +417,7 @@ def headline_table(summary: dict[str, Any]) -> str:
         "| chain | efficiency | fake ratio | duplicate ratio | TrackML score | time/event [s] |",
         "|---|---|---|---|---|---|",
     ]
-    for key, title in (*CHAINS, ("gnn_prefit", "GNN proto-tracks before the fit")):
+    for key, title in (*chain_titles(summary), ("gnn_prefit", "GNN proto-tracks before the fit")):
         c = summary[key]
         t = c["time_per_event"].get("total", math.nan)
         rows.append(
@@ -438,7 +446,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "## Time per event by stage [s]",
         "",
     ]
-    for key, title in CHAINS:
+    for key, title in chain_titles(summary):
         lines.append(
             f"**{title}**: "
             + ", ".join(
@@ -456,7 +464,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append("")
     lines.append("## Independent count (acts_gnn.metrics)")
     lines.append("")
-    for key, title in CHAINS:
+    for key, title in chain_titles(summary):
         ic = summary[key]["independent_count"]
         lines.append(
             f"- {title}: efficiency {ic['efficiency']:.4f}, fake ratio {ic['fake_ratio']:.4f}, "
@@ -493,7 +501,7 @@ def plot_comparison(summary: dict[str, Any], output: Path) -> list[Path]:
     )
     for key, ylabel, xlabel, logx in specs:
         fig, ax = plt.subplots(figsize=(7, 5))
-        for chain, title in CHAINS:
+        for chain, title in chain_titles(summary):
             h = summary[chain]["histograms"].get(key)
             if h is None:
                 continue
@@ -511,7 +519,7 @@ def plot_comparison(summary: dict[str, Any], output: Path) -> list[Path]:
         paths.append(path)
     labels: list[str] = []
     fig, ax = plt.subplots(figsize=(7, 5))
-    for chain, title in CHAINS:
+    for chain, title in chain_titles(summary):
         stages = {s: v for s, v in summary[chain]["time_per_event"].items() if s != "total"}
         y = np.arange(len(labels), len(labels) + len(stages))
         ax.barh(y, list(stages.values()), label=title)

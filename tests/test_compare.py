@@ -165,6 +165,7 @@ def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path
         truth_metrics=True,
     )
     summary = run_comparison(config, progress=False)
+    assert "| GNN (metric learning + filter + GNN + KF) |" in headline_table(summary)
     metrics = summary["gnn"]["gnn_edge_metrics"]["graph construction"]
     assert 0 <= metrics["efficiency"] <= 1
     assert summary["gnn"]["gnn_counts"]["graph construction edges"] > 0

@@ -1,4 +1,4 @@
-"""The shipped module map and GNN: present, within the size budget, and reproducing the
+"""The shipped module map, GNN, embedding and filter: present, within the size budget, and reproducing the
 README's numbers within statistical error on freshly simulated held-out events."""
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ from acts_gnn.defaults import default_files, edge_classifier, model_metadata, pi
 README_MAP_EFFICIENCY = 0.992
 README_GNN_EFFICIENCY = 0.993
 README_GNN_PURITY = 0.991
+#: README "Shipped defaults": the embedding's radius graph and the filter at MU = 50
+README_EMBEDDING_EFFICIENCY_MU50 = 0.970
+README_FILTER_EFFICIENCY_MU50 = 0.948
 
 
 def test_shipped_files_exist_within_budget() -> None:
     files = default_files()
-    shipped = [files.module_map, files.gnn_onnx, files.gnn_torchscript]
+    models = files.module_map.parent / "models"
+    shipped = [files.module_map, files.gnn_onnx, files.gnn_torchscript, files.embedding]
+    shipped += [files.filter, models / "embedding.onnx", models / "filter.onnx"]
     for path in shipped:
         assert path.is_file(), path
     total = sum(p.stat().st_size for p in Path(files.module_map).parent.rglob("*") if p.is_file())
@@ -88,3 +93,27 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
         x, graph.edge_index, graph.edge_features
     )
     np.testing.assert_allclose(onnx.scores.numpy(), scores, atol=1e-4)
+
+
+def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: Any) -> None:
+    from acts_gnn.graph.metric_learning import MetricLearning
+    from acts_gnn.graph.truth import TruthSelection, truth_graph
+    from acts_gnn.metrics.edges import edge_truth_mask
+    from acts_gnn.pipeline import node_feature_matrix
+
+    event, files = held_out_event, default_files()
+    meta = model_metadata(files.embedding)
+    assert (meta["r"], meta["k"], meta["model_config"]["fourier_octaves"]) == (0.45, 200, 6)
+    stage = MetricLearning(files.embedding, backend="grid")
+    graph = stage.for_event(event)
+    target = truth_graph(event, TruthSelection(min_pt=1.0, min_hits=3))
+    n = event.n_hits
+    found = edge_truth_mask(target, graph.edge_index.numpy(), n)
+    # ~2-3k target edges at MU = 50: binomial error ~0.3 %; 0.03 allows the event's spread
+    assert found.mean() > README_EMBEDDING_EFFICIENCY_MU50 - 0.03
+    names, scales = pipeline_features(files.filter)
+    x = node_feature_matrix(event.positions(), names, scales)
+    filt = edge_classifier(files.filter)
+    kept = filt.classify(x, graph.edge_index, graph.edge_features).edge_index.numpy()
+    assert edge_truth_mask(target, kept, n).mean() > README_FILTER_EFFICIENCY_MU50 - 0.03
+    assert kept.shape[1] < 0.5 * graph.n_edges
