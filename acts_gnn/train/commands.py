@@ -106,13 +106,15 @@ def add_export_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_metadata_argument(p: argparse.ArgumentParser) -> None:
+    """``--metadata KEY=JSON`` (repeatable), read by :func:`parse_metadata`."""
     p.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="replace a recorded metadata value, e.g. r=0.45 k=200 for an embedding's operating "
-        "point or cut=0.2 for a filter (repeatable; KEY must exist in the checkpoint)",
+        help="replace a recorded metadata value, e.g. r=0.55 and k=300 for an embedding's "
+        "operating point or score_cut=0.2 for a filter (repeatable; KEY must exist in the "
+        "checkpoint)",
     )
 
 
@@ -137,19 +139,14 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 
 def add_export_gnn_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--checkpoint", type=Path, required=True, help="training checkpoint (e.g. last.pt)"
-    )
-    p.add_argument("--onnx", type=Path, default=None, help="write this ONNX file")
-    p.add_argument("--torchscript", type=Path, default=None, help="write this TorchScript file")
+    """``export gnn``: those of :func:`add_export_model_arguments`, plus ``--chunks``."""
+    add_export_model_arguments(p)
     p.add_argument(
         "--chunks",
         type=int,
         default=1,
         help="ONNX: evaluate the edge MLPs in this many edge chunks (exact; less memory)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
-    add_metadata_argument(p)
 
 
 def cmd_export_gnn(args: argparse.Namespace) -> int:

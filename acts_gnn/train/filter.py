@@ -185,12 +185,10 @@ class FilterTrainer(GnnTrainer):
     def sample_loss(self, index: int | None, epoch: int) -> torch.Tensor:
         """The weighted BCE of training graph ``index`` on its balanced edge set (None: an
         empty graph)."""
+        sample = self.step_sample(index, epoch)
         if index is None:
-            sample = self._empty_sample().to(self.device)
             chosen = torch.zeros(0, dtype=torch.int64, device=self.device)
         else:
-            sample = self._augment(self._training_sample(index, epoch), epoch, index)
-            sample = sample.to(self.device)
             chosen = self.balanced_edges(sample, epoch, index)
         ea = None if sample.edge_attr is None else sample.edge_attr[chosen]
         with self._autocast():

@@ -407,16 +407,20 @@ class GnnTrainer:
             edge_attr=torch.zeros(0, d) if d else None,
         )
 
+    def step_sample(self, index: int | None, epoch: int) -> GraphSample:
+        """Training sample ``index`` of ``epoch`` (phi wedge, reflection) on the device; an
+        empty sample for None."""
+        if index is None:
+            return self._empty_sample().to(self.device)
+        sample = self._augment(self._training_sample(index, epoch), epoch, index)
+        return sample.to(self.device)
+
     def sample_loss(self, index: int | None, epoch: int) -> torch.Tensor:
         """The loss of training sample ``index`` in ``epoch`` (forward pass included).
 
         ``None`` stands for an empty sample, used by a process that has no event in a step:
         its zero loss still reaches every parameter, so DDP's gradient reduction matches."""
-        if index is None:
-            sample = self._empty_sample().to(self.device)
-        else:
-            sample = self._augment(self._training_sample(index, epoch), epoch, index)
-            sample = sample.to(self.device)
+        sample = self.step_sample(index, epoch)
         with self._autocast():
             logits = self.ddp(sample.x, sample.edge_index, sample.edge_attr)
         return weighted_bce(logits, sample.y, sample.weight)
