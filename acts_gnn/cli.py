@@ -147,6 +147,12 @@ def cmd_evaluate_gnn(args: argparse.Namespace) -> int:
     return evaluate_gnn_command(args)
 
 
+def cmd_graphs(args: argparse.Namespace) -> int:
+    from acts_gnn.graph_files import graphs_command
+
+    return graphs_command(args)
+
+
 def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> Any:
     from acts_gnn.compare import CompareConfig
 
@@ -586,13 +592,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_geometry)
 
     from acts_gnn.evaluate_gnn import add_arguments as add_evaluate_gnn_arguments
+    from acts_gnn.graph_files import add_arguments as add_graphs_arguments
 
     p = sub.add_parser(
         "evaluate-gnn",
-        help="edge efficiency, purity, ROC of a GNN on module-map graphs of prepared events",
+        help="edge efficiency, purity, ROC of a GNN on the module-map graphs (or stored graph "
+        "files) of prepared events",
     )
     add_evaluate_gnn_arguments(p)
     p.set_defaults(func=cmd_evaluate_gnn)
+    p = sub.add_parser(
+        "graphs",
+        help="write each prepared event's graph (module map, or metric learning + filter) "
+        "as the graph files GNN training reads (data.graphs)",
+    )
+    add_graphs_arguments(p)
+    p.set_defaults(func=cmd_graphs)
     _add_train_commands(sub)
     return parser
 

@@ -1,6 +1,7 @@
 """Edge-level evaluation of a trained GNN edge classifier (``acts-gnn evaluate-gnn``).
 
-For held-out prepared events, each event's module-map graph is built and scored by the model
+For held-out prepared events, each event's graph (built with a module map, or read from graph
+files of any builder, :mod:`acts_gnn.graph_files`) is scored by the model
 (TorchScript or ONNX, set up from the model's own metadata by
 :func:`acts_gnn.defaults.edge_classifier`), and the scores are compared with the truth graph,
 with the definitions of the GNN4ITk / Exa.TrkX papers:
@@ -33,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ import numpy.typing as npt
 
 from acts_gnn.event import Event
 from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.graph_files import GraphFunction, module_map_graphs
 from acts_gnn.metrics.edges import _undirected_keys, edge_truth_mask
 
 FloatArray = npt.NDArray[np.float64]
@@ -494,9 +496,6 @@ def _roc_points(
     }
 
 
-GraphFunction = Callable[[Event], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
-
-
 def score_events(
     events: Iterable[Event],
     graph: GraphFunction,
@@ -508,12 +507,15 @@ def score_events(
 ) -> ScoredEdges:
     """Build (``graph(event) -> (edge_index, edge_features)``) and score (``classifier``, an
     edge-classifier stage) every event; returns the accumulated :class:`ScoredEdges`."""
+    from acts_gnn.graph.module_map import edge_features
     from acts_gnn.pipeline import node_feature_matrix
 
     scored = ScoredEdges()
     for event in events:
         start = time.perf_counter()
         edge_index, edge_attr = graph(event)
+        if edge_attr is None:  # a graph file without features
+            edge_attr = edge_features(event.positions(), edge_index)
         mid = time.perf_counter()
         x = node_feature_matrix(event.positions(), node_features, feature_scales)
         scores = classifier.classify(x, edge_index, edge_attr).scores
@@ -524,20 +526,6 @@ def score_events(
         if progress is not None:
             progress.update(1)
     return scored
-
-
-def module_map_graph_function(module_map_path: str | Path, n_threads: int = 1) -> GraphFunction:
-    """``event -> (edge_index, edge_features)`` with the module map at ``module_map_path``."""
-    from acts_gnn.graph.module_map import ModuleMapGraphBuilder
-    from acts_gnn.graph.module_map_formats import load_module_map
-
-    builder = ModuleMapGraphBuilder(load_module_map(module_map_path), n_threads=n_threads)
-
-    def build(event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        g = builder(event.positions(), event.hits["geometry_id"])
-        return g.edge_index, g.edge_features
-
-    return build
 
 
 def gnn_classifier(
@@ -701,8 +689,14 @@ def add_arguments(parser: Any) -> None:
     import argparse
 
     parser.add_argument("--input", "-i", type=Path, required=True, help="prepared folder")
-    parser.add_argument(
-        "--module-map", "-m", type=str, required=True, help="module-map file or prefix"
+    graphs = parser.add_mutually_exclusive_group(required=True)
+    graphs.add_argument(
+        "--module-map", "-m", type=str, help="build each event's graph with this module map ..."
+    )
+    graphs.add_argument(
+        "--graphs",
+        type=Path,
+        help="... or read it from this folder of graph files (any builder: `acts-gnn graphs`)",
     )
     parser.add_argument(
         "--model",
@@ -752,7 +746,15 @@ def evaluate_gnn_command(args: Any) -> int:
         dataset = PreparedDataset(args.input, dataset.event_ids[: args.events])
     selection = TruthSelection(min_pt=args.min_pt, min_hits=args.min_hits)
     classifier, names, scales = gnn_classifier(args.model, args.device, args.threads)
-    graph = module_map_graph_function(args.module_map, args.threads)
+    graph: GraphFunction
+    if args.graphs:
+        from acts_gnn.train.data import StoredGraphs
+
+        graph = StoredGraphs(args.graphs)
+        origin = f"graph files {args.graphs}"
+    else:
+        graph = module_map_graphs(args.module_map, args.threads)
+        origin = f"module map {args.module_map}"
     meta = model_metadata(args.model)
     with progress_bar(len(dataset), "evaluate GNN", "event", enabled=not args.quiet) as bar:
         scored = score_events(dataset, graph, classifier, names, scales, selection, bar)
@@ -764,7 +766,8 @@ def evaluate_gnn_command(args: Any) -> int:
         extra={
             "input": str(args.input),
             "event_ids": list(dataset.event_ids),
-            "module_map": str(args.module_map),
+            "module_map": args.module_map,
+            "graphs": None if args.graphs is None else str(args.graphs),
             "model": str(args.model),
             "backend": "onnx" if Path(args.model).suffix == ".onnx" else "torch",
             "device": args.device,
@@ -775,7 +778,7 @@ def evaluate_gnn_command(args: Any) -> int:
         },
     )
     path = evaluation.write_json(Path(args.output) / "gnn_eval.json")
-    print(f"GNN {args.model} on {args.input} (module map {args.module_map})")
+    print(f"GNN {args.model} on {args.input} ({origin})")
     print(evaluation.table())
     print(f"wrote {path}")
     if args.plots:

@@ -324,3 +324,37 @@ def test_cli_bad_model_is_reported(
     argv += ["--model", str(tmp_path / "missing.pt"), "--output", str(tmp_path), "--no-plots"]
     assert main(argv) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_cli_on_graph_files_equals_module_map(
+    tmp_path: Path, prepared_and_map: tuple[Path, Path]
+) -> None:
+    """`--graphs` (files from `acts-gnn graphs`, with or without features) = `--module-map`."""
+    from acts_gnn.cli import main
+    from acts_gnn.train.data import graph_path, load_graph, save_graph
+
+    prepared, map_path = prepared_and_map
+    model = export_tiny_model(tmp_path / "gnn.pt", with_edge_features=True)
+    files = tmp_path / "graphs"
+    graphs = ["graphs", "-i", str(prepared), "-o", str(files), "-q", "--graph", "module-map"]
+    assert main([*graphs, "--module-map", str(map_path)]) == 0
+    bare = tmp_path / "bare"
+    for event_id in (0, 1):
+        save_graph(bare, event_id, load_graph(files, event_id)[0])
+        assert graph_path(bare, event_id).is_file()
+    summaries = []
+    for source in (
+        ["--module-map", str(map_path)],
+        ["--graphs", str(files)],
+        ["--graphs", str(bare)],
+    ):
+        out = tmp_path / f"eval{len(summaries)}"
+        argv = ["evaluate-gnn", "--input", str(prepared), *source, "--model", str(model)]
+        assert main([*argv, "--output", str(out), "-q", "--no-plots"]) == 0
+        summaries.append(json.loads((out / "gnn_eval.json").read_text()))
+    for s in summaries[1:]:
+        for key in ("graph", "auc", "cut"):
+            assert s[key] == pytest.approx(summaries[0][key], rel=1e-5)
+        assert s["best_cut"]["metrics"] == pytest.approx(summaries[0]["best_cut"]["metrics"])
+    assert summaries[1]["graphs"] == str(files)
+    assert summaries[1]["module_map"] is None

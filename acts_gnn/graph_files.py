@@ -1,0 +1,313 @@
+"""Per-event graph files from any graph builder (``acts-gnn graphs``), for training a GNN.
+
+A GNN learns the edge distribution of the graphs it is trained on: one trained on module-map
+graphs does not transfer to metric-learning graphs (other edges, other fakes). This module
+writes the graphs of a prepared folder, built as the tracking chain builds them, into the
+folder format that ``data.graphs`` of a GNN training config reads
+(:mod:`acts_gnn.train.data`: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] of
+hit-table rows and the raw ``edge_features`` float32 [E, 6] in
+:data:`~acts_gnn.graph.module_map.EDGE_FEATURES` order):
+
+* ``module-map``: the C++ module-map builder;
+* ``metric-learning``: the embedding + radius / kNN search (``r``, ``k``: the model's operating
+  point unless given), then, unless ``filter`` is None, the edge filter at its recorded cut
+  (or ``filter_cut``): only the edges it keeps are written, as the chain passes them on.
+
+``graphs.json`` beside the files records the builder, its files and knobs, and per event the
+edges, hits, seconds, and edge efficiency (target truth edges of ``selection``) and purity
+(truth edges of any particle), so a training set documents its own graph quality. Existing
+graph files are kept (counted as skipped) unless ``overwrite``: an interrupted run resumes.
+A folder written with other builder knobs is refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from acts_gnn.event import Event
+from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.metrics.edges import EdgeMetrics
+
+#: ``event -> (edge_index int64 [2, E], raw edge features float32 [E, 6] or None)``
+GraphFunction = Callable[[Event], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]]
+
+GRAPH_BUILDERS = ("module-map", "metric-learning")
+
+
+class FilteredGraphs:
+    """A graph function whose edges pass an edge-filter model first (``score > cut``).
+
+    ``filter_path``: exported filter (``.onnx`` or TorchScript); its node and edge features
+    are set up from its metadata; ``cut``: None = the cut recorded at export (99 % efficiency).
+    Edges are scored :attr:`CHUNK` at a time (a MU = 200 embedding graph has ~10^7 edges).
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(
+        self,
+        graphs: GraphFunction,
+        filter_path: str | Path,
+        cut: float | None = None,
+        device: str = "cpu",
+    ) -> None:
+        from acts_gnn.defaults import edge_classifier, pipeline_features
+
+        self.graphs = graphs
+        self.names, self.scales = pipeline_features(filter_path)
+        self.classifier = edge_classifier(
+            filter_path, cut=cut, device=device, node_features=tuple(self.names)
+        )
+        self.cut = float(self.classifier.cut)
+
+    def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        from acts_gnn.graph.module_map import edge_features
+        from acts_gnn.pipeline import node_feature_matrix
+
+        edge_index, edge_attr = self.graphs(event)
+        if edge_attr is None:
+            edge_attr = edge_features(event.positions(), edge_index)
+        x = node_feature_matrix(event.positions(), self.names, self.scales)
+        kept_edges, kept_attr = [], []
+        for lo in range(0, max(edge_index.shape[1], 1), self.CHUNK):
+            kept = self.classifier.classify(
+                x, edge_index[:, lo : lo + self.CHUNK], edge_attr[lo : lo + self.CHUNK]
+            )
+            assert kept.edge_attr is not None
+            kept_edges.append(kept.edge_index.cpu().numpy())
+            kept_attr.append(kept.edge_attr.cpu().numpy())
+        return np.concatenate(kept_edges, axis=1), np.concatenate(kept_attr)
+
+
+def module_map_graphs(module_map: str | Path, n_threads: int = 1) -> GraphFunction:
+    """``event -> (edge_index, edge_features)`` with the module map at ``module_map``."""
+    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.train.data import ModuleMapGraphs
+
+    return ModuleMapGraphs(load_module_map(module_map), n_threads)
+
+
+def metric_learning_graphs(
+    embedding: str | Path,
+    r: float | None = None,
+    k: int | None = None,
+    filter_path: str | Path | None = None,
+    filter_cut: float | None = None,
+    device: str = "cpu",
+) -> tuple[GraphFunction, dict[str, Any]]:
+    """The metric-learning graph function (embedding + search [+ filter]) and its knobs."""
+    from acts_gnn.graph.metric_learning import MetricLearning
+    from acts_gnn.train.filter import EmbeddingGraphs
+
+    stage = MetricLearning(str(embedding), rVal=r, knnVal=k, device=device)
+    graphs: GraphFunction = EmbeddingGraphs(stage)
+    knobs: dict[str, Any] = {"embedding": str(embedding), "r": stage.rVal, "k": stage.knnVal}
+    if filter_path is not None:
+        filtered = FilteredGraphs(graphs, filter_path, filter_cut, device)
+        knobs.update(filter=str(filter_path), filter_cut=filtered.cut)
+        graphs = filtered
+    return graphs, knobs
+
+
+@dataclass
+class GraphFileReport:
+    """What :func:`write_graph_files` did (``graphs.json``)."""
+
+    builder: dict[str, Any]
+    selection: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    skipped_existing: list[int] = field(default_factory=list)  # graph files kept as they were
+
+    def totals(self) -> dict[str, float]:
+        """Edge efficiency, purity and edges per hit over the written events."""
+        found = sum(e["target_edges_found"] for e in self.events)
+        targets = sum(e["target_edges"] for e in self.events)
+        true = sum(e["true_edges"] for e in self.events)
+        edges = sum(e["edges"] for e in self.events)
+        hits = sum(e["hits"] for e in self.events)
+        return {
+            "events": len(self.events),
+            "edge_efficiency": found / targets if targets else float("nan"),
+            "edge_purity": true / edges if edges else float("nan"),
+            "edges_per_hit": edges / hits if hits else float("nan"),
+            "seconds_per_event": (
+                sum(e["seconds"] for e in self.events) / len(self.events)
+                if self.events
+                else float("nan")
+            ),
+        }
+
+    def write(self, directory: Path) -> Path:
+        path = directory / "graphs.json"
+        partial = path.with_name(f".graphs.json.{os.getpid()}.partial")
+        body = {**asdict(self), "totals": self.totals()}
+        partial.write_text(json.dumps(body, indent=1, default=float) + "\n")
+        os.replace(partial, path)
+        return path
+
+
+def write_graph_files(
+    events: Any,
+    graphs: GraphFunction,
+    output: str | Path,
+    builder: dict[str, Any],
+    selection: TruthSelection | None = None,
+    overwrite: bool = False,
+    progress: Any | None = None,
+) -> GraphFileReport:
+    """Build ``graphs(event)`` for every event of ``events`` and write its graph file to
+    ``output``; returns (and writes as ``graphs.json``) the report (module docstring)."""
+    from acts_gnn.train.data import graph_path, save_graph
+
+    selection = selection or TruthSelection()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    report = GraphFileReport(builder=builder, selection=asdict(selection))
+    previous = output / "graphs.json"
+    if previous.is_file():
+        before = json.loads(previous.read_text())
+        if before.get("builder") == builder and before.get("selection") == report.selection:
+            report.events = list(before.get("events", []))
+        elif not overwrite:
+            raise ValueError(
+                f"{output} holds graphs of another builder ({before.get('builder')}): "
+                "give another folder, or --overwrite to rebuild"
+            )
+    for event in events:
+        if graph_path(output, event.event_id).is_file() and not overwrite:
+            report.skipped_existing.append(event.event_id)
+        else:
+            start = time.perf_counter()
+            edge_index, edge_attr = graphs(event)
+            seconds = time.perf_counter() - start
+            save_graph(output, event.event_id, edge_index, edge_attr)
+            metrics = EdgeMetrics()
+            metrics.add(edge_index, truth_graph(event, selection), truth_graph(event), event.n_hits)
+            report.events = [e for e in report.events if e["event_id"] != event.event_id]
+            report.events.append(
+                {
+                    "event_id": event.event_id,
+                    "hits": event.n_hits,
+                    "edges": int(edge_index.shape[1]),
+                    "target_edges": metrics.truth_total,
+                    "target_edges_found": metrics.truth_found,
+                    "true_edges": metrics.true_edges,
+                    "seconds": round(seconds, 3),
+                }
+            )
+            report.write(output)
+        if progress is not None:
+            progress.update(1)
+    report.events.sort(key=lambda e: e["event_id"])
+    report.write(output)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# command
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: Any) -> None:
+    """Options of ``acts-gnn graphs`` (an ``argparse.ArgumentParser``)."""
+    import argparse
+
+    parser.add_argument("--input", "-i", type=Path, required=True, help="prepared folder")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="graph-file folder")
+    parser.add_argument(
+        "--graph",
+        choices=GRAPH_BUILDERS,
+        default="metric-learning",
+        help="graph builder (default %(default)s)",
+    )
+    parser.add_argument("--module-map", type=Path, help="module map (default: the shipped one)")
+    parser.add_argument("--embedding", type=Path, help="embedding model (default: the shipped one)")
+    parser.add_argument("--r", type=float, help="embedding radius (default: the model's)")
+    parser.add_argument("--k", type=int, help="max neighbours per hit (default: the model's)")
+    parser.add_argument(
+        "--filter",
+        type=Path,
+        help="edge filter applied after the embedding (default: the shipped one)",
+    )
+    parser.add_argument(
+        "--no-filter", action="store_true", help="write the embedding graphs unfiltered"
+    )
+    parser.add_argument(
+        "--filter-cut", type=float, help="filter score cut (default: the model's recorded cut)"
+    )
+    parser.add_argument("--events", type=int, help="only N events (after --skip)")
+    parser.add_argument("--skip", type=int, default=0, help="skip the first N events")
+    parser.add_argument(
+        "--min-pt", type=float, default=1.0, help="target pT for the reported efficiency [GeV]"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument(
+        "--overwrite",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="rebuild graph files that exist (default: keep them, so a rerun resumes)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def graphs_command(args: Any) -> int:
+    """``acts-gnn graphs``: write the graph files and ``graphs.json``, print the totals."""
+    from acts_gnn.defaults import default_files
+    from acts_gnn.io.event_store import PreparedDataset
+    from acts_gnn.progress import progress_bar
+
+    torch.set_num_threads(args.threads)
+    files = default_files()
+    dataset = PreparedDataset(args.input)
+    if args.skip < 0 or (args.events is not None and args.events < 1):
+        raise ValueError("--skip must be >= 0 and --events >= 1")
+    ids = dataset.event_ids[args.skip :]
+    ids = ids[: args.events] if args.events else ids
+    if not ids:
+        raise ValueError(f"no events left in {args.input} after --skip {args.skip}")
+    dataset = PreparedDataset(args.input, ids)
+    builder: dict[str, Any] = {"graph": args.graph}
+    if args.graph == "module-map":
+        module_map = args.module_map or files.require(files.module_map, "module map")
+        graphs = module_map_graphs(module_map, args.threads)
+        builder["module_map"] = str(module_map)
+    else:
+        embedding = args.embedding or files.require(files.embedding, "embedding model")
+        filter_path = None
+        if not args.no_filter:
+            filter_path = args.filter or files.require(files.filter, "edge filter")
+        graphs, knobs = metric_learning_graphs(
+            embedding, args.r, args.k, filter_path, args.filter_cut, args.device
+        )
+        builder.update(knobs)
+    selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
+    with progress_bar(len(dataset), "graphs", "event", enabled=not args.quiet) as bar:
+        report = write_graph_files(
+            dataset, graphs, args.output, builder, selection, args.overwrite, bar
+        )
+    t = report.totals()
+    knobs_text = ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in builder.items()
+    )
+    print(f"graphs of {args.input} -> {args.output} ({knobs_text})")
+    print(
+        f"{t['events']} events: edge efficiency {t['edge_efficiency']:.4f} (pT > "
+        f"{args.min_pt:g} GeV, >= {selection.min_hits} hits), purity {t['edge_purity']:.4f}, "
+        f"{t['edges_per_hit']:.1f} edges per hit, {t['seconds_per_event']:.1f} s per event"
+    )
+    if report.skipped_existing:
+        print(
+            f"kept {len(report.skipped_existing)} existing graph files (--overwrite rebuilds them)"
+        )
+    return 0
