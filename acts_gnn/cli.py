@@ -396,7 +396,12 @@ def _add_chain_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default %(default)s)")
     g.add_argument("--module-map", type=Path, default=None, help="module-map file")
-    g.add_argument("--model", type=Path, default=None, help="GNN model (.onnx or TorchScript)")
+    g.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="GNN model (.onnx or TorchScript; default: the shipped GNN trained on --graph's graphs)",
+    )
     g.add_argument("--embedding", type=Path, default=None, help="metric-learning embedding")
     g.add_argument("--filter", type=Path, default=None, help="edge-filter model")
     g.add_argument("--builder", choices=BUILDERS, default="walkthrough", help="track building")

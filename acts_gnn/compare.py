@@ -90,10 +90,9 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     from acts_gnn import tracks
 
     files = default_files()
-    suffix = ".onnx" if config.backend == "onnx" else ".pt"
     model = Path(config.model) if config.model else None
     if model is None:
-        model = files.require(files.gnn_onnx if suffix == ".onnx" else files.gnn_torchscript, "GNN")
+        model = files.require(files.gnn(config.graph, config.backend), f"{config.graph} GNN")
     names, scales = pipeline_features(model)
     classifiers: list[Any] = []
     if config.graph == "module-map":

@@ -5,7 +5,8 @@ found by :func:`acts_gnn.detector.generic.geometry_dir`):
 
 * ``module-map.npz``: the module map (compact encoding, ranges rounded outwards);
 * ``models/gnn.onnx`` and ``models/gnn.pt``: the GNN edge classifier (ONNX, TorchScript);
-* ``models/embedding.*`` and ``models/filter.*``: the metric-learning stages, when shipped.
+* ``models/embedding.*`` and ``models/filter.*``: the metric-learning stages, and
+  ``models/gnn-metric-learning.*``: the GNN trained on their (filtered) graphs.
 
 :func:`gnn_chain_stages` turns paths (or the defaults) into configured stages whose node
 features, scales and edge features are the ones the model was trained with (read from the
@@ -40,6 +41,16 @@ class DefaultFiles:
     gnn_torchscript: Path
     embedding: Path
     filter: Path
+
+    def gnn(self, graph: str = "module-map", backend: str = "torch") -> Path:
+        """The shipped GNN trained on ``graph``'s graphs (one of :data:`GRAPHS`), as ONNX for
+        ``backend="onnx"``, else TorchScript."""
+        if graph not in GRAPHS:
+            raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
+        path = self.gnn_onnx if backend == "onnx" else self.gnn_torchscript
+        if graph == "metric-learning":
+            path = path.with_name(f"gnn-metric-learning{path.suffix}")
+        return path
 
     def require(self, path: Path, what: str) -> Path:
         if not path.is_file():

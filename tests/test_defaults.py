@@ -19,6 +19,9 @@ README_GNN_PURITY = 0.991
 #: README "Shipped defaults": the embedding's radius graph and the filter at MU = 50
 README_EMBEDDING_EFFICIENCY_MU50 = 0.996
 README_FILTER_EFFICIENCY_MU50 = 0.985
+#: README "Shipped defaults": the metric-learning GNN on the filter's graphs at MU = 50
+README_ML_GNN_EFFICIENCY_MU50 = 0.972
+README_ML_GNN_PURITY_MU50 = 0.981
 
 
 def test_shipped_files_exist_within_budget() -> None:
@@ -26,6 +29,7 @@ def test_shipped_files_exist_within_budget() -> None:
     models = files.module_map.parent / "models"
     shipped = [files.module_map, files.gnn_onnx, files.gnn_torchscript, files.embedding]
     shipped += [files.filter, models / "embedding.onnx", models / "filter.onnx"]
+    shipped += [files.gnn("metric-learning", backend) for backend in ("torch", "onnx")]
     for path in shipped:
         assert path.is_file(), path
     total = sum(p.stat().st_size for p in Path(files.module_map).parent.rglob("*") if p.is_file())
@@ -41,6 +45,15 @@ def test_shipped_models_carry_their_features() -> None:
     names, scales = pipeline_features(files.gnn_torchscript)
     assert names == ["r", "phi", "z", "eta"]
     assert len(scales) == 4
+
+
+def test_shipped_gnn_per_graph_construction() -> None:
+    files = default_files()
+    assert files.gnn() == files.gnn_torchscript
+    assert files.gnn("module-map", "onnx") == files.gnn_onnx
+    assert files.gnn("metric-learning", "onnx").name == "gnn-metric-learning.onnx"
+    with pytest.raises(ValueError, match="graph must be one of"):
+        files.gnn("knn")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +76,6 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
     from acts_gnn.graph.module_map_formats import load_module_map
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
-    from acts_gnn.pipeline import node_feature_matrix
 
     event, files = held_out_event, default_files()
     graph = ModuleMapGraphBuilder(load_module_map(files.module_map))(
@@ -74,25 +86,33 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
     found = edge_truth_mask(target, graph.edge_index, n)
     # ~2-3k target edges at MU=50: the binomial error is ~0.2 %, 0.02 is a wide margin
     assert found.mean() > README_MAP_EFFICIENCY - 0.02
-    names, scales = pipeline_features(files.gnn_torchscript)
-    x = node_feature_matrix(event.positions(), names, scales)
-    scores = (
-        edge_classifier(files.gnn_torchscript, cut=0.5)
-        .classify(x, graph.edge_index, graph.edge_features)
-        .scores.numpy()
-    )
-    kept = scores > 0.5
-    is_target = edge_truth_mask(graph.edge_index, target, n)
-    is_true = edge_truth_mask(graph.edge_index, truth_graph(event), n)
-    efficiency = (kept & is_target).sum() / is_target.sum()
-    purity = (kept & is_true).sum() / kept.sum()
+    efficiency, purity = gnn_metrics(event, "module-map", graph.edge_index, graph.edge_features)
     # MU=50 is easier than the README's MU=200: at least as good, within statistics
     assert efficiency > README_GNN_EFFICIENCY - 0.02
     assert purity > README_GNN_PURITY - 0.02
-    onnx = edge_classifier(files.gnn_onnx, cut=0.5).classify(
-        x, graph.edge_index, graph.edge_features
-    )
+
+
+def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> tuple[float, float]:
+    """Target-edge efficiency (of the graph's target edges) and purity at score > 0.5 of the
+    shipped GNN for ``graph``; checks that its ONNX export gives the same scores."""
+    from acts_gnn.graph.truth import TruthSelection, truth_graph
+    from acts_gnn.metrics.edges import edge_truth_mask
+    from acts_gnn.pipeline import node_feature_matrix
+
+    files = default_files()
+    model = files.gnn(graph)
+    names, scales = pipeline_features(model)
+    x = node_feature_matrix(event.positions(), names, scales)
+    scores = edge_classifier(model).classify(x, edge_index, edge_features).scores.numpy()
+    onnx = edge_classifier(files.gnn(graph, "onnx")).classify(x, edge_index, edge_features)
     np.testing.assert_allclose(onnx.scores.numpy(), scores, atol=1e-4)
+    edges = np.asarray(edge_index)
+    kept = scores > 0.5
+    is_target = edge_truth_mask(
+        edges, truth_graph(event, TruthSelection(min_pt=1.0, min_hits=3)), event.n_hits
+    )
+    is_true = edge_truth_mask(edges, truth_graph(event), event.n_hits)
+    return (kept & is_target).sum() / is_target.sum(), (kept & is_true).sum() / kept.sum()
 
 
 def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: Any) -> None:
@@ -113,7 +133,11 @@ def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: An
     assert found.mean() > README_EMBEDDING_EFFICIENCY_MU50 - 0.03
     names, scales = pipeline_features(files.filter)
     x = node_feature_matrix(event.positions(), names, scales)
-    filt = edge_classifier(files.filter)
-    kept = filt.classify(x, graph.edge_index, graph.edge_features).edge_index.numpy()
+    filtered = edge_classifier(files.filter).classify(x, graph.edge_index, graph.edge_features)
+    kept = filtered.edge_index.numpy()
     assert edge_truth_mask(target, kept, n).mean() > README_FILTER_EFFICIENCY_MU50 - 0.03
     assert kept.shape[1] < 0.5 * graph.n_edges
+    # the metric-learning GNN on the filter's graph
+    efficiency, purity = gnn_metrics(event, "metric-learning", kept, filtered.edge_attr)
+    assert efficiency > README_ML_GNN_EFFICIENCY_MU50 - 0.03
+    assert purity > README_ML_GNN_PURITY_MU50 - 0.03
