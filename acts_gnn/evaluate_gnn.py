@@ -507,15 +507,14 @@ def score_events(
 ) -> ScoredEdges:
     """Build (``graph(event) -> (edge_index, edge_features)``) and score (``classifier``, an
     edge-classifier stage) every event; returns the accumulated :class:`ScoredEdges`."""
-    from acts_gnn.graph.module_map import edge_features
     from acts_gnn.pipeline import node_feature_matrix
+    from acts_gnn.train.data import raw_edge_features
 
     scored = ScoredEdges()
     for event in events:
         start = time.perf_counter()
-        edge_index, edge_attr = graph(event)
-        if edge_attr is None:  # a graph file without features
-            edge_attr = edge_features(event.positions(), edge_index)
+        edge_index, stored = graph(event)
+        edge_attr = raw_edge_features(event, edge_index, stored)
         mid = time.perf_counter()
         x = node_feature_matrix(event.positions(), node_features, feature_scales)
         scores = classifier.classify(x, edge_index, edge_attr).scores

@@ -71,12 +71,11 @@ class FilteredGraphs:
         self.cut = float(self.classifier.cut)
 
     def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        from acts_gnn.graph.module_map import edge_features
         from acts_gnn.pipeline import node_feature_matrix
+        from acts_gnn.train.data import raw_edge_features
 
-        edge_index, edge_attr = self.graphs(event)
-        if edge_attr is None:
-            edge_attr = edge_features(event.positions(), edge_index)
+        edge_index, stored = self.graphs(event)
+        edge_attr = raw_edge_features(event, edge_index, stored)
         x = node_feature_matrix(event.positions(), self.names, self.scales)
         kept_edges, kept_attr = [], []
         for lo in range(0, max(edge_index.shape[1], 1), self.CHUNK):

@@ -163,6 +163,18 @@ def save_graph(
     return path
 
 
+def raw_edge_features(
+    event: Event,
+    edge_index: npt.NDArray[np.int64],
+    features: npt.NDArray[np.float32] | None,
+) -> npt.NDArray[np.float32]:
+    """The raw edge features [E, 6] of a graph function's output: ``features`` as given, or
+    computed from the event's hit positions when the graph (file) carries none."""
+    if features is None:
+        return edge_features(event.positions(), edge_index)
+    return features
+
+
 def load_graph(
     directory: str | Path, event_id: int, n_nodes: int | None = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
@@ -289,8 +301,7 @@ def make_sample(
     x = node_features(event, data.node_features, data.feature_scales)
     edge_attr = None
     if data.edge_features:
-        if features is None:
-            features = edge_features(event.positions(), edge_index)
+        features = raw_edge_features(event, edge_index, features)
         columns = [EDGE_FEATURES.index(name) for name in data.edge_features]
         scales = np.asarray(data.edge_feature_scales, np.float64)
         edge_attr = (features[:, columns].astype(np.float64) / scales).astype(np.float32)
