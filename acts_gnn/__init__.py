@@ -26,7 +26,7 @@ __all__ = ["InputDataError", "TrackFindingAlgorithmGnn", "__version__"]
 def __getattr__(name: str) -> Any:
     """``acts_gnn.TrackFindingAlgorithmGnn`` without importing ACTS on ``import acts_gnn``."""
     if name == "TrackFindingAlgorithmGnn":
-        from acts_gnn.algorithm import TrackFindingAlgorithmGnn
+        from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
 
         return TrackFindingAlgorithmGnn
     raise AttributeError(f"module 'acts_gnn' has no attribute {name!r}")

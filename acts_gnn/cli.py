@@ -72,8 +72,8 @@ def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from acts_gnn.evaluation.plots import plot_generated_distributions
     from acts_gnn.io.root_reader import SimulationFiles
-    from acts_gnn.report import plot_generated_distributions
     from acts_gnn.simulation import simulate
 
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from acts_gnn.prepare import prepare
+    from acts_gnn.simulation.prepare import prepare
 
     start = time.perf_counter()
     report = prepare(
@@ -136,25 +136,25 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_geometry(args: argparse.Namespace) -> int:
-    from acts_gnn.geometry_report import geometry_command
+    from acts_gnn.evaluation.geometry import geometry_command
 
     return geometry_command(args)
 
 
 def cmd_evaluate_gnn(args: argparse.Namespace) -> int:
-    from acts_gnn.evaluate_gnn import evaluate_gnn_command
+    from acts_gnn.evaluation.gnn import evaluate_gnn_command
 
     return evaluate_gnn_command(args)
 
 
 def cmd_graphs(args: argparse.Namespace) -> int:
-    from acts_gnn.graph_files import graphs_command
+    from acts_gnn.train.graph_files import graphs_command
 
     return graphs_command(args)
 
 
 def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> Any:
-    from acts_gnn.compare import CompareConfig
+    from acts_gnn.sequencer.compare import CompareConfig
 
     return CompareConfig(
         input=input_dir,
@@ -174,7 +174,7 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
 
 
 def _run_compare(config: Any) -> int:
-    from acts_gnn.compare import headline_table, run_comparison, write_report
+    from acts_gnn.sequencer.compare import headline_table, run_comparison, write_report
 
     summary = run_comparison(config)
     paths = write_report(summary, config.output)
@@ -202,8 +202,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from acts_gnn.evaluation.plots import plot_generated_distributions
     from acts_gnn.io.root_reader import SimulationFiles
-    from acts_gnn.report import plot_generated_distributions
     from acts_gnn.simulation import GeneratorConfig, simulate
 
     out = Path(args.output)
@@ -240,9 +240,9 @@ def _selection(args: argparse.Namespace) -> TruthSelection:
 
 def cmd_module_map_build(args: argparse.Namespace) -> int:
     from acts_gnn.detector import load_generic_detector
-    from acts_gnn.graph.module_map_build import build_module_map
-    from acts_gnn.graph.module_map_formats import save_module_map
-    from acts_gnn.graph.module_map_symmetry import DetectorSymmetry
+    from acts_gnn.graph.module_map.build import build_module_map
+    from acts_gnn.graph.module_map.formats import save_module_map
+    from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 
@@ -272,8 +272,8 @@ def cmd_module_map_build(args: argparse.Namespace) -> int:
 
 
 def cmd_module_map_merge(args: argparse.Namespace) -> int:
-    from acts_gnn.graph.module_map import merge_module_maps
-    from acts_gnn.graph.module_map_formats import load_module_map, save_module_map
+    from acts_gnn.graph.module_map.core import merge_module_maps
+    from acts_gnn.graph.module_map.formats import load_module_map, save_module_map
 
     module_map = merge_module_maps([load_module_map(path) for path in args.inputs])
     for path in save_module_map(module_map, args.output, args.format):
@@ -285,7 +285,7 @@ def cmd_module_map_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_module_map_convert(args: argparse.Namespace) -> int:
-    from acts_gnn.graph.module_map_formats import load_module_map, save_module_map
+    from acts_gnn.graph.module_map.formats import load_module_map, save_module_map
 
     module_map = load_module_map(args.input)
     if args.min_occurrence > 1:
@@ -300,11 +300,11 @@ def cmd_module_map_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_module_map_evaluate(args: argparse.Namespace) -> int:
-    from acts_gnn.graph.module_map_build import evaluate_module_map
-    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.evaluation.plots import plot_edge_efficiency
+    from acts_gnn.graph.module_map.build import evaluate_module_map
+    from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
-    from acts_gnn.report import plot_edge_efficiency
 
     module_map = load_module_map(args.module_map)
     dataset = PreparedDataset(args.input)
@@ -384,7 +384,7 @@ def _add_train_commands(sub: argparse._SubParsersAction) -> None:
 
 def _add_chain_options(p: argparse.ArgumentParser) -> None:
     """Options of the GNN chain shared by ``compare`` and ``demo`` (defaults: shipped files)."""
-    from acts_gnn.defaults import BACKENDS, BUILDERS, GRAPHS
+    from acts_gnn.chain.defaults import BACKENDS, BUILDERS, GRAPHS
 
     g = p.add_argument_group("GNN chain (files default to the shipped ones)")
     g.add_argument("--graph", choices=GRAPHS, default="module-map", help="graph construction")
@@ -586,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain_options(p)
     p.set_defaults(func=cmd_demo)
 
-    from acts_gnn.geometry_report import add_geometry_arguments
+    from acts_gnn.evaluation.geometry import add_geometry_arguments
 
     p = sub.add_parser(
         "geometry",
@@ -596,8 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_geometry_arguments(p)
     p.set_defaults(func=cmd_geometry)
 
-    from acts_gnn.evaluate_gnn import add_arguments as add_evaluate_gnn_arguments
-    from acts_gnn.graph_files import add_arguments as add_graphs_arguments
+    from acts_gnn.evaluation.gnn import add_arguments as add_evaluate_gnn_arguments
+    from acts_gnn.train.graph_files import add_arguments as add_graphs_arguments
 
     p = sub.add_parser(
         "evaluate-gnn",

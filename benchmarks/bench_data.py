@@ -18,8 +18,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _machine import machine_line
 
-from acts_gnn.prepare import prepare
 from acts_gnn.simulation import GeneratorConfig, simulate
+from acts_gnn.simulation.prepare import prepare
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from _machine import machine_line
 
-from acts_gnn.evaluate_gnn import gnn_classifier
-from acts_gnn.pipeline import node_feature_matrix
+from acts_gnn.chain.pipeline import node_feature_matrix
+from acts_gnn.evaluation.gnn import gnn_classifier
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -134,15 +134,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    from acts_gnn.graph.module_map import ModuleMapGraphBuilder
-    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
+    from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.io.event_store import PreparedDataset
 
     files = model_files(args.model, args.onnx)
     if not files:
         sys.exit(f"bench_gnn: no model at {args.model} (nor its .pt / .onnx twin)")
     stages = backends(files)
-    from acts_gnn.defaults import model_metadata, pipeline_features
+    from acts_gnn.chain.defaults import model_metadata, pipeline_features
 
     any_file = next(iter(files.values()))
     names, scales = pipeline_features(any_file)

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     names = stage.metadata.get("node_features", NAMES)
     scales = stage.metadata.get("feature_scales", SCALES)
     if args.filter:
-        from acts_gnn.classify import TorchEdgeClassifier
+        from acts_gnn.chain.classify import TorchEdgeClassifier
 
         filt: Any = TorchEdgeClassifier(args.filter, device=device, useEdgeFeatures=True)
         f_meta = _filter_metadata(args.filter)
@@ -171,7 +171,7 @@ def quality(args: argparse.Namespace) -> str:
     """Edge efficiency (truth edges of particles with pT > --min-pt GeV and >= 3 hits), purity
     (edges that are truth edges of any particle) and edges per hit after the embedding + radius
     search and after the filter, summed over the events of ``--input``."""
-    from acts_gnn.classify import TorchEdgeClassifier
+    from acts_gnn.chain.classify import TorchEdgeClassifier
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.metrics.edges import EdgeMetrics

@@ -32,7 +32,7 @@ import numpy as np
 from _machine import machine_line
 
 from acts_gnn import _core
-from acts_gnn.graph.module_map import ModuleMap
+from acts_gnn.graph.module_map.core import ModuleMap
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import EdgeMetrics
 
@@ -66,7 +66,7 @@ def best_of(repeat: int, function):  # type: ignore[no-untyped-def]
 
 def load_map(path: Path) -> ModuleMap:
     from acts_gnn.errors import InputDataError
-    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.graph.module_map.formats import load_module_map
 
     try:
         return load_module_map(path)
@@ -105,8 +105,8 @@ def main() -> None:
 
     from acts_gnn.detector import load_generic_detector
     from acts_gnn.io.event_store import PreparedDataset
-    from acts_gnn.prepare import prepare
     from acts_gnn.simulation import GeneratorConfig, simulate
+    from acts_gnn.simulation.prepare import prepare
 
     print(machine_line())
     mm = load_map(args.module_map)

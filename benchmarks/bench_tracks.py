@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Track-building time per event vs pile-up, one CPU core (target: < 0.2 s at MU=200).
 
-Input graphs are scored truth graphs with injected fakes (:func:`acts_gnn.tracks.
+Input graphs are scored truth graphs with injected fakes (:func:`acts_gnn.chain.tracks.
 scored_truth_graph`: truth scores uniform in [0.6, 1], ``--fakes`` fake edges per truth edge
 with scores uniform in [0, 0.7], re-routed to nearby hits so that they make junctions), until
 a trained edge classifier exists. Events: a prepared folder ``data/mu<MU>*-prepared`` when
@@ -30,15 +30,15 @@ import numpy as np
 import torch
 from _machine import machine_line
 
-from acts_gnn.event import Event
-from acts_gnn.io.event_store import list_events, read_event
-from acts_gnn.metrics import ParticleSelection, TrackMetrics
-from acts_gnn.tracks import (
+from acts_gnn.chain.tracks import (
     ConnectedComponentsTrackBuilding,
     JunctionRemovalTrackBuilding,
     WalkthroughTrackBuilding,
     scored_truth_graph,
 )
+from acts_gnn.event import Event
+from acts_gnn.io.event_store import list_events, read_event
+from acts_gnn.metrics import ParticleSelection, TrackMetrics
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

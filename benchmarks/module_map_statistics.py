@@ -24,8 +24,8 @@ from _machine import machine_line
 
 from acts_gnn.detector import load_generic_detector
 from acts_gnn.graph import TruthSelection
-from acts_gnn.graph.module_map_build import build_module_map, evaluate_module_map
-from acts_gnn.graph.module_map_symmetry import DetectorSymmetry
+from acts_gnn.graph.module_map.build import build_module_map, evaluate_module_map
+from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 from acts_gnn.io.event_store import PreparedDataset
 
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import acts
 import acts.examples
 
-from acts_gnn.defaults import default_files, edge_classifier, pipeline_features
+from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
+from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.detector import load_generic_detector
-from acts_gnn.graph.module_map import ModuleMapGraphBuilder
-from acts_gnn.graph.module_map_formats import load_module_map
+from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
+from acts_gnn.graph.module_map.formats import load_module_map
 from acts_gnn.io.root_reader import SimulationFiles
-from acts_gnn.reconstruction import (
+from acts_gnn.sequencer.reconstruction import (
     addCkfReference,
     addGnn,
     addParticleSelection,
@@ -34,7 +35,6 @@ from acts_gnn.reconstruction import (
     addTrackPerformance,
     addTrackQualitySelection,
 )
-from acts_gnn.tracks import WalkthroughTrackBuilding
 
 
 def runFullChainGeneric(

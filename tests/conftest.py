@@ -46,10 +46,10 @@ class SimulatedSample:
 
 @dataclass
 class PreparedSample:
-    """The shared sample after :func:`acts_gnn.prepare.prepare`."""
+    """The shared sample after :func:`acts_gnn.simulation.prepare.prepare`."""
 
     directory: Path
-    report: Any  # acts_gnn.prepare.PrepareReport
+    report: Any  # acts_gnn.simulation.prepare.PrepareReport
     simulation: SimulatedSample
 
 
@@ -106,7 +106,7 @@ def prepared_sample(
     tmp_path_factory: pytest.TempPathFactory, sim_sample: SimulatedSample, detector: Any
 ) -> PreparedSample:
     """The shared simulation digitized and written as prepared Parquet events."""
-    from acts_gnn.prepare import prepare
+    from acts_gnn.simulation.prepare import prepare
 
     directory = tmp_path_factory.mktemp("prepared")
     report = prepare(sim_sample.directory, directory, detector=detector, progress=False)

@@ -6,7 +6,7 @@
   (as exported by ``acts-gnn export embedding`` or any upstream model), an ONNX file (run
   with ONNX Runtime), a training checkpoint, or an ``nn.Module``;
 * ``selectedFeatures`` picks columns of the input features, ``featureScales`` then divides
-  them (as :mod:`acts_gnn.classify`; default: the input is used as given);
+  them (as :mod:`acts_gnn.chain.classify`; default: the input is used as given);
 * ``rVal``, ``knnVal``: radius and maximum neighbours per hit of the search in the embedding
   space (:mod:`acts_gnn.graph.knn`); ``None`` takes the values the model was exported with
   (its metadata), else the upstream defaults 1.6 and 500;
@@ -18,7 +18,7 @@ default, ``faiss``, ``kdtree``; the same edges from each); edges are oriented in
 (``orientation="radius"``: the source is the hit nearer the origin) when hit positions are
 given, which is what the truth graph, the edge features and the GNN expect; upstream's
 ``(min, max)`` index order is ``orientation="index"``. With positions, the standard six edge
-features (:data:`acts_gnn.graph.module_map.EDGE_FEATURES`: dr, dphi, dz, deta, phi_slope,
+features (:data:`acts_gnn.graph.module_map.core.EDGE_FEATURES`: dr, dphi, dz, deta, phi_slope,
 rphi_slope in mm, rad, 1/mm) come with the graph.
 """
 
@@ -77,7 +77,7 @@ def load_embedding_model(
     if not path.is_file():
         raise FileNotFoundError(f"embedding model {path} does not exist")
     if path.suffix == ".onnx":
-        from acts_gnn.classify import onnx_providers
+        from acts_gnn.chain.classify import onnx_providers
         from acts_gnn.extras import onnxruntime
         from acts_gnn.train.export import read_onnx_metadata
 
@@ -142,7 +142,7 @@ class MetricLearning:
         x = torch.as_tensor(x).to(device=self.device, dtype=torch.float32)
         if x.dim() != 2:
             raise ValueError(f"node features must be [N, F], got {tuple(x.shape)}")
-        from acts_gnn.classify import select_and_scale
+        from acts_gnn.chain.classify import select_and_scale
 
         return select_and_scale(x, self.selectedFeatures, self.featureScales)
 
@@ -242,7 +242,7 @@ def orient_outwards(edge_index: Tensor, positions: Tensor) -> Tensor:
 def edge_features_tensor(positions: Tensor, edge_index: Tensor) -> Tensor:
     """The standard six edge features [E, 6] float32 (C++ core on the CPU), on the edges'
     device; ``positions`` [N, 3] mm."""
-    from acts_gnn.graph.module_map import edge_features
+    from acts_gnn.graph.module_map.core import edge_features
 
     pos: npt.NDArray[np.float64] = positions.detach().double().cpu().numpy()
     feats = edge_features(pos, edge_index.cpu().numpy())

@@ -1,7 +1,7 @@
 """Track-level metrics of track candidates against the truth (DESIGN.md section 6).
 
 Tracks are sequences of hit rows of an :class:`~acts_gnn.event.Event` (what the track
-builders of :mod:`acts_gnn.tracks` return; for prepared events hit rows are ACTS measurement
+builders of :mod:`acts_gnn.chain.tracks` return; for prepared events hit rows are ACTS measurement
 indices). A particle's hits are all hits of the event's hit
 table with its ``particle_id``; hits with ``particle_id == -1`` (noise) count in a track's
 length but belong to no particle. Three families of numbers, each labelled by its name:

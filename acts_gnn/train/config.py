@@ -38,7 +38,7 @@ NODE_FEATURE_PARITY: dict[str, int] = {
     "var_loc0": 1,
     "var_loc1": 1,
 }
-#: Edge features (acts_gnn.graph.module_map.EDGE_FEATURES) and their parity under phi -> -phi.
+#: Edge features (acts_gnn.graph.module_map.core.EDGE_FEATURES) and their parity under phi -> -phi.
 EDGE_FEATURE_PARITY: dict[str, int] = {
     "dr": 1,
     "dphi": -1,

@@ -33,7 +33,7 @@ import torch
 
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map import EDGE_FEATURES, edge_features
+from acts_gnn.graph.module_map.core import EDGE_FEATURES, edge_features
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.train.config import (
@@ -210,7 +210,7 @@ class ModuleMapGraphs:
     """Graphs built with a module map (C++ core on CPU, ``n_threads`` threads)."""
 
     def __init__(self, module_map: Any, n_threads: int = 1) -> None:
-        from acts_gnn.graph.module_map import ModuleMapGraphBuilder
+        from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
 
         self.builder = ModuleMapGraphBuilder(module_map, n_threads)
         self.unknown_module_hits = 0
@@ -424,7 +424,7 @@ def build_datasets(
     elif d.graphs:
         source = StoredGraphs(d.graphs)
     else:
-        from acts_gnn.graph.module_map_formats import load_module_map
+        from acts_gnn.graph.module_map.formats import load_module_map
 
         assert d.module_map is not None  # (validated)
         source = ModuleMapGraphs(load_module_map(d.module_map), d.graph_threads)

@@ -3,7 +3,7 @@
 Both files take ``x`` float32 [N, F], ``edge_index`` int64 [2, E] and, for models trained with
 edge features, ``edge_attr`` float32 [E, D], and return one tensor of logits [E] (no sigmoid),
 so they load in the upstream ACTS ``OnnxEdgeClassifier`` / ``TorchEdgeClassifier`` as well as
-in :mod:`acts_gnn.classify`. ONNX: legacy (TorchScript-based) exporter, opset >= 17, dynamic
+in :mod:`acts_gnn.chain.classify`. ONNX: legacy (TorchScript-based) exporter, opset >= 17, dynamic
 node and edge counts, input names ``x``, ``edge_index``, ``edge_attr``, output ``output``;
 metadata (features, scales, architecture) in the model's ``metadata_props``. TorchScript:
 ``torch.jit.script`` of the module (``forward(x, edge_index, edge_attr=None)`` plus the exact

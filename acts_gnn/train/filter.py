@@ -19,8 +19,8 @@ Validation (every epoch): loss over all edges, efficiency / purity at ``training
 and the largest cut keeping ``cut.target_efficiency`` of the target edges
 (``val_cut_target``) with its purity; that cut is recorded in the exported model
 (``<output>/filter.onnx``, ``filter.pt``), which takes ``(x, edge_index[, edge_attr])`` and
-returns logits like every edge classifier (it runs in :class:`acts_gnn.classify.TorchEdgeClassifier`
-and :class:`~acts_gnn.classify.OnnxEdgeClassifier`, upstream's included).
+returns logits like every edge classifier (it runs in :class:`acts_gnn.chain.classify.TorchEdgeClassifier`
+and :class:`~acts_gnn.chain.classify.OnnxEdgeClassifier`, upstream's included).
 """
 
 from __future__ import annotations

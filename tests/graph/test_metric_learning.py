@@ -12,7 +12,7 @@ import torch
 
 from acts_gnn.graph.knn import exact_dist2
 from acts_gnn.graph.metric_learning import DEFAULT_K, DEFAULT_R, MetricLearning
-from acts_gnn.graph.module_map import edge_features
+from acts_gnn.graph.module_map.core import edge_features
 from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.train.config import SyntheticConfig
 from acts_gnn.train.data import node_features

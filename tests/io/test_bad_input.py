@@ -16,7 +16,7 @@ from acts_gnn.errors import InputDataError
 from acts_gnn.graph import truth_graph
 from acts_gnn.io.event_store import DATASET_FILE, list_events, read_dataset_info, read_event
 from acts_gnn.io.root_reader import SimulationFiles
-from acts_gnn.prepare import prepare
+from acts_gnn.simulation.prepare import prepare
 
 
 def _files(directory) -> SimulationFiles:

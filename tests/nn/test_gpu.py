@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier, onnx_providers
+from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier, onnx_providers
 from acts_gnn.nn import InteractionNetwork
 from acts_gnn.train.export import export_onnx, random_graph
 

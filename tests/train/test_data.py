@@ -12,7 +12,7 @@ import torch
 
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map import edge_features
+from acts_gnn.graph.module_map.core import edge_features
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.train.config import config_from_dict
@@ -186,7 +186,7 @@ def test_trackml_hit_weights() -> None:
 
 def test_prepared_events_with_a_module_map(prepared_sample, tmp_path: Path) -> None:
     """The real path: prepared events, a module map built from them, cached graphs."""
-    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map.build import build_module_map
     from acts_gnn.io.event_store import PreparedDataset
 
     events = PreparedDataset(prepared_sample.directory)

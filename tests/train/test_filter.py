@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
 from acts_gnn.cli import main
 from acts_gnn.nn.filter import EdgeFilter
 from acts_gnn.train.config import ConfigError, config_from_dict

@@ -471,7 +471,7 @@ class Connectivity:
 
 
 def module_map_connectivity(module_map: Any, layers: Iterable[LayerKey] = ()) -> Connectivity:
-    """Doublets and triplets of a :class:`~acts_gnn.graph.module_map.ModuleMap` per layer pair.
+    """Doublets and triplets of a :class:`~acts_gnn.graph.module_map.core.ModuleMap` per layer pair.
 
     ``layers`` adds (volume, layer) keys that get a row even without doublets (e.g. every
     layer of the detector), so the matrix shows layers the map never connects.
@@ -953,7 +953,7 @@ def run_geometry_validation(
         hits, n_events = concatenate_hits(dataset)
     module_map = None
     if module_map_path is not None:
-        from acts_gnn.graph.module_map_formats import load_module_map
+        from acts_gnn.graph.module_map.formats import load_module_map
 
         module_map = load_module_map(module_map_path)
     report = build_report(

@@ -1,9 +1,9 @@
 """Edge-level evaluation of a trained GNN edge classifier (``acts-gnn evaluate-gnn``).
 
 For held-out prepared events, each event's graph (built with a module map, or read from graph
-files of any builder, :mod:`acts_gnn.graph_files`) is scored by the model
+files of any builder, :mod:`acts_gnn.train.graph_files`) is scored by the model
 (TorchScript or ONNX, set up from the model's own metadata by
-:func:`acts_gnn.defaults.edge_classifier`), and the scores are compared with the truth graph,
+:func:`acts_gnn.chain.defaults.edge_classifier`), and the scores are compared with the truth graph,
 with the definitions of the GNN4ITk / Exa.TrkX papers:
 
 * *target edges*: truth edges (consecutive hits of one particle,
@@ -44,8 +44,8 @@ import numpy.typing as npt
 
 from acts_gnn.event import Event
 from acts_gnn.graph.truth import TruthSelection, truth_graph
-from acts_gnn.graph_files import GraphFunction, module_map_graphs
 from acts_gnn.metrics.edges import _undirected_keys, edge_truth_mask
+from acts_gnn.train.graph_files import GraphFunction, module_map_graphs
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -507,7 +507,7 @@ def score_events(
 ) -> ScoredEdges:
     """Build (``graph(event) -> (edge_index, edge_features)``) and score (``classifier``, an
     edge-classifier stage) every event; returns the accumulated :class:`ScoredEdges`."""
-    from acts_gnn.pipeline import node_feature_matrix
+    from acts_gnn.chain.pipeline import node_feature_matrix
     from acts_gnn.train.data import raw_edge_features
 
     scored = ScoredEdges()
@@ -533,7 +533,7 @@ def gnn_classifier(
     """(classifier stage with cut 0, node feature names, scales) for ``model`` (``.onnx``:
     ONNX Runtime, else TorchScript), configured from its metadata. ``threads``: ONNX Runtime
     intra-op threads (torch's are set by the caller with ``torch.set_num_threads``)."""
-    from acts_gnn.defaults import edge_classifier, pipeline_features
+    from acts_gnn.chain.defaults import edge_classifier, pipeline_features
 
     names, scales = pipeline_features(model)
     classifier = edge_classifier(model, cut=0.0, device=device, node_features=tuple(names))
@@ -735,7 +735,7 @@ def evaluate_gnn_command(args: Any) -> int:
     """``acts-gnn evaluate-gnn``: evaluate, write ``gnn_eval.json`` and PNGs, print a table."""
     import torch
 
-    from acts_gnn.defaults import model_metadata
+    from acts_gnn.chain.defaults import model_metadata
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 

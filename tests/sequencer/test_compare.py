@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import torch
 
-from acts_gnn.compare import CompareConfig, headline_table, run_comparison, write_report
-from acts_gnn.graph.module_map_build import build_module_map
+from acts_gnn.graph.module_map.build import build_module_map
 from acts_gnn.graph.truth import TruthSelection
 from acts_gnn.io.event_store import PreparedDataset
 from acts_gnn.nn import InteractionNetwork
+from acts_gnn.sequencer.compare import CompareConfig, headline_table, run_comparison, write_report
 from acts_gnn.train.export import export_onnx
 
 METADATA = {
@@ -98,7 +98,7 @@ def test_truth_hook_sees_a_complete_graph(comparison: dict[str, Any]) -> None:
 def test_example_script_gives_the_same_numbers(comparison: dict[str, Any]) -> None:
     import runpy
 
-    example = Path(__file__).parents[1] / "examples" / "full_chain_generic.py"
+    example = Path(__file__).parents[2] / "examples" / "full_chain_generic.py"
     run = runpy.run_path(str(example))["runFullChainGeneric"]
     c = comparison["config"]
     sequencer, writers = run(Path(c["input"]), Path(c["module_map"]), Path(c["model"]))
@@ -114,9 +114,9 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
     import acts
     import acts.examples
 
-    from acts_gnn.compare import CompareConfig, gnn_stages
     from acts_gnn.detector import load_generic_detector
-    from acts_gnn.reconstruction import (
+    from acts_gnn.sequencer.compare import CompareConfig, gnn_stages
+    from acts_gnn.sequencer.reconstruction import (
         addGnn,
         addParticleSelection,
         addRootSimulationInput,

@@ -3,7 +3,7 @@
 Built from simulated events (:class:`ModuleMapBuilder`), stored in our ``.npz`` format
 (:meth:`ModuleMap.save` / :meth:`ModuleMap.load`, bit-exact float64, or with ``compact=True``
 the small float16 encoding described below; the acorn text and ModuleMapGraph ROOT formats are
-in :mod:`acts_gnn.graph.module_map_formats`), and applied to new events by
+in :mod:`acts_gnn.graph.module_map.formats`), and applied to new events by
 :class:`ModuleMapGraphBuilder` with the C++ core.
 
 A *triplet* (m1, m2, m3) is three modules crossed one after the other by a truth particle. For

@@ -1,4 +1,4 @@
-"""Geometry validation (acts_gnn.geometry_report, ``acts-gnn geometry``).
+"""Geometry validation (acts_gnn.evaluation.geometry, ``acts-gnn geometry``).
 
 Tiny hand-made detectors, hit tables and module maps; only the last tests load the generic
 detector (geometry only, no sequencer).
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.geometry_report import (
+from acts_gnn.evaluation.geometry import (
     GeometrySelector,
     build_report,
     check_coverage,
@@ -25,7 +25,7 @@ from acts_gnn.geometry_report import (
     selected_mask,
     write_report,
 )
-from acts_gnn.graph.module_map import ModuleMap
+from acts_gnn.graph.module_map.core import ModuleMap
 
 
 def gid(volume: int, layer: int = 0, sensitive: int = 0) -> int:

@@ -25,7 +25,7 @@ from acts_gnn.io.event_store import (
 )
 from acts_gnn.io.root_reader import SimulationFiles, make_root_reader
 from acts_gnn.io.schemas import barcode_hash, decode_geometry_id
-from acts_gnn.prepare import prepare
+from acts_gnn.simulation.prepare import prepare
 
 pytestmark = pytest.mark.acts
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
 from acts_gnn.nn import InteractionNetwork
 from acts_gnn.train.export import export_onnx, export_torchscript, random_graph
 

@@ -6,7 +6,7 @@ writes the graphs of a prepared folder, built as the tracking chain builds them,
 folder format that ``data.graphs`` of a GNN training config reads
 (:mod:`acts_gnn.train.data`: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] of
 hit-table rows and the raw ``edge_features`` float32 [E, 6] in
-:data:`~acts_gnn.graph.module_map.EDGE_FEATURES` order):
+:data:`~acts_gnn.graph.module_map.core.EDGE_FEATURES` order):
 
 * ``module-map``: the C++ module-map builder;
 * ``metric-learning``: the embedding + radius / kNN search (``r``, ``k``: the model's operating
@@ -61,7 +61,7 @@ class FilteredGraphs:
         cut: float | None = None,
         device: str = "cpu",
     ) -> None:
-        from acts_gnn.defaults import edge_classifier, pipeline_features
+        from acts_gnn.chain.defaults import edge_classifier, pipeline_features
 
         self.graphs = graphs
         self.names, self.scales = pipeline_features(filter_path)
@@ -71,7 +71,7 @@ class FilteredGraphs:
         self.cut = float(self.classifier.cut)
 
     def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        from acts_gnn.pipeline import node_feature_matrix
+        from acts_gnn.chain.pipeline import node_feature_matrix
         from acts_gnn.train.data import raw_edge_features
 
         edge_index, stored = self.graphs(event)
@@ -90,7 +90,7 @@ class FilteredGraphs:
 
 def module_map_graphs(module_map: str | Path, n_threads: int = 1) -> GraphFunction:
     """``event -> (edge_index, edge_features)`` with the module map at ``module_map``."""
-    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.train.data import ModuleMapGraphs
 
     return ModuleMapGraphs(load_module_map(module_map), n_threads)
@@ -262,7 +262,7 @@ def add_arguments(parser: Any) -> None:
 
 def graphs_command(args: Any) -> int:
     """``acts-gnn graphs``: write the graph files and ``graphs.json``, print the totals."""
-    from acts_gnn.defaults import default_files
+    from acts_gnn.chain.defaults import default_files
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 

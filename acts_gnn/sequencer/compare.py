@@ -1,7 +1,7 @@
 """GNN tracking and ACTS's seeding + CKF on the same events, compared by ACTS's own code.
 
 :func:`run_comparison` builds one ``acts.examples.Sequencer``: ROOT simulation (uproot) ->
-digitization -> (a) space points of every volume -> :class:`~acts_gnn.algorithm.
+digitization -> (a) space points of every volume -> :class:`~acts_gnn.sequencer.algorithm.
 TrackFindingAlgorithmGnn` -> track parameters -> Kalman fit -> track selection, and (b) pixel
 space points -> seeding -> CKF -> ambiguity resolution; both are matched to the truth with
 ``TrackTruthMatcher`` and scored with ``PythonPatternRecognitionPerformanceWriter``, and our
@@ -33,7 +33,7 @@ import acts
 import acts.examples
 import numpy as np
 
-from acts_gnn.defaults import (
+from acts_gnn.chain.defaults import (
     BACKENDS,
     BUILDERS,
     GRAPHS,
@@ -41,7 +41,7 @@ from acts_gnn.defaults import (
     edge_classifier,
     pipeline_features,
 )
-from acts_gnn.reconstruction import CkfSettings, ParticleSelectionSettings
+from acts_gnn.sequencer.reconstruction import CkfSettings, ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class CompareConfig:
 def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     """The configured GNN stages: graphConstructor, edgeClassifiers, trackBuilder,
     nodeFeatures, featureScales (from the model's metadata)."""
-    from acts_gnn import tracks
+    from acts_gnn.chain import tracks
 
     files = default_files()
     model = Path(config.model) if config.model else None
@@ -96,7 +96,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     names, scales = pipeline_features(model)
     classifiers: list[Any] = []
     if config.graph == "module-map":
-        from acts_gnn.graph.module_map_formats import load_module_map
+        from acts_gnn.graph.module_map.formats import load_module_map
 
         path = (
             Path(config.module_map)
@@ -105,11 +105,11 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         )
         module_map = load_module_map(path)
         if config.device.startswith("cuda"):
-            from acts_gnn.graph.module_map_torch import TorchModuleMapGraphBuilder
+            from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
             constructor: Any = TorchModuleMapGraphBuilder(module_map, config.device)
         else:
-            from acts_gnn.graph.module_map import ModuleMapGraphBuilder
+            from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
 
             constructor = ModuleMapGraphBuilder(module_map, n_threads=config.threads)
     else:
@@ -220,9 +220,9 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     from acts_gnn.detector.generic import load_generic_detector
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.metrics.tracks import ParticleSelection
-    from acts_gnn.performance import TrackMetricsAlgorithm
     from acts_gnn.progress import progress_bar
-    from acts_gnn.reconstruction import (
+    from acts_gnn.sequencer.performance import TrackMetricsAlgorithm
+    from acts_gnn.sequencer.reconstruction import (
         addCkfReference,
         addGnn,
         addParticleSelection,

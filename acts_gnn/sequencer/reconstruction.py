@@ -5,7 +5,7 @@ In the style of ``acts.examples.reconstruction`` (each helper extends an
 
 * :func:`addRootSimulationInput`: ROOT simulation files (ACTS schemas, read with uproot) ->
   particles and simulated hits -> ACTS ``DigitizationAlgorithm`` with the detector's config;
-* :func:`addGnn`: space points of every volume -> :class:`~acts_gnn.algorithm.
+* :func:`addGnn`: space points of every volume -> :class:`~acts_gnn.sequencer.algorithm.
   TrackFindingAlgorithmGnn` -> proto-tracks; then ``ProtoTracksToTracks`` (the candidates as
   they are, before any fit, ``gnn_prefit_tracks``) and ``ProtoTracksToParameters`` -> Kalman
   fit (``gnn_tracks``), optionally a CKF seeded from the GNN track parameters
@@ -31,9 +31,9 @@ from typing import Any
 import acts
 import acts.examples
 
-from acts_gnn.algorithm import TrackFindingAlgorithmGnn
 from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, Detector
 from acts_gnn.graph.truth import TruthSelection
+from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
 
 u = acts.UnitConstants
 

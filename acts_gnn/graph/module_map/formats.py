@@ -74,7 +74,7 @@ Conventions
 Our module maps use the ModuleMapGraph/acorn quantities, signs included (deta = eta(inner) -
 eta(outer); diff_dydx = -dy/dx(12) - dy/dx(23)), so ranges are copied without conversion.
 Where dr = 0 (never in practice) ModuleMapGraph stores +-FLT_MAX for z0 and the slopes, where
-we compute 0 and z(inner); see :mod:`acts_gnn.graph.module_map`.
+we compute 0 and z(inner); see :mod:`acts_gnn.graph.module_map.core`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ import numpy.typing as npt
 import uproot
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map import DOUBLET_CUT_QUANTITIES, ModuleMap
+from acts_gnn.graph.module_map.core import DOUBLET_CUT_QUANTITIES, ModuleMap
 
 log = logging.getLogger(__name__)
 
@@ -628,7 +628,7 @@ def save_module_map(
 ) -> tuple[Path, ...]:
     """Write ``module_map`` in ``format`` (``"npz"``, ``"compact"``, ``"acorn"`` or ``"root"``;
     None: from the suffix ``.npz`` / ``.txt`` or ``.csv`` / ``.root``). ``"compact"`` writes a
-    ``.npz`` with float16 ranges rounded outwards (see :mod:`acts_gnn.graph.module_map`).
+    ``.npz`` with float16 ranges rounded outwards (see :mod:`acts_gnn.graph.module_map.core`).
     ``"root"`` takes a prefix (or either file's name). Returns the paths written."""
     text = os.fspath(path_or_prefix)
     fmt = format if format is not None else _format_from_name(text)

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map import (
+from acts_gnn.graph.module_map.core import (
     ModuleMap,
     ModuleMapBuilder,
     ModuleMapGraphBuilder,
     triplet_samples,
     truth_triplets,
 )
-from acts_gnn.graph.module_map_symmetry import DetectorSymmetry
+from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import EdgeMetrics
 

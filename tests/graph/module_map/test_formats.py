@@ -9,8 +9,8 @@ import pytest
 import uproot
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map import COMPACT_ENCODING, ModuleMap, round_outward
-from acts_gnn.graph.module_map_formats import (
+from acts_gnn.graph.module_map.core import COMPACT_ENCODING, ModuleMap, round_outward
+from acts_gnn.graph.module_map.formats import (
     ACORN_COLUMNS,
     MMG_DOUBLET_BRANCHES,
     MMG_DOUBLET_TREE,

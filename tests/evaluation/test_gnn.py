@@ -1,4 +1,4 @@
-"""acts_gnn.evaluate_gnn: edge metrics on hand-made arrays, synthetic events, the CLI (no ACTS)."""
+"""acts_gnn.evaluation.gnn: edge metrics on hand-made arrays, synthetic events, the CLI (no ACTS)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from acts_gnn.evaluate_gnn import (
+from acts_gnn.evaluation.gnn import (
     ScoredEdges,
     best_cut,
     binned_ratio,
@@ -23,7 +23,7 @@ from acts_gnn.evaluate_gnn import (
     score_events,
     truth_edge_scores,
 )
-from acts_gnn.graph.module_map import EDGE_FEATURES, edge_features
+from acts_gnn.graph.module_map.core import EDGE_FEATURES, edge_features
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.train.config import SyntheticConfig
@@ -265,7 +265,7 @@ def test_tiny_model_scores_events(tmp_path: Path, name: str, with_edge_features:
 
 @pytest.fixture(scope="module")
 def prepared_and_map(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map.build import build_module_map
     from acts_gnn.io.event_store import write_dataset_info, write_event
 
     root = tmp_path_factory.mktemp("evaluate_gnn")

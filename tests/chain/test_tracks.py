@@ -1,7 +1,7 @@
 """Track building: C++ core and torch against slow references, and the stages on known graphs.
 
 References are written from the definitions (one edge at a time, dictionaries and loops) and
-share no code with acts_gnn.tracks or cpp/track_building.cpp.
+share no code with acts_gnn.chain.tracks or cpp/track_building.cpp.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ import pytest
 import torch
 
 from acts_gnn import _core
-from acts_gnn.event import HIT_COLUMNS, PARTICLE_COLUMNS, Event
-from acts_gnn.graph.truth import truth_graph
-from acts_gnn.metrics import TrackMetrics
-from acts_gnn.tracks import (
+from acts_gnn.chain.tracks import (
     ConnectedComponentsTrackBuilding,
     JunctionRemovalTrackBuilding,
     WalkthroughTrackBuilding,
@@ -28,6 +25,9 @@ from acts_gnn.tracks import (
     track_labels,
     walkthrough_torch,
 )
+from acts_gnn.event import HIT_COLUMNS, PARTICLE_COLUMNS, Event
+from acts_gnn.graph.truth import truth_graph
+from acts_gnn.metrics import TrackMetrics
 
 
 @pytest.fixture(autouse=True)

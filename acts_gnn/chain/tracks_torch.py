@@ -3,7 +3,7 @@
 The same algorithms as the C++ core (``acts_gnn._core.junction_removal``, ``chain_labels``,
 ``walkthrough``), written with scatter/gather tensor operations so that they run on a GPU.
 They give identical output to the C++ core (tested on CPU). The stages in
-:mod:`acts_gnn.tracks` choose between the two.
+:mod:`acts_gnn.chain.tracks` choose between the two.
 """
 
 from __future__ import annotations

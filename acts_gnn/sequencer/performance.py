@@ -20,10 +20,10 @@ import acts.examples
 import numpy as np
 import numpy.typing as npt
 
-from acts_gnn.algorithm import space_point_columns
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics, trackml_score
+from acts_gnn.sequencer.algorithm import space_point_columns
 
 
 def disjoint_tracks(tracks: list[npt.NDArray[np.int64]]) -> list[npt.NDArray[np.int64]]:

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from acts_gnn.classify import EdgeClassification
+from acts_gnn.chain.classify import EdgeClassification
+from acts_gnn.chain.pipeline import GnnPipeline, StageTimes, StageTruth, node_feature_matrix
+from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.errors import InputDataError
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics
-from acts_gnn.pipeline import GnnPipeline, StageTimes, StageTruth, node_feature_matrix
-from acts_gnn.tracks import WalkthroughTrackBuilding
 from acts_gnn.train.config import SyntheticConfig
 from acts_gnn.train.synthetic import synthetic_event, synthetic_graph
 

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from acts_gnn.defaults import default_files, edge_classifier, model_metadata, pipeline_features
+from acts_gnn.chain.defaults import (
+    default_files,
+    edge_classifier,
+    model_metadata,
+    pipeline_features,
+)
 
 #: README "Shipped defaults": module-map edge efficiency on held-out MU = 200 events, and the
 #: GNN's target-edge efficiency and purity at score 0.5 on module-map graphs
@@ -60,8 +65,8 @@ def test_shipped_gnn_per_graph_construction() -> None:
 def held_out_event(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> Any:
     """One event at pile-up 50 + hard scatter, never used in training (own seed)."""
     from acts_gnn.io.event_store import PreparedDataset
-    from acts_gnn.prepare import prepare
     from acts_gnn.simulation import GeneratorConfig, simulate
+    from acts_gnn.simulation.prepare import prepare
 
     root = tmp_path_factory.mktemp("held-out")
     simulate(
@@ -72,8 +77,8 @@ def held_out_event(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> A
 
 
 def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> None:
-    from acts_gnn.graph.module_map import ModuleMapGraphBuilder
-    from acts_gnn.graph.module_map_formats import load_module_map
+    from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
+    from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
 
@@ -95,9 +100,9 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
 def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> tuple[float, float]:
     """Target-edge efficiency (of the graph's target edges) and purity at score > 0.5 of the
     shipped GNN for ``graph``; checks that its ONNX export gives the same scores."""
+    from acts_gnn.chain.pipeline import node_feature_matrix
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
-    from acts_gnn.pipeline import node_feature_matrix
 
     files = default_files()
     model = files.gnn(graph)
@@ -116,10 +121,10 @@ def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> 
 
 
 def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: Any) -> None:
+    from acts_gnn.chain.pipeline import node_feature_matrix
     from acts_gnn.graph.metric_learning import MetricLearning
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
-    from acts_gnn.pipeline import node_feature_matrix
 
     event, files = held_out_event, default_files()
     meta = model_metadata(files.embedding)

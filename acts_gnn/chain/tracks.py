@@ -45,13 +45,13 @@ import numpy.typing as npt
 import torch
 
 from acts_gnn import _core
-from acts_gnn.event import Event
-from acts_gnn.tracks_torch import (
+from acts_gnn.chain.tracks_torch import (
     chain_labels_torch,
     check_edge_inputs,
     junction_removal_torch,
     walkthrough_torch,
 )
+from acts_gnn.event import Event
 
 ArrayLike = Any  # numpy array or torch tensor
 Candidates = list[npt.NDArray[np.int64]]

@@ -3,7 +3,7 @@
 Same name, inputs, outputs and knobs as upstream ACTS's C++ algorithm (``Examples/Algorithms/
 TrackFindingGnn``), on top of the PyPI ``pyacts`` wheel: it reads an
 ``acts.SpacePointContainer`` (one space point per measurement, as ``SpacePointMaker`` makes with
-every volume selected), runs :class:`~acts_gnn.pipeline.GnnPipeline` and writes an
+every volume selected), runs :class:`~acts_gnn.chain.pipeline.GnnPipeline` and writes an
 ``acts.examples.ProtoTrackContainer`` whose proto-tracks hold measurement indices in trajectory
 order, ready for ``ProtoTracksToParameters`` and the Kalman fit.
 
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn.chain.pipeline import GnnPipeline, StageTruth
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
-from acts_gnn.pipeline import GnnPipeline, StageTruth
 
 try:  # the Sequencer base class; the module imports without ACTS for documentation tools
     import acts
@@ -87,7 +87,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
     Knobs as upstream: ``inputSpacePoints``, ``inputClusters`` (accepted for compatibility,
     unused: no cluster features yet), ``outputProtoTracks``, ``graphConstructor``,
     ``edgeClassifiers``, ``trackBuilder``, ``nodeFeatures`` and ``featureScales`` (names of
-    :data:`~acts_gnn.pipeline.NODE_FEATURE_FUNCTIONS` and their divisors),
+    :data:`~acts_gnn.chain.pipeline.NODE_FEATURE_FUNCTIONS` and their divisors),
     ``minMeasurementsPerTrack``, ``device`` ("cpu", "cuda"), ``shrinkNodes``.
     """
 
@@ -164,7 +164,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
 
     @property
     def times(self) -> Any:
-        """:class:`~acts_gnn.pipeline.StageTimes` of the events so far (the truth hook's
+        """:class:`~acts_gnn.chain.pipeline.StageTimes` of the events so far (the truth hook's
         bookkeeping, :attr:`truth_seconds`, is not in them)."""
         return self.pipeline.times
 

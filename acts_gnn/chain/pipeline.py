@@ -2,7 +2,7 @@
 
 graph construction -> edge classifiers (run in sequence) -> track building, on one device,
 mirroring upstream ACTS ``TrackFindingAlgorithmGnn`` (``Plugins/Gnn``). The Sequencer algorithm
-(:mod:`acts_gnn.algorithm`) and the benchmarks call :class:`GnnPipeline`; it can also run on
+(:mod:`acts_gnn.sequencer.algorithm`) and the benchmarks call :class:`GnnPipeline`; it can also run on
 prepared events directly (:meth:`GnnPipeline.run_event`).
 
 Between stages one small :class:`GraphData` travels: scaled node features ``x`` [N, F]
@@ -13,15 +13,15 @@ rad/mm, ...) and scores [E]. Stages never see each other.
 
 Stages (knobs as upstream):
 
-* graph constructors: :class:`~acts_gnn.graph.module_map.ModuleMapGraphBuilder` (C++, CPU),
-  :class:`~acts_gnn.graph.module_map_torch.TorchModuleMapGraphBuilder` (torch, GPU),
+* graph constructors: :class:`~acts_gnn.graph.module_map.core.ModuleMapGraphBuilder` (C++, CPU),
+  :class:`~acts_gnn.graph.module_map.torch_builder.TorchModuleMapGraphBuilder` (torch, GPU),
   :class:`~acts_gnn.graph.metric_learning.MetricLearning` (embedding + radius/kNN search), or
   any object with ``construct_graph(data: GraphData) -> (edge_index [2, E], edge_attr [E, 6]
   or None)`` (tensors);
-* edge classifiers: :class:`~acts_gnn.classify.TorchEdgeClassifier`,
-  :class:`~acts_gnn.classify.OnnxEdgeClassifier` (each keeps the edges above its ``cut``;
+* edge classifiers: :class:`~acts_gnn.chain.classify.TorchEdgeClassifier`,
+  :class:`~acts_gnn.chain.classify.OnnxEdgeClassifier` (each keeps the edges above its ``cut``;
   the next classifier and the track builder see only those);
-* track builders: :mod:`acts_gnn.tracks` (connected components, junction removal,
+* track builders: :mod:`acts_gnn.chain.tracks` (connected components, junction removal,
   walkthrough).
 
 ``shrinkNodes``: after graph construction, nodes without any edge are dropped before the
@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from acts_gnn.classify import EdgeClassification
+from acts_gnn.chain.classify import EdgeClassification
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
 from acts_gnn.metrics.edges import edge_truth_mask
@@ -233,8 +233,8 @@ class GnnPipeline:
     # -- stages ------------------------------------------------------------------------------
     def _construct(self, data: GraphData) -> GraphData:
         from acts_gnn.graph.metric_learning import MetricLearning
-        from acts_gnn.graph.module_map import ModuleMapGraphBuilder, edge_features
-        from acts_gnn.graph.module_map_torch import TorchModuleMapGraphBuilder
+        from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder, edge_features
+        from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
         stage = self.graphConstructor
         if hasattr(stage, "construct_graph"):

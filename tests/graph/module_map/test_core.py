@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map import (
+from acts_gnn.graph.module_map.core import (
     ModuleMap,
     ModuleMapBuilder,
     ModuleMapGraphBuilder,
@@ -384,21 +384,21 @@ def tiny_events(prepared_sample):
 @pytest.fixture(scope="module")
 def tiny_map(tiny_events) -> ModuleMap:
     """Map built from event 0 of the tiny sample (all particles with >= 3 measurements)."""
-    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map.build import build_module_map
 
     return build_module_map(tiny_events[:1], TruthSelection(min_hits=3))
 
 
 @pytest.fixture(scope="module")
 def symmetry(detector):
-    from acts_gnn.graph.module_map_symmetry import DetectorSymmetry
+    from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 
     return DetectorSymmetry.from_surfaces(detector.surfaces())
 
 
 @pytest.fixture(scope="module")
 def tiny_map_symmetric(tiny_events, symmetry) -> ModuleMap:
-    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map.build import build_module_map
 
     return build_module_map(tiny_events[:1], TruthSelection(min_hits=3), symmetry)
 
@@ -430,7 +430,7 @@ def test_cpp_graph_equals_reference_symmetric_map(tiny_events, tiny_map_symmetri
 @pytest.mark.acts
 @pytest.mark.parametrize("with_symmetry", [False, True])
 def test_map_finds_all_its_truth_edges(tiny_events, symmetry, with_symmetry: bool) -> None:
-    from acts_gnn.graph.module_map_build import build_module_map, evaluate_module_map
+    from acts_gnn.graph.module_map.build import build_module_map, evaluate_module_map
 
     selection = TruthSelection(min_hits=3)
     mm = build_module_map(tiny_events, selection, symmetry if with_symmetry else None)
@@ -758,7 +758,7 @@ def test_empty_event() -> None:
 
 
 def _compare_torch(mm: ModuleMap, positions, modules, device: str, max_pairs: int = 1 << 24):
-    from acts_gnn.graph.module_map_torch import TorchModuleMapGraphBuilder
+    from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
     cpp = ModuleMapGraphBuilder(mm)(positions, modules)
     edge_index, doublet_edges = TorchModuleMapGraphBuilder(mm, device, max_pairs=max_pairs)(
@@ -811,7 +811,7 @@ def _cuda_available() -> bool:
 @pytest.mark.skipif(not _cuda_available(), reason="needs torch with a CUDA device")
 def test_torch_cuda_equals_cpp(prepared_sample) -> None:
     _torch_cases("cuda")
-    from acts_gnn.graph.module_map_build import build_module_map
+    from acts_gnn.graph.module_map.build import build_module_map
     from acts_gnn.io.event_store import PreparedDataset
 
     events = list(PreparedDataset(prepared_sample.directory))
@@ -842,7 +842,7 @@ def test_mirror_partners(symmetry) -> None:
 @pytest.mark.acts
 def test_augmented_hits_lie_on_their_modules(tiny_events, symmetry, detector) -> None:
     """Copies made by the symmetries put every hit exactly on the plane of its new module."""
-    from acts_gnn.graph.module_map import truth_triplets
+    from acts_gnn.graph.module_map.core import truth_triplets
     from acts_gnn.graph.truth import truth_graph
 
     surfaces = detector.surfaces()
@@ -958,9 +958,9 @@ def test_edge_metrics_empty() -> None:
 @pytest.mark.acts
 def test_cli_build_and_evaluate(prepared_sample, tmp_path: Path, capsys) -> None:
     try:
-        import acts_gnn.graph.module_map_formats  # noqa: F401
+        import acts_gnn.graph.module_map.formats  # noqa: F401
     except ImportError as err:
-        pytest.skip(f"acts_gnn.graph.module_map_formats is not importable yet ({err})")
+        pytest.skip(f"acts_gnn.graph.module_map.formats is not importable yet ({err})")
     from acts_gnn.cli import main
 
     out = tmp_path / "map.npz"
@@ -1027,7 +1027,7 @@ def test_cli_build_and_evaluate(prepared_sample, tmp_path: Path, capsys) -> None
 
 def test_merging_maps_of_event_subsets_equals_one_map_of_all_events():
     """Maps built from disjoint batches and merged are the map built from all batches."""
-    from acts_gnn.graph.module_map import merge_module_maps
+    from acts_gnn.graph.module_map.core import merge_module_maps
 
     rng = np.random.default_rng(5)
     ids = np.array([0x0800000200000100 + k for k in range(12)], dtype=np.uint64)

@@ -96,8 +96,8 @@ def edge_classifier(
     TorchScript with torch on ``device``), set up for a pipeline whose node features are
     ``node_features`` (already scaled by the pipeline): the model's own feature columns are
     selected from them and its edge features selected and scaled as in training."""
-    from acts_gnn.classify import OnnxEdgeClassifier, TorchEdgeClassifier
-    from acts_gnn.graph.module_map import EDGE_FEATURES
+    from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+    from acts_gnn.graph.module_map.core import EDGE_FEATURES
 
     meta = model_metadata(path)
     wanted = list(meta.get("node_features") or node_features)
