@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from _machine import machine_line
 
-from acts_gnn.chain.pipeline import node_feature_matrix
 from acts_gnn.evaluation.gnn import gnn_classifier
+from acts_gnn.graph.features import node_feature_matrix
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -134,8 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
     from acts_gnn.graph.module_map.formats import load_module_map
+    from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
     from acts_gnn.io.event_store import PreparedDataset
 
     files = model_files(args.model, args.onnx)

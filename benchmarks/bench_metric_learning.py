@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line
 
 from acts_gnn.event import Event
+from acts_gnn.graph.features import node_features
 from acts_gnn.graph.knn import build_edges
 from acts_gnn.graph.metric_learning import MetricLearning, edge_features_tensor, orient_outwards
 from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.nn.filter import EdgeFilter
-from acts_gnn.train.data import node_features
 
 NAMES = ["r", "phi", "z", "eta"]
 SCALES = [1000.0, np.pi, 1000.0, 1.0]
@@ -157,7 +157,7 @@ class TorchFilter:
 
 
 def _filter_metadata(path: str) -> dict[str, Any]:
-    from acts_gnn.train.export import read_onnx_metadata, read_torchscript_metadata
+    from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 
     if str(path).endswith(".onnx"):
         return read_onnx_metadata(path)

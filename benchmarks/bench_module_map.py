@@ -6,7 +6,7 @@ folder, applies the module map given by ``--module-map`` and prints one row per 
 
 * hits/event, edges/event, share of hits on modules missing from the map;
 * edge efficiency (truth edges of particles with pT > 1 GeV and >= 3 measurements that are in
-  the graph) and purity (graph edges joining consecutive hits of any particle), DESIGN.md 6;
+  the graph) and purity (graph edges joining consecutive hits of any particle), docs/design.md "Metrics";
 * median time per event of (a) feature preparation: hit positions + module lookup in the map,
   (b) graph building in the C++ core with one thread (doublet + triplet cuts), and a + b;
   with ``--threads N`` (N > 1) also (b) with N threads.
@@ -32,7 +32,7 @@ import numpy as np
 from _machine import machine_line
 
 from acts_gnn import _core
-from acts_gnn.graph.module_map.core import ModuleMap
+from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import EdgeMetrics
 

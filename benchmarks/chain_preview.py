@@ -23,14 +23,14 @@ import torch
 from _machine import machine_line
 
 from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
-from acts_gnn.chain.pipeline import node_feature_matrix
 from acts_gnn.chain.tracks import (
     ConnectedComponentsTrackBuilding,
     JunctionRemovalTrackBuilding,
     WalkthroughTrackBuilding,
 )
-from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
+from acts_gnn.graph.features import node_feature_matrix
 from acts_gnn.graph.module_map.formats import load_module_map
+from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 from acts_gnn.io.event_store import PreparedDataset
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics
 

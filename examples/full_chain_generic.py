@@ -24,8 +24,8 @@ import acts.examples
 from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
 from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.detector import load_generic_detector
-from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
 from acts_gnn.graph.module_map.formats import load_module_map
+from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 from acts_gnn.io.root_reader import SimulationFiles
 from acts_gnn.sequencer.reconstruction import (
     addCkfReference,

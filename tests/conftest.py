@@ -1,17 +1,33 @@
 """Shared fixtures: one tiny simulated sample (and its prepared tables) per test session.
 
 The sample is deliberately small (2 events, pile-up 3 plus a hard scatter) so that the whole
-default suite runs in well under a minute of ACTS time on two cores. Tests that need ACTS
-(Fatras, digitization, sequencers) are marked ``acts``.
+default suite runs in well under a minute of ACTS time on two cores.
 
-ROOT helpers (``read_tree`` / ``write_tree``) are fixtures returning functions, because with
-``--import-mode=importlib`` test modules cannot import each other.
+The ``acts`` marker: every test that runs ACTS (the generic detector, Fatras, digitization, a
+Sequencer, the ACTS fitters, anything from ``acts.examples``) carries it, so that
+``pytest -m "not acts"`` runs without ever importing ``acts``. Two things keep that true:
+
+* tests using an ACTS-backed fixture (:data:`ACTS_FIXTURES`) are marked automatically, and
+  modules that call ACTS themselves say ``pytestmark = pytest.mark.acts``;
+* a test *without* the marker that imports ``acts`` (in its setup or its body) fails, with a
+  message naming it (:func:`pytest_runtest_setup` / :func:`pytest_runtest_call`). The guard
+  sees only the first import of ``acts`` in the process: it bites in ``-m "not acts"`` runs,
+  and only while no test module imports ACTS at collection (module-level imports of
+  ``acts`` or ``acts_gnn.sequencer`` belong inside the tests or fixtures that need them).
+
+Torch runs single-threaded for the whole session (:func:`_one_torch_thread`): the tensors are
+tiny, and OpenMP threads spinning on shared cores only slow the suite down.
+
+ROOT helpers (``read_tree`` / ``write_tree``) are fixtures returning functions. Helpers shared by
+the test modules of one folder live in plain modules there (e.g.
+``tests/graph/module_map/synthetic.py``), imported as ``tests.<folder>.<module>``.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +76,9 @@ def tiny_generator_config() -> Any:
 
 
 #: Fixtures that build the ACTS geometry or run ACTS (Fatras, digitization) when first used.
-ACTS_FIXTURES = frozenset({"detector", "sim_sample", "prepared_sample", "sample_copy"})
+ACTS_FIXTURES = frozenset(
+    {"detector", "sim_sample", "prepared_sample", "prepared_events", "sample_copy"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,6 +86,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if ACTS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.acts)
+
+
+def _guard_acts_import(item: pytest.Item, phase: str) -> Generator[None, None, None]:
+    """Fail ``item`` if it imported ``acts`` during ``phase`` without the ``acts`` marker."""
+    already = "acts" in sys.modules
+    yield
+    if not already and "acts" in sys.modules and item.get_closest_marker("acts") is None:
+        pytest.fail(
+            f"{item.nodeid} imported 'acts' during {phase} but is not marked 'acts': add "
+            "@pytest.mark.acts (or pytestmark = pytest.mark.acts in its module)",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Fixtures of an unmarked test must not import ``acts``."""
+    yield from _guard_acts_import(item, "setup")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """The body of an unmarked test must not import ``acts``."""
+    yield from _guard_acts_import(item, "the test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One torch thread for the whole session (session scope: before any module fixture)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +164,16 @@ def prepared_sample(
     directory = tmp_path_factory.mktemp("prepared")
     report = prepare(sim_sample.directory, directory, detector=detector, progress=False)
     return PreparedSample(directory, report, sim_sample)
+
+
+@pytest.fixture(scope="session")
+def prepared_events(prepared_sample: PreparedSample) -> list[Any]:
+    """The shared sample's prepared events, read once (``acts_gnn.event.Event`` objects)."""
+    from acts_gnn.io.event_store import PreparedDataset
+
+    events = list(PreparedDataset(prepared_sample.directory))
+    assert len(events) == SIM_EVENTS
+    return events
 
 
 # -- ROOT file helpers ---------------------------------------------------------------------

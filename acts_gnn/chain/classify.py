@@ -8,7 +8,8 @@ it) mirror the upstream ACTS ``Plugins/Gnn`` stages of the same names and knobs:
   returns logits ([E] or [E, 1]); the stage applies the sigmoid and keeps edges with
   ``score > cut`` (strictly, as upstream);
 * ``selectedFeatures`` picks node-feature columns first, ``featureScales`` then divides them
-  (upstream ``OnnxEdgeClassifier`` convention; default: use x as given);
+  (upstream ``OnnxEdgeClassifier`` convention; default: use x as given;
+  :func:`acts_gnn.graph.features.select_and_scale`);
 * ``undirected``: the model runs on the edges plus their reverses (upstream: ``cat(edge_index,
   edge_index.flip(0))``) and the score of each input edge is the one of its first copy;
 * ``useEdgeFeatures``: pass ``edge_attr`` to the model, after ``selectedEdgeFeatures``
@@ -42,6 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from acts_gnn.graph.features import select_and_scale
+
 log = logging.getLogger(__name__)
 
 ArrayLike = Any  # numpy array or torch tensor
@@ -67,28 +70,6 @@ def _as_tensor(value: ArrayLike, dtype: torch.dtype, device: torch.device) -> to
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(np.ascontiguousarray(value))
     return torch.as_tensor(value).to(device=device, dtype=dtype)
-
-
-def select_and_scale(
-    features: torch.Tensor,
-    selected: Sequence[int],
-    scales: Sequence[float],
-    knobs: tuple[str, str] = ("selectedFeatures", "featureScales"),
-) -> torch.Tensor:
-    """Columns ``selected`` of ``features`` [N, F] (all if empty), divided by ``scales`` (none
-    if empty): the selection and scaling knobs of the upstream stages, named in errors by
-    ``knobs``."""
-    if selected:
-        if max(selected) >= features.shape[1] or min(selected) < 0:
-            raise ValueError(
-                f"{knobs[0]} {list(selected)} outside the {features.shape[1]} features"
-            )
-        features = features[:, list(selected)]
-    if scales:
-        if len(scales) != features.shape[1]:
-            raise ValueError(f"{knobs[1]} size must match the number of features")
-        features = features / torch.tensor(scales, dtype=features.dtype, device=features.device)
-    return features.contiguous()
 
 
 class _EdgeClassifier(abc.ABC):
@@ -250,7 +231,7 @@ class TorchEdgeClassifier(_EdgeClassifier):
         n_edge = getattr(self.model, "edge_features", 0)
         if not isinstance(n_node, int) or not isinstance(n_edge, int):
             return
-        from acts_gnn.train.export import random_graph
+        from acts_gnn.nn.files import random_graph
 
         x, edge_index, edge_attr = random_graph(64, 128, n_node, n_edge)
         with torch.inference_mode():
@@ -266,7 +247,7 @@ class TorchEdgeClassifier(_EdgeClassifier):
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"edge-classifier model {path} does not exist")
-        from acts_gnn.train.export import load_torchscript, model_from_checkpoint
+        from acts_gnn.nn.files import load_torchscript, model_from_checkpoint
 
         try:
             return load_torchscript(path)
@@ -349,7 +330,7 @@ class OnnxEdgeClassifier(_EdgeClassifier):
             raise ValueError(f"{path}: the model takes edge features: set useEdgeFeatures=True")
         if len(self.input_names) == 2 and useEdgeFeatures:
             raise ValueError(f"{path}: the model takes no edge features (2 inputs)")
-        from acts_gnn.train.export import read_onnx_metadata
+        from acts_gnn.nn.files import read_onnx_metadata
 
         self.metadata = read_onnx_metadata(path)
         if self.nChunks > 1 and self.metadata.get("message_passing"):

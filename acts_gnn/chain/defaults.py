@@ -8,9 +8,9 @@ found by :func:`acts_gnn.detector.generic.geometry_dir`):
 * ``models/embedding.*`` and ``models/filter.*``: the metric-learning stages, and
   ``models/gnn-metric-learning.*``: the GNN trained on their (filtered) graphs.
 
-:func:`gnn_chain_stages` turns paths (or the defaults) into configured stages whose node
-features, scales and edge features are the ones the model was trained with (read from the
-model's metadata), so a user never has to copy them by hand.
+:func:`edge_classifier` and :func:`pipeline_features` turn paths (or the defaults) into
+configured stages whose node features, scales and edge features are the ones the model was
+trained with (read from the model's metadata), so a user never has to copy them by hand.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class DefaultFiles:
     def require(self, path: Path, what: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(
-                f"no shipped {what} at {path}; pass a file of your own (see README, "
+                f"no shipped {what} at {path}; pass a file of your own (see docs/results.md, "
                 "'Shipped defaults') or rebuild the defaults with `make defaults`"
             )
         return path
@@ -75,7 +75,7 @@ def default_files(detector: str = "generic") -> DefaultFiles:
 
 def model_metadata(path: str | Path) -> dict[str, Any]:
     """The training metadata stored in an exported model (ONNX or TorchScript; {} if none)."""
-    from acts_gnn.train.export import read_onnx_metadata, read_torchscript_metadata
+    from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 
     path = Path(path)
     if not path.is_file():
@@ -97,7 +97,7 @@ def edge_classifier(
     ``node_features`` (already scaled by the pipeline): the model's own feature columns are
     selected from them and its edge features selected and scaled as in training."""
     from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
-    from acts_gnn.graph.module_map.core import EDGE_FEATURES
+    from acts_gnn.graph.features import EDGE_FEATURES
 
     meta = model_metadata(path)
     wanted = list(meta.get("node_features") or node_features)

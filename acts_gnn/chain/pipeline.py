@@ -8,8 +8,9 @@ prepared events directly (:meth:`GnnPipeline.run_event`).
 Between stages one small :class:`GraphData` travels: scaled node features ``x`` [N, F]
 (``nodeFeatures`` divided by ``featureScales``, as upstream), hit positions [N, 3] (mm),
 module ids [N], the id each node stands for (a measurement index) [N], and once a graph
-exists ``edge_index`` int64 [2, E], raw edge features [E, 6] (``EDGE_FEATURES``: mm, rad,
-rad/mm, ...) and scores [E]. Stages never see each other.
+exists ``edge_index`` int64 [2, E], raw edge features [E, 6]
+(:data:`acts_gnn.graph.features.EDGE_FEATURES`: mm, rad, 1/mm) and scores [E]. Stages never
+see each other.
 
 Stages (knobs as upstream):
 
@@ -45,38 +46,8 @@ import torch
 from acts_gnn.chain.classify import EdgeClassification
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
+from acts_gnn.graph.features import edge_features, node_feature_matrix
 from acts_gnn.metrics.edges import edge_truth_mask
-
-#: node features computed from the hit position (units: mm, rad, none)
-NODE_FEATURE_FUNCTIONS: dict[str, Callable[[npt.NDArray[np.float64]], npt.NDArray]] = {
-    "x": lambda p: p[:, 0],
-    "y": lambda p: p[:, 1],
-    "z": lambda p: p[:, 2],
-    "r": lambda p: np.hypot(p[:, 0], p[:, 1]),
-    "phi": lambda p: np.arctan2(p[:, 1], p[:, 0]),
-    "eta": lambda p: np.arcsinh(p[:, 2] / np.maximum(np.hypot(p[:, 0], p[:, 1]), 1e-12)),
-    "theta": lambda p: np.arctan2(np.hypot(p[:, 0], p[:, 1]), p[:, 2]),
-}
-
-
-def node_feature_matrix(
-    positions: npt.NDArray[np.float64], names: Sequence[str], scales: Sequence[float]
-) -> npt.NDArray[np.float32]:
-    """Node features [N, F] float32: ``names`` (keys of :data:`NODE_FEATURE_FUNCTIONS`) of the
-    hits at ``positions`` [N, 3] (mm), each divided by its scale."""
-    if len(names) != len(scales):
-        raise ValueError(f"{len(names)} node features but {len(scales)} feature scales")
-    unknown = [n for n in names if n not in NODE_FEATURE_FUNCTIONS]
-    if unknown:
-        raise ValueError(f"unknown node features {unknown}; known: {list(NODE_FEATURE_FUNCTIONS)}")
-    if any(s == 0 for s in scales):
-        raise ValueError("featureScales contains zero: division by zero")
-    columns = [NODE_FEATURE_FUNCTIONS[n](positions) / s for n, s in zip(names, scales)]
-    return (
-        np.stack(columns, axis=1).astype(np.float32)
-        if columns
-        else np.zeros((len(positions), 0), np.float32)
-    )
 
 
 @dataclass
@@ -201,7 +172,8 @@ def _stage_name(stage: Any) -> str:
 class GnnPipeline:
     """graph construction -> edge classifiers -> track building for one event at a time.
 
-    ``nodeFeatures`` (names of :data:`NODE_FEATURE_FUNCTIONS`) divided by ``featureScales``
+    ``nodeFeatures`` (names of :data:`acts_gnn.graph.features.NODE_FEATURE_FUNCTIONS`) divided
+    by ``featureScales``
     give the x the stages see. ``device``: where tensors live between stages (the stages
     run where they were configured). Per-stage times accumulate in :attr:`times`.
     """
@@ -233,7 +205,7 @@ class GnnPipeline:
     # -- stages ------------------------------------------------------------------------------
     def _construct(self, data: GraphData) -> GraphData:
         from acts_gnn.graph.metric_learning import MetricLearning
-        from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder, edge_features
+        from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
         from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
         stage = self.graphConstructor

@@ -6,7 +6,8 @@
   (as exported by ``acts-gnn export embedding`` or any upstream model), an ONNX file (run
   with ONNX Runtime), a training checkpoint, or an ``nn.Module``;
 * ``selectedFeatures`` picks columns of the input features, ``featureScales`` then divides
-  them (as :mod:`acts_gnn.chain.classify`; default: the input is used as given);
+  them (:func:`acts_gnn.graph.features.select_and_scale`, as the edge classifiers of
+  :mod:`acts_gnn.chain.classify`; default: the input is used as given);
 * ``rVal``, ``knnVal``: radius and maximum neighbours per hit of the search in the embedding
   space (:mod:`acts_gnn.graph.knn`); ``None`` takes the values the model was exported with
   (its metadata), else the upstream defaults 1.6 and 500;
@@ -18,7 +19,7 @@ default, ``faiss``, ``kdtree``; the same edges from each); edges are oriented in
 (``orientation="radius"``: the source is the hit nearer the origin) when hit positions are
 given, which is what the truth graph, the edge features and the GNN expect; upstream's
 ``(min, max)`` index order is ``orientation="index"``. With positions, the standard six edge
-features (:data:`acts_gnn.graph.module_map.core.EDGE_FEATURES`: dr, dphi, dz, deta, phi_slope,
+features (:data:`acts_gnn.graph.features.EDGE_FEATURES`: dr, dphi, dz, deta, phi_slope,
 rphi_slope in mm, rad, 1/mm) come with the graph.
 """
 
@@ -37,6 +38,7 @@ import torch
 from torch import Tensor
 
 from acts_gnn.event import Event
+from acts_gnn.graph.features import edge_features, node_features, select_and_scale
 from acts_gnn.graph.knn import pairs_to_edges, radius_neighbours, resolve_backend
 
 #: Upstream TorchMetricLearning defaults.
@@ -79,12 +81,12 @@ def load_embedding_model(
     if path.suffix == ".onnx":
         from acts_gnn.chain.classify import onnx_providers
         from acts_gnn.extras import onnxruntime
-        from acts_gnn.train.export import read_onnx_metadata
+        from acts_gnn.nn.files import read_onnx_metadata
 
         providers = onnx_providers() if device.type == "cuda" else ["CPUExecutionProvider"]
         session = onnxruntime().InferenceSession(str(path), providers=providers)
         return session, read_onnx_metadata(path), True
-    from acts_gnn.train.export import METADATA_FILE, load_torchscript, model_from_checkpoint
+    from acts_gnn.nn.files import METADATA_FILE, load_torchscript, model_from_checkpoint
 
     try:
         files = {METADATA_FILE: ""}
@@ -142,8 +144,6 @@ class MetricLearning:
         x = torch.as_tensor(x).to(device=self.device, dtype=torch.float32)
         if x.dim() != 2:
             raise ValueError(f"node features must be [N, F], got {tuple(x.shape)}")
-        from acts_gnn.chain.classify import select_and_scale
-
         return select_and_scale(x, self.selectedFeatures, self.featureScales)
 
     @torch.inference_mode()
@@ -200,8 +200,6 @@ class MetricLearning:
             raise ValueError("the embedding model has no node_features metadata: call the stage")
         scales = self.featureScales or self.metadata.get("feature_scales") or [1.0] * len(names)
         t0 = time.perf_counter()
-        from acts_gnn.train.data import node_features
-
         x = torch.from_numpy(node_features(event, names, scales)).to(self.device)
         return self._build(x, event.positions(), t0)
 
@@ -242,8 +240,6 @@ def orient_outwards(edge_index: Tensor, positions: Tensor) -> Tensor:
 def edge_features_tensor(positions: Tensor, edge_index: Tensor) -> Tensor:
     """The standard six edge features [E, 6] float32 (C++ core on the CPU), on the edges'
     device; ``positions`` [N, 3] mm."""
-    from acts_gnn.graph.module_map.core import edge_features
-
     pos: npt.NDArray[np.float64] = positions.detach().double().cpu().numpy()
     feats = edge_features(pos, edge_index.cpu().numpy())
     return torch.from_numpy(feats).to(edge_index.device)

@@ -2,8 +2,8 @@
 
 For every selected particle, its hits are sorted by 3D distance from the particle's production
 vertex and each hit is joined to the next one: a particle with n hits gives n - 1 directed
-edges (inner -> outer). This is the reference for edge efficiency and purity (DESIGN.md
-section 6).
+edges (inner -> outer). This is the reference for edge efficiency and purity (docs/design.md,
+"Metrics").
 """
 
 from __future__ import annotations

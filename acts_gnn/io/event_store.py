@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import HIT_COLUMNS, PARTICLE_COLUMNS, Event
+from acts_gnn.io.atomic import atomic_path, write_json
 
 DATASET_FILE = "dataset.json"
 _EVENT_FILE = re.compile(r"event(\d{9})-hits\.parquet$")
@@ -39,9 +40,8 @@ def event_stem(event_id: int) -> str:
 
 def _write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
     table = pa.table({name: pa.array(values) for name, values in columns.items()})
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, partial, compression="zstd")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        pq.write_table(table, partial, compression="zstd")
 
 
 def write_event(directory: str | Path, event: Event) -> None:
@@ -88,10 +88,7 @@ def list_events(directory: str | Path) -> list[int]:
 
 
 def write_dataset_info(directory: str | Path, info: dict[str, Any]) -> None:
-    path = Path(directory) / DATASET_FILE
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    write_json(Path(directory) / DATASET_FILE, info, sort_keys=True)
 
 
 def read_dataset_info(directory: str | Path) -> dict[str, Any]:

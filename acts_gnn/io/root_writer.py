@@ -7,7 +7,7 @@ place by :meth:`SimulationRootWriter.close`, so a crash never leaves a file that
 from __future__ import annotations
 
 import json
-import os
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import uproot
 
+from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.schemas import HIT_BRANCHES, HIT_TREE, PARTICLE_BRANCHES, PARTICLE_TREE
 
 #: Name of the TObjString holding the generation settings (seed, pile-up, ...) in each file.
@@ -37,7 +38,11 @@ class SimulationRootWriter:
             PARTICLE_TREE: self.output_dir / "particles.root",
             HIT_TREE: self.output_dir / "hits.root",
         }
-        self._partial = {k: p.with_name(f".{p.name}.partial") for k, p in self._final.items()}
+        # each file is written under its atomic_path name; leaving the stack renames them
+        self._renames = ExitStack()
+        self._partial = {
+            k: self._renames.enter_context(atomic_path(p)) for k, p in self._final.items()
+        }
         self._files = {k: uproot.recreate(p) for k, p in self._partial.items()}
         for f in self._files.values():
             f[METADATA_KEY] = self.metadata
@@ -87,8 +92,7 @@ class SimulationRootWriter:
         if not self._closed:
             for f in self._files.values():
                 f.close()
-            for key, partial in self._partial.items():
-                os.replace(partial, self._final[key])
+            self._renames.close()
             self._closed = True
         return self._final[PARTICLE_TREE], self._final[HIT_TREE]
 
@@ -96,8 +100,8 @@ class SimulationRootWriter:
         """Close and delete the partial files (after an error)."""
         for f in self._files.values():
             f.close()
-        for partial in self._partial.values():
-            partial.unlink(missing_ok=True)
+        aborted = RuntimeError("simulation writer aborted")
+        self._renames.__exit__(type(aborted), aborted, None)  # removes the partial files
         self._closed = True
 
     def __enter__(self) -> SimulationRootWriter:

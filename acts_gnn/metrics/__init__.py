@@ -1,4 +1,7 @@
-"""Metrics (DESIGN.md section 6): edge level and track level (ACTS, Exa.TrkX, TrackML)."""
+"""Metrics (docs/design.md, "Metrics"): edge level and track level (ACTS, Exa.TrkX, TrackML).
+
+Numbers only; the figures of them are in :mod:`acts_gnn.evaluation.plots`.
+"""
 
 from acts_gnn.metrics.edges import EdgeMetrics, edge_metrics
 from acts_gnn.metrics.tracks import (
@@ -6,7 +9,6 @@ from acts_gnn.metrics.tracks import (
     TrackMatching,
     TrackMetrics,
     match_tracks,
-    plot_track_metrics,
     trackml_score,
     trackml_weights,
 )
@@ -18,7 +20,6 @@ __all__ = [
     "TrackMetrics",
     "edge_metrics",
     "match_tracks",
-    "plot_track_metrics",
     "trackml_score",
     "trackml_weights",
 ]

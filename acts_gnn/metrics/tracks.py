@@ -1,4 +1,4 @@
-"""Track-level metrics of track candidates against the truth (DESIGN.md section 6).
+"""Track-level metrics of track candidates against the truth (docs/design.md, "Metrics").
 
 Tracks are sequences of hit rows of an :class:`~acts_gnn.event.Event` (what the track
 builders of :mod:`acts_gnn.chain.tracks` return; for prepared events hit rows are ACTS measurement
@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -467,49 +466,6 @@ def ratio_with_errors(h: Any) -> tuple[npt.NDArray, npt.NDArray, npt.NDArray, np
     return h.axes[0].edges, ratio, ratio - low, high - ratio
 
 
-def plot_track_metrics(
-    metrics: TrackMetrics,
-    output: str | Path,
-    efficiency: str = "acts",
-    fake: str = "acts",
-    title: str | None = None,
-) -> Path:
-    """PNG with efficiency (top row) and fake rate (bottom row) vs pT, eta, phi, n_hits."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    plt.style.use(mplhep.style.ATLAS)
-    variables = ("pt", "eta", "phi", "n_hits")
-    fig, axes = plt.subplots(2, 4, figsize=(24, 10))
-    rows = [
-        (metrics.efficiency_hist, efficiency, f"efficiency ({efficiency})"),
-        (metrics.fake_hist, fake, f"fake rate ({fake})"),
-    ]
-    for row, (make, definition, ylabel) in enumerate(rows):
-        for col, var in enumerate(variables):
-            ax = axes[row, col]
-            h = make(var, definition)
-            edges, value, lo, hi = ratio_with_errors(h)
-            centers = 0.5 * (edges[1:] + edges[:-1])
-            ax.errorbar(centers, value, yerr=[lo, hi], xerr=0.5 * np.diff(edges), fmt="o", ms=4)
-            ax.set(xlabel=h.axes[0].label, ylabel=ylabel, ylim=(0, 1.05))
-            if var == "pt":
-                ax.set_xscale("log")
-                ax.set_xlim(0.1, 100)
-    fig.suptitle(title or f"{metrics.events} events")
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
-    fig.savefig(partial, dpi=80)
-    plt.close(fig)
-    partial.replace(output)
-    return output
-
-
 __all__ = [
     "DUPLICATE",
     "FAKE",
@@ -520,7 +476,6 @@ __all__ = [
     "TrackMetrics",
     "default_axis",
     "match_tracks",
-    "plot_track_metrics",
     "ratio_with_errors",
     "trackml_pt_weight",
     "trackml_score",

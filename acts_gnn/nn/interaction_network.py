@@ -24,7 +24,7 @@ the node still knows which side of the edge it is on. AGG is ``sum``, ``mean``
 
     logit_ij = phi_d([h_i^T, h_j^T, e_ij^T])             [E]
 
-Implementation notes (these keep the model exportable, see DESIGN.md section 4):
+Implementation notes (these keep the model exportable, see docs/design.md, "Model files"):
 
 * aggregation uses ``Tensor.scatter_add`` (ONNX ``ScatterElements`` with ``reduction="add"``),
   never ``index_add`` (the legacy ONNX exporter turns it into an overwriting scatter) nor

@@ -87,7 +87,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
     Knobs as upstream: ``inputSpacePoints``, ``inputClusters`` (accepted for compatibility,
     unused: no cluster features yet), ``outputProtoTracks``, ``graphConstructor``,
     ``edgeClassifiers``, ``trackBuilder``, ``nodeFeatures`` and ``featureScales`` (names of
-    :data:`~acts_gnn.chain.pipeline.NODE_FEATURE_FUNCTIONS` and their divisors),
+    :data:`~acts_gnn.graph.features.NODE_FEATURE_FUNCTIONS` and their divisors),
     ``minMeasurementsPerTrack``, ``device`` ("cpu", "cuda"), ``shrinkNodes``.
     """
 

@@ -19,7 +19,6 @@ the same footing.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import platform
@@ -41,6 +40,8 @@ from acts_gnn.chain.defaults import (
     edge_classifier,
     pipeline_features,
 )
+from acts_gnn.evaluation.plots import plot_comparison
+from acts_gnn.io.atomic import write_json, write_text
 from acts_gnn.sequencer.reconstruction import CkfSettings, ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
 
             constructor: Any = TorchModuleMapGraphBuilder(module_map, config.device)
         else:
-            from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
+            from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 
             constructor = ModuleMapGraphBuilder(module_map, n_threads=config.threads)
     else:
@@ -402,11 +403,9 @@ def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     paths = [output / "summary.json", output / "summary.md"]
-    partial = paths[0].with_name(".summary.json.partial")
-    partial.write_text(json.dumps(summary, indent=2) + "\n")
-    partial.replace(paths[0])
-    paths[1].write_text(summary_markdown(summary))
-    paths += plot_comparison(summary, output)
+    write_json(paths[0], summary)
+    write_text(paths[1], summary_markdown(summary))
+    paths += plot_comparison(summary, output, chain_titles(summary))
     return paths
 
 
@@ -470,66 +469,3 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             f"duplicate ratio {ic['duplicate_ratio']:.4f}"
         )
     return "\n".join(lines) + "\n"
-
-
-def _ratio(h: dict[str, list[float]]) -> tuple[Any, Any, Any]:
-    edges = np.asarray(h["edges"])
-    acc, tot = np.asarray(h["accepted"]), np.asarray(h["total"])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(tot > 0, acc / tot, np.nan)
-        error = np.where(tot > 0, np.sqrt(np.clip(value * (1 - value), 0, None) / tot), np.nan)
-    return 0.5 * (edges[1:] + edges[:-1]), value, error
-
-
-def plot_comparison(summary: dict[str, Any], output: Path) -> list[Path]:
-    """Efficiency vs pT and eta, fake and duplicate ratio vs eta, time per stage; GNN and CKF
-    overlaid in each figure (mplhep style)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    plt.style.use(mplhep.style.ATLAS)
-    paths = []
-    specs = (
-        ("efficiency_vs_pt", "efficiency", r"$p_T$ [GeV]", True),
-        ("efficiency_vs_eta", "efficiency", r"$\eta$", False),
-        ("fake_ratio_vs_eta", "fake ratio", r"$\eta$", False),
-        ("duplicate_ratio_vs_eta", "duplicate ratio", r"$\eta$", False),
-    )
-    for key, ylabel, xlabel, logx in specs:
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for chain, title in chain_titles(summary):
-            h = summary[chain]["histograms"].get(key)
-            if h is None:
-                continue
-            x, y, e = _ratio(h)
-            ax.errorbar(x, y, yerr=e, fmt="o", ms=4, label=title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if logx:
-            ax.set_xscale("log")
-        ax.legend(loc="best", fontsize="small")
-        ax.set_title(f"{summary['events']} events", fontsize="small")
-        path = output / f"{key}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(path)
-    labels: list[str] = []
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for chain, title in chain_titles(summary):
-        stages = {s: v for s, v in summary[chain]["time_per_event"].items() if s != "total"}
-        y = np.arange(len(labels), len(labels) + len(stages))
-        ax.barh(y, list(stages.values()), label=title)
-        labels += list(stages)
-    ax.set_yticks(range(len(labels)), labels, fontsize="small")
-    ax.invert_yaxis()
-    ax.set_xlabel("time per event [s]")
-    ax.legend(fontsize="small", loc="lower right")
-    ax.set_title(f"{summary['events']} events, one thread", fontsize="small")
-    path = output / "time_per_stage.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    paths.append(path)
-    return paths

@@ -111,7 +111,9 @@ def _kalman_fit(
         reverseFilteringCovarianceScaling=100.0,
         freeToBoundCorrection=acts.examples.FreeToBoundCorrection(False),
         level=level,
-        chi2Cut=float("inf"),  # anything finite silently rejects every track (DESIGN 4b)
+        chi2Cut=float(
+            "inf"
+        ),  # anything finite silently rejects every track (docs/design.md, "pyacts facts")
         useJosephFormulation=False,
     )
     s.addAlgorithm(

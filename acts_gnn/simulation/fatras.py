@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 
 from acts_gnn.detector import Detector, load_generic_detector
 from acts_gnn.io.acts_edm import columns_to_sim_particles, particles_to_columns, simhits_to_columns
+from acts_gnn.io.atomic import write_json
 from acts_gnn.io.root_writer import SimulationRootWriter
 from acts_gnn.progress import progress_bar
 from acts_gnn.simulation.generator import EventGenerator, GeneratorConfig
@@ -110,7 +110,7 @@ def simulate(
     finally:
         recorder.close_progress()
     writer.close()
-    (output_dir / RUN_INFO_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_json(output_dir / RUN_INFO_FILE, metadata, sort_keys=True)
     return result
 
 

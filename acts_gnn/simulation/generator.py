@@ -3,7 +3,7 @@ ttbar-like hard scatter, in numpy.
 
 Units are ACTS units: mm for positions, GeV for momenta and masses, e for charge.
 
-The model (documented in geometry/generic/README.md and checked by tests/simulation):
+The model (documented in docs/data.md and checked by tests/simulation):
 
 * pile-up: ``Poisson(pileup)`` vertices, each at (x, y, z) ~ N(0, sigma_xy), N(0, sigma_xy),
   N(0, sigma_z) with sigma_z = 50 mm;

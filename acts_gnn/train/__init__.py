@@ -3,7 +3,8 @@
 ``acts-gnn train gnn --config FILE.yaml`` runs :func:`train_gnn` (``train embedding``:
 :func:`train_embedding`, ``train filter``: :func:`train_filter`); ``acts-gnn export gnn``
 (``embedding``, ``filter``) runs :func:`export_checkpoint`. Names are imported on first use,
-so that the command line (:mod:`acts_gnn.train.commands`) starts without importing torch.
+so that the command line (:mod:`acts_gnn.cli`, whose train and export subcommands call
+:mod:`acts_gnn.train.commands`) starts without importing torch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ _EXPORTS = {
     "export_checkpoint": "export",
     "export_onnx": "export",
     "export_torchscript": "export",
-    "model_from_checkpoint": "export",
     "GnnTrainer": "loop",
     "TrainingResult": "loop",
     "train_gnn": "loop",
@@ -32,7 +32,7 @@ _EXPORTS = {
     "train_embedding": "embedding",
     "FilterTrainer": "filter",
     "train_filter": "filter",
-    "export_embedding": "export_embedding",
+    "export_embedding": "export",
 }
 
 __all__ = sorted(_EXPORTS)

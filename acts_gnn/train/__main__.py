@@ -2,6 +2,6 @@
 
 import sys
 
-from acts_gnn.train.commands import main
+from acts_gnn.cli import train_main
 
-sys.exit(main())
+sys.exit(train_main())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,29 +23,8 @@ from typing import Any, Protocol, TypeVar, overload
 
 import yaml
 
-#: Hit-table columns that can be node features, and how each behaves under phi -> -phi
-#: (y -> -y): +1 unchanged, -1 sign flip, 0 unknown (phi reflection refused).
-NODE_FEATURE_PARITY: dict[str, int] = {
-    "x": 1,
-    "y": -1,
-    "z": 1,
-    "r": 1,
-    "phi": -1,
-    "eta": 1,
-    "loc0": 0,
-    "loc1": 0,
-    "var_loc0": 1,
-    "var_loc1": 1,
-}
-#: Edge features (acts_gnn.graph.module_map.core.EDGE_FEATURES) and their parity under phi -> -phi.
-EDGE_FEATURE_PARITY: dict[str, int] = {
-    "dr": 1,
-    "dphi": -1,
-    "dz": 1,
-    "deta": 1,
-    "phi_slope": -1,
-    "rphi_slope": -1,
-}
+from acts_gnn.graph.features import EDGE_FEATURE_PARITY, NODE_FEATURE_PARITY
+from acts_gnn.io.atomic import write_text
 
 
 class ConfigError(ValueError):
@@ -405,12 +383,8 @@ def dump_config(config: TrainingConfigLike) -> str:
 
 def save_config(config: TrainingConfigLike, path: str | Path) -> Path:
     """Write the resolved config as YAML (atomically); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(
+    return write_text(
+        path,
         "# resolved acts-gnn training config (defaults filled in, overrides applied)\n"
-        + dump_config(config)
+        + dump_config(config),
     )
-    os.replace(partial, path)
-    return path

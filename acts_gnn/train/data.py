@@ -2,30 +2,27 @@
 
 For every event (a prepared event, or a toy event from :mod:`acts_gnn.train.synthetic`):
 
-* **graph**: edges [2, E] from a module map (:class:`ModuleMapGraphs`, C++ core), or read from
-  a folder of per-event graph files (:class:`StoredGraphs`) written by any graph builder;
-  :class:`CachedGraphs` stores built graphs in such a folder so the next run reads them;
+* **graph**: edges [2, E] from a graph source (:mod:`acts_gnn.graph.store`: a module map, a
+  folder of graph files, or either cached in such a folder), or a toy graph
+  (:class:`SyntheticGraphs`);
 * **node features** x [N, F]: hit-table columns (``node_features``) divided by
-  ``feature_scales`` (e.g. r / 1000 mm, phi / pi, z / 1000 mm, eta);
-* **edge features** [E, D] (optional): columns of :data:`EDGE_FEATURES` divided by their scales;
+  ``feature_scales`` (e.g. r / 1000 mm, phi / pi, z / 1000 mm, eta;
+  :func:`acts_gnn.graph.features.node_features`);
+* **edge features** [E, D] (optional): columns of
+  :data:`~acts_gnn.graph.features.EDGE_FEATURES` divided by their scales;
 * **labels** y [E]: the edge joins consecutive hits of *any* particle
   (:func:`acts_gnn.metrics.edges.edge_truth_mask` with :func:`acts_gnn.graph.truth.truth_graph`);
 * **target** [E]: the edge is a truth edge of a particle passing the target selection
   (default pT > 1 GeV, >= 3 hits); **weights** [E] from :func:`acts_gnn.train.weights.edge_weights`
   (optionally times TrackML hit weights).
-
-Graph files: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] (hit-table rows) and
-optionally ``edge_features`` float32 [E, 6] (:data:`EDGE_FEATURES` order); written atomically.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,21 +30,18 @@ import torch
 
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map.core import EDGE_FEATURES, edge_features
+from acts_gnn.graph.features import (
+    EDGE_FEATURE_PARITY,
+    EDGE_FEATURES,
+    NODE_FEATURE_PARITY,
+    node_features,
+    raw_edge_features,
+)
+from acts_gnn.graph.store import CachedGraphs, GraphSource, ModuleMapGraphs, StoredGraphs
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
-from acts_gnn.train.config import (
-    EDGE_FEATURE_PARITY,
-    NODE_FEATURE_PARITY,
-    DataConfig,
-    LossConfig,
-    TrainingConfigLike,
-)
+from acts_gnn.train.config import DataConfig, LossConfig, TrainingConfigLike
 from acts_gnn.train.weights import edge_weights, trackml_hit_weights
-
-log = logging.getLogger(__name__)
-
-GRAPH_SUFFIX = "-graph.npz"
 
 
 @dataclass
@@ -113,7 +107,7 @@ class GraphSample:
 
     def reflected(self, node_sign: torch.Tensor, edge_sign: torch.Tensor | None) -> GraphSample:
         """The mirror image under phi -> -phi (y -> -y): columns multiplied by their sign
-        (+1 or -1 per feature, from the parity tables of :mod:`acts_gnn.train.config`)."""
+        (+1 or -1 per feature, from the parity tables of :mod:`acts_gnn.graph.features`)."""
         edge_attr = self.edge_attr
         if edge_attr is not None and edge_sign is not None:
             edge_attr = edge_attr * edge_sign.to(edge_attr)
@@ -132,130 +126,6 @@ def feature_signs(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 
-class GraphSource(Protocol):
-    """Gives the graph of an event: (edge_index int64 [2, E], edge_features [E, 6] or None)."""
-
-    def __call__(
-        self, event: Event
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]: ...
-
-
-def graph_path(directory: str | Path, event_id: int) -> Path:
-    return Path(directory) / f"event{event_id:09d}{GRAPH_SUFFIX}"
-
-
-def save_graph(
-    directory: str | Path,
-    event_id: int,
-    edge_index: npt.NDArray[np.int64],
-    features: npt.NDArray[np.float32] | None = None,
-) -> Path:
-    """Write one event's graph file (atomically); returns its path."""
-    path = graph_path(directory, event_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = {"edge_index": np.asarray(edge_index, np.int64)}
-    if features is not None:
-        arrays["edge_features"] = np.asarray(features, np.float32)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(partial, path)
-    return path
-
-
-def raw_edge_features(
-    event: Event,
-    edge_index: npt.NDArray[np.int64],
-    features: npt.NDArray[np.float32] | None,
-) -> npt.NDArray[np.float32]:
-    """The raw edge features [E, 6] of a graph function's output: ``features`` as given, or
-    computed from the event's hit positions when the graph (file) carries none."""
-    if features is None:
-        return edge_features(event.positions(), edge_index)
-    return features
-
-
-def load_graph(
-    directory: str | Path, event_id: int, n_nodes: int | None = None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
-    """Read one event's graph file; checks the shapes (and node indices if ``n_nodes``)."""
-    path = graph_path(directory, event_id)
-    if not path.is_file():
-        raise InputDataError("graph file does not exist", file=path, event=event_id)
-    with np.load(path, allow_pickle=False) as data:
-        if "edge_index" not in data.files:
-            raise InputDataError("no edge_index in graph file", file=path, field="edge_index")
-        edge_index = data["edge_index"].astype(np.int64)
-        feats = data["edge_features"].astype(np.float32) if "edge_features" in data.files else None
-    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise InputDataError(
-            f"edge_index must be [2, E], got {edge_index.shape}", file=path, field="edge_index"
-        )
-    if (
-        n_nodes is not None
-        and edge_index.size
-        and (edge_index.min() < 0 or edge_index.max() >= n_nodes)
-    ):
-        raise InputDataError(
-            f"edge_index outside the event's {n_nodes} hits", file=path, field="edge_index"
-        )
-    if feats is not None and feats.shape != (edge_index.shape[1], len(EDGE_FEATURES)):
-        raise InputDataError(
-            f"edge_features must be [E, {len(EDGE_FEATURES)}]", file=path, field="edge_features"
-        )
-    return edge_index, feats
-
-
-class ModuleMapGraphs:
-    """Graphs built with a module map (C++ core on CPU, ``n_threads`` threads)."""
-
-    def __init__(self, module_map: Any, n_threads: int = 1) -> None:
-        from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
-
-        self.builder = ModuleMapGraphBuilder(module_map, n_threads)
-        self.unknown_module_hits = 0
-
-    def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        graph = self.builder(event.positions(), event.hits["geometry_id"])
-        if graph.hits_unknown_module:
-            self.unknown_module_hits += graph.hits_unknown_module
-            log.info(
-                "event %d: %d hits on modules missing from the module map (no edges)",
-                event.event_id,
-                graph.hits_unknown_module,
-            )
-        return graph.edge_index, graph.edge_features
-
-
-class StoredGraphs:
-    """Graphs read from a folder of ``event*-graph.npz`` files."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-
-    def __call__(
-        self, event: Event
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
-        return load_graph(self.directory, event.event_id, event.n_hits)
-
-
-class CachedGraphs:
-    """Reads an event's graph from ``directory`` if stored there, else builds and stores it."""
-
-    def __init__(self, source: GraphSource, directory: str | Path) -> None:
-        self.source = source
-        self.directory = Path(directory)
-
-    def __call__(
-        self, event: Event
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
-        if graph_path(self.directory, event.event_id).is_file():
-            return load_graph(self.directory, event.event_id, event.n_hits)
-        edge_index, feats = self.source(event)
-        save_graph(self.directory, event.event_id, edge_index, feats)
-        return edge_index, feats
-
-
 class SyntheticGraphs:
     """Graphs of toy events (:func:`acts_gnn.train.synthetic.synthetic_graph`)."""
 
@@ -271,22 +141,6 @@ class SyntheticGraphs:
 # ---------------------------------------------------------------------------------------------
 # samples
 # ---------------------------------------------------------------------------------------------
-
-
-def node_features(event: Event, names: Sequence[str], scales: Sequence[float]) -> npt.NDArray:
-    """x [N, F] float32: the hit columns ``names`` divided by ``scales``."""
-    for name in names:
-        if name not in event.hits:
-            raise InputDataError(
-                "node feature is not a hit-table column", event=event.event_id, field=name
-            )
-    if not names:
-        return np.zeros((event.n_hits, 0), np.float32)
-    x = np.stack([event.hits[n].astype(np.float64) / s for n, s in zip(names, scales)], axis=1)
-    if not np.all(np.isfinite(x)):
-        bad = names[int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])]
-        raise InputDataError("non-finite node feature", event=event.event_id, field=bad)
-    return x.astype(np.float32)
 
 
 def make_sample(

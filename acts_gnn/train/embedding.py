@@ -42,13 +42,15 @@ import torch
 from torch import Tensor, nn
 
 from acts_gnn.event import Event
+from acts_gnn.graph.features import node_features
 from acts_gnn.graph.knn import Neighbours, radius_neighbours
 from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.io.atomic import write_json
 from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.train.config import DataConfig, GnnTrainingConfig
-from acts_gnn.train.data import node_features, split_events
+from acts_gnn.train.data import split_events
 from acts_gnn.train.graph_config import EmbeddingTrainingConfig, HingeLossConfig
-from acts_gnn.train.loop import GnnTrainer, TrainingResult, _atomic_json
+from acts_gnn.train.loop import GnnTrainer, TrainingResult
 
 log = logging.getLogger(__name__)
 
@@ -480,10 +482,10 @@ class EmbeddingTrainer(GnnTrainer):
     def export(self) -> list[Path]:
         """``<output>/embedding.onnx`` and ``embedding.pt`` (TorchScript), verified, and the
         last radius scan as ``<output>/radius_scan.json``."""
-        from acts_gnn.train.export_embedding import export_embedding
+        from acts_gnn.train.export import export_embedding
 
         if self.radius_scan:
-            _atomic_json(self.radius_scan, self.output / "radius_scan.json")
+            write_json(self.output / "radius_scan.json", self.radius_scan)
         return export_embedding(
             self.model,
             self.output / "embedding.onnx",

@@ -36,15 +36,10 @@ from torch import Tensor, nn
 
 from acts_gnn.event import Event
 from acts_gnn.graph.metric_learning import MetricLearning
+from acts_gnn.graph.store import CachedGraphs, GraphSource, StoredGraphs
 from acts_gnn.nn.filter import EdgeFilter
 from acts_gnn.train.config import GnnTrainingConfig
-from acts_gnn.train.data import (
-    CachedGraphs,
-    GraphSample,
-    GraphSource,
-    StoredGraphs,
-    build_datasets,
-)
+from acts_gnn.train.data import GraphSample, build_datasets
 from acts_gnn.train.graph_config import FilterTrainingConfig
 from acts_gnn.train.loop import EdgeCounts, GnnTrainer, TrainingResult, weighted_bce
 
@@ -57,7 +52,7 @@ CUT_GRID = torch.cat([torch.zeros(1), torch.sigmoid(torch.linspace(-12.0, 12.0, 
 
 
 class EmbeddingGraphs:
-    """A graph source (:class:`acts_gnn.train.data.GraphSource`): each event's metric-learning
+    """A graph source (:class:`acts_gnn.graph.store.GraphSource`): each event's metric-learning
     graph (edges inner -> outer, the six standard edge features)."""
 
     def __init__(self, stage: MetricLearning) -> None:

@@ -4,9 +4,9 @@ A GNN learns the edge distribution of the graphs it is trained on: one trained o
 graphs does not transfer to metric-learning graphs (other edges, other fakes). This module
 writes the graphs of a prepared folder, built as the tracking chain builds them, into the
 folder format that ``data.graphs`` of a GNN training config reads
-(:mod:`acts_gnn.train.data`: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] of
+(:mod:`acts_gnn.graph.store`: ``event<id:09d>-graph.npz`` with ``edge_index`` int64 [2, E] of
 hit-table rows and the raw ``edge_features`` float32 [E, 6] in
-:data:`~acts_gnn.graph.module_map.core.EDGE_FEATURES` order):
+:data:`~acts_gnn.graph.features.EDGE_FEATURES` order):
 
 * ``module-map``: the C++ module-map builder;
 * ``metric-learning``: the embedding + radius / kNN search (``r``, ``k``: the model's operating
@@ -23,9 +23,7 @@ A folder written with other builder knobs is refused unless ``overwrite``.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,17 +33,15 @@ import numpy.typing as npt
 import torch
 
 from acts_gnn.event import Event
+from acts_gnn.graph.features import node_feature_matrix, raw_edge_features
+from acts_gnn.graph.store import GraphSource, graph_path, module_map_graphs, save_graph
 from acts_gnn.graph.truth import TruthSelection, truth_graph
+from acts_gnn.io.atomic import write_text
 from acts_gnn.metrics.edges import EdgeMetrics
-
-#: ``event -> (edge_index int64 [2, E], raw edge features float32 [E, 6] or None)``
-GraphFunction = Callable[[Event], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32] | None]]
-
-GRAPH_BUILDERS = ("module-map", "metric-learning")
 
 
 class FilteredGraphs:
-    """A graph function whose edges pass an edge-filter model first (``score > cut``).
+    """A graph source whose edges pass an edge-filter model first (``score > cut``).
 
     ``filter_path``: exported filter (``.onnx`` or TorchScript); its node and edge features
     are set up from its metadata; ``cut``: None = the cut recorded at export (99 % efficiency).
@@ -56,7 +52,7 @@ class FilteredGraphs:
 
     def __init__(
         self,
-        graphs: GraphFunction,
+        graphs: GraphSource,
         filter_path: str | Path,
         cut: float | None = None,
         device: str = "cpu",
@@ -71,9 +67,6 @@ class FilteredGraphs:
         self.cut = float(self.classifier.cut)
 
     def __call__(self, event: Event) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        from acts_gnn.chain.pipeline import node_feature_matrix
-        from acts_gnn.train.data import raw_edge_features
-
         edge_index, stored = self.graphs(event)
         edge_attr = raw_edge_features(event, edge_index, stored)
         x = node_feature_matrix(event.positions(), self.names, self.scales)
@@ -88,14 +81,6 @@ class FilteredGraphs:
         return np.concatenate(kept_edges, axis=1), np.concatenate(kept_attr)
 
 
-def module_map_graphs(module_map: str | Path, n_threads: int = 1) -> GraphFunction:
-    """``event -> (edge_index, edge_features)`` with the module map at ``module_map``."""
-    from acts_gnn.graph.module_map.formats import load_module_map
-    from acts_gnn.train.data import ModuleMapGraphs
-
-    return ModuleMapGraphs(load_module_map(module_map), n_threads)
-
-
 def metric_learning_graphs(
     embedding: str | Path,
     r: float | None = None,
@@ -103,13 +88,13 @@ def metric_learning_graphs(
     filter_path: str | Path | None = None,
     filter_cut: float | None = None,
     device: str = "cpu",
-) -> tuple[GraphFunction, dict[str, Any]]:
-    """The metric-learning graph function (embedding + search [+ filter]) and its knobs."""
+) -> tuple[GraphSource, dict[str, Any]]:
+    """The metric-learning graph source (embedding + search [+ filter]) and its knobs."""
     from acts_gnn.graph.metric_learning import MetricLearning
     from acts_gnn.train.filter import EmbeddingGraphs
 
     stage = MetricLearning(str(embedding), rVal=r, knnVal=k, device=device)
-    graphs: GraphFunction = EmbeddingGraphs(stage)
+    graphs: GraphSource = EmbeddingGraphs(stage)
     knobs: dict[str, Any] = {"embedding": str(embedding), "r": stage.rVal, "k": stage.knnVal}
     if filter_path is not None:
         filtered = FilteredGraphs(graphs, filter_path, filter_cut, device)
@@ -147,17 +132,15 @@ class GraphFileReport:
         }
 
     def write(self, directory: Path) -> Path:
-        path = directory / "graphs.json"
-        partial = path.with_name(f".graphs.json.{os.getpid()}.partial")
         body = {**asdict(self), "totals": self.totals()}
-        partial.write_text(json.dumps(body, indent=1, default=float) + "\n")
-        os.replace(partial, path)
-        return path
+        return write_text(
+            directory / "graphs.json", json.dumps(body, indent=1, default=float) + "\n"
+        )
 
 
 def write_graph_files(
     events: Any,
-    graphs: GraphFunction,
+    graphs: GraphSource,
     output: str | Path,
     builder: dict[str, Any],
     selection: TruthSelection | None = None,
@@ -166,8 +149,6 @@ def write_graph_files(
 ) -> GraphFileReport:
     """Build ``graphs(event)`` for every event of ``events`` and write its graph file to
     ``output``; returns (and writes as ``graphs.json``) the report (module docstring)."""
-    from acts_gnn.train.data import graph_path, save_graph
-
     selection = selection or TruthSelection()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -217,51 +198,9 @@ def write_graph_files(
 # ---------------------------------------------------------------------------------------------
 
 
-def add_arguments(parser: Any) -> None:
-    """Options of ``acts-gnn graphs`` (an ``argparse.ArgumentParser``)."""
-    import argparse
-
-    parser.add_argument("--input", "-i", type=Path, required=True, help="prepared folder")
-    parser.add_argument("--output", "-o", type=Path, required=True, help="graph-file folder")
-    parser.add_argument(
-        "--graph",
-        choices=GRAPH_BUILDERS,
-        default="metric-learning",
-        help="graph builder (default %(default)s)",
-    )
-    parser.add_argument("--module-map", type=Path, help="module map (default: the shipped one)")
-    parser.add_argument("--embedding", type=Path, help="embedding model (default: the shipped one)")
-    parser.add_argument("--r", type=float, help="embedding radius (default: the model's)")
-    parser.add_argument("--k", type=int, help="max neighbours per hit (default: the model's)")
-    parser.add_argument(
-        "--filter",
-        type=Path,
-        help="edge filter applied after the embedding (default: the shipped one)",
-    )
-    parser.add_argument(
-        "--no-filter", action="store_true", help="write the embedding graphs unfiltered"
-    )
-    parser.add_argument(
-        "--filter-cut", type=float, help="filter score cut (default: the model's recorded cut)"
-    )
-    parser.add_argument("--events", type=int, help="only N events (after --skip)")
-    parser.add_argument("--skip", type=int, default=0, help="skip the first N events")
-    parser.add_argument(
-        "--min-pt", type=float, default=1.0, help="target pT for the reported efficiency [GeV]"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    parser.add_argument(
-        "--overwrite",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="rebuild graph files that exist (default: keep them, so a rerun resumes)",
-    )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
 def graphs_command(args: Any) -> int:
-    """``acts-gnn graphs``: write the graph files and ``graphs.json``, print the totals."""
+    """``acts-gnn graphs`` (``args``: its options, :mod:`acts_gnn.cli.parser`): write the graph
+    files and ``graphs.json``, print the totals."""
     from acts_gnn.chain.defaults import default_files
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
@@ -277,6 +216,7 @@ def graphs_command(args: Any) -> int:
         raise ValueError(f"no events left in {args.input} after --skip {args.skip}")
     dataset = PreparedDataset(args.input, ids)
     builder: dict[str, Any] = {"graph": args.graph}
+    graphs: GraphSource
     if args.graph == "module-map":
         module_map = args.module_map or files.require(files.module_map, "module map")
         graphs = module_map_graphs(module_map, args.threads)

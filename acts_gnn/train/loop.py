@@ -21,7 +21,6 @@ gives the same weights as an uninterrupted one. Checkpoints (``<output>/checkpoi
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -37,16 +36,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from acts_gnn.io.atomic import atomic_path, write_json
+from acts_gnn.nn.files import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from acts_gnn.nn.interaction_network import InteractionNetwork
 from acts_gnn.progress import progress_bar
 from acts_gnn.train.config import ConfigError, GnnTrainingConfig, TrainingConfigLike, save_config
 from acts_gnn.train.data import GnnDataset, GraphSample, build_datasets, feature_signs
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = "acts-gnn-checkpoint"
-CHECKPOINT_VERSION = 1
-
 
 # ---------------------------------------------------------------------------------------------
 # processes and devices
@@ -175,19 +172,6 @@ def model_metadata(config: GnnTrainingConfig) -> dict[str, Any]:
             "primaries_only": d.target.primaries_only,
         },
     }
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(obj, partial)
-    os.replace(partial, path)
-
-
-def _atomic_json(obj: Any, path: Path) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(partial, path)
 
 
 @dataclass
@@ -360,12 +344,16 @@ class GnnTrainer:
 
     def _write_checkpoints(self, epoch: int, is_best: bool) -> None:
         state = self._checkpoint(epoch)
+        paths = []
         if self.config.training.keep_epoch_checkpoints:
-            _atomic_save(state, self.checkpoints / f"epoch-{epoch:03d}.pt")
+            paths.append(self.checkpoints / f"epoch-{epoch:03d}.pt")
         if is_best:
-            _atomic_save(state, self.checkpoints / "best.pt")
-        _atomic_save(state, self.checkpoints / "last.pt")
-        _atomic_json(self.history, self.output / "history.json")
+            paths.append(self.checkpoints / "best.pt")
+        paths.append(self.checkpoints / "last.pt")
+        for path in paths:
+            with atomic_path(path) as partial:
+                torch.save(state, partial)
+        write_json(self.output / "history.json", self.history)
 
     # -- one step ----------------------------------------------------------------------------
     def _autocast(self) -> Any:

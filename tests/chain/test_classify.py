@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +11,10 @@ from torch import nn
 
 from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
 from acts_gnn.nn import InteractionNetwork
-from acts_gnn.train.export import export_onnx, export_torchscript, random_graph
+from acts_gnn.nn.files import random_graph
+from acts_gnn.train.export import export_onnx, export_torchscript
 
 pytest.importorskip("onnxruntime")
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def gnn(edge_features: int = 0) -> InteractionNetwork:

@@ -77,8 +77,8 @@ def held_out_event(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> A
 
 
 def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> None:
-    from acts_gnn.graph.module_map.core import ModuleMapGraphBuilder
     from acts_gnn.graph.module_map.formats import load_module_map
+    from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
 
@@ -100,7 +100,7 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
 def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> tuple[float, float]:
     """Target-edge efficiency (of the graph's target edges) and purity at score > 0.5 of the
     shipped GNN for ``graph``; checks that its ONNX export gives the same scores."""
-    from acts_gnn.chain.pipeline import node_feature_matrix
+    from acts_gnn.graph.features import node_feature_matrix
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
 
@@ -121,7 +121,7 @@ def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> 
 
 
 def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: Any) -> None:
-    from acts_gnn.chain.pipeline import node_feature_matrix
+    from acts_gnn.graph.features import node_feature_matrix
     from acts_gnn.graph.metric_learning import MetricLearning
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask

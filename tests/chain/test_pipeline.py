@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from acts_gnn.chain.classify import EdgeClassification
-from acts_gnn.chain.pipeline import GnnPipeline, StageTimes, StageTruth, node_feature_matrix
+from acts_gnn.chain.pipeline import GnnPipeline, StageTimes, StageTruth
 from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.errors import InputDataError
+from acts_gnn.graph.features import node_feature_matrix
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics

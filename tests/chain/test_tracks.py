@@ -6,8 +6,6 @@ share no code with acts_gnn.chain.tracks or cpp/track_building.cpp.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -28,15 +26,6 @@ from acts_gnn.chain.tracks import (
 from acts_gnn.event import HIT_COLUMNS, PARTICLE_COLUMNS, Event
 from acts_gnn.graph.truth import truth_graph
 from acts_gnn.metrics import TrackMetrics
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # -- references ----------------------------------------------------------------------------
 

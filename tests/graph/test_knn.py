@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -17,14 +15,6 @@ from acts_gnn.graph.knn import (
 )
 
 BACKENDS = ["grid", "brute", "kdtree"] + (["faiss"] if available("faiss") else [])
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def clustered(n_clusters: int, per: int, dim: int = 8, seed: int = 0) -> torch.Tensor:

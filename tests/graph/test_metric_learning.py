@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from acts_gnn.graph.features import edge_features, node_features
 from acts_gnn.graph.knn import exact_dist2
 from acts_gnn.graph.metric_learning import DEFAULT_K, DEFAULT_R, MetricLearning
-from acts_gnn.graph.module_map.core import edge_features
 from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.train.config import SyntheticConfig
-from acts_gnn.train.data import node_features
-from acts_gnn.train.export_embedding import export_embedding
+from acts_gnn.train.export import export_embedding
 from acts_gnn.train.synthetic import synthetic_event
 
 NAMES = ["r", "phi", "z", "eta"]
 SCALES = [1000.0, math.pi, 1000.0, 1.0]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

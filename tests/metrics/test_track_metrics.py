@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from acts_gnn.evaluation.plots import plot_track_metrics
 from acts_gnn.event import HIT_COLUMNS, PARTICLE_COLUMNS, Event
 from acts_gnn.metrics import ParticleSelection, TrackMetrics, match_tracks, trackml_score
 from acts_gnn.metrics.tracks import (
@@ -14,7 +15,6 @@ from acts_gnn.metrics.tracks import (
     FAKE,
     MATCHED,
     UNCLASSIFIED,
-    plot_track_metrics,
     ratio_with_errors,
     trackml_pt_weight,
     trackml_weights,

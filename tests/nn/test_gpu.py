@@ -9,7 +9,8 @@ import torch
 
 from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier, onnx_providers
 from acts_gnn.nn import InteractionNetwork
-from acts_gnn.train.export import export_onnx, random_graph
+from acts_gnn.nn.files import random_graph
+from acts_gnn.train.export import export_onnx
 
 pytestmark = [
     pytest.mark.gpu,

@@ -9,14 +9,8 @@ import pytest
 import torch
 
 from acts_gnn.nn import InteractionNetwork, make_mlp, scatter_sum
-from acts_gnn.train.export import (
-    ExportError,
-    export_onnx,
-    export_torchscript,
-    random_graph,
-    read_onnx_metadata,
-    read_torchscript_metadata,
-)
+from acts_gnn.nn.files import random_graph, read_onnx_metadata, read_torchscript_metadata
+from acts_gnn.train.export import ExportError, export_onnx, export_torchscript
 
 ort = pytest.importorskip("onnxruntime")
 

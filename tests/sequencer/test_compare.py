@@ -15,8 +15,9 @@ from acts_gnn.graph.module_map.build import build_module_map
 from acts_gnn.graph.truth import TruthSelection
 from acts_gnn.io.event_store import PreparedDataset
 from acts_gnn.nn import InteractionNetwork
-from acts_gnn.sequencer.compare import CompareConfig, headline_table, run_comparison, write_report
 from acts_gnn.train.export import export_onnx
+
+pytestmark = pytest.mark.acts
 
 METADATA = {
     "node_features": ["r", "phi", "z", "eta"],
@@ -30,6 +31,8 @@ METADATA = {
 def comparison(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Any) -> dict[str, Any]:
     """The comparison with a map built from the sample itself and an untrained tiny GNN
     (with edge features, to exercise their selection and scaling)."""
+    from acts_gnn.sequencer.compare import CompareConfig, run_comparison, write_report
+
     directory = tmp_path_factory.mktemp("compare")
     events = PreparedDataset(prepared_sample.directory)
     module_map = build_module_map(events, TruthSelection(min_pt=0.9, min_hits=3))
@@ -50,6 +53,8 @@ def comparison(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Any) -
 
 
 def test_summary_has_both_chains(comparison: dict[str, Any]) -> None:
+    from acts_gnn.sequencer.compare import headline_table
+
     report = Path(comparison["config"]["output"])
     on_disk = json.loads((report / "summary.json").read_text())
     assert on_disk["events"] == 2
@@ -146,7 +151,8 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
 
 def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path: Path) -> None:
     from acts_gnn.nn.embedding import EmbeddingNet
-    from acts_gnn.train.export_embedding import export_embedding_torchscript
+    from acts_gnn.sequencer.compare import CompareConfig, headline_table, run_comparison
+    from acts_gnn.train.export import export_embedding_torchscript
 
     torch.manual_seed(5)
     embedding = export_embedding_torchscript(

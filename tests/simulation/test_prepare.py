@@ -132,8 +132,8 @@ def acts_chain(prepared_sample, detector):
 
 
 @pytest.fixture(scope="module")
-def events(prepared_sample):
-    return list(PreparedDataset(prepared_sample.directory))
+def events(prepared_events):
+    return prepared_events
 
 
 @pytest.fixture(scope="module")

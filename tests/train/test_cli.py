@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from acts_gnn.cli import main
-from acts_gnn.train.export import read_onnx_metadata
+from acts_gnn.nn.files import read_onnx_metadata
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "gnn-tiny.yaml"
 

@@ -12,19 +12,17 @@ import torch
 
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map.core import edge_features
+from acts_gnn.graph.features import edge_features
+from acts_gnn.graph.store import CachedGraphs, load_graph, save_graph
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.train.config import config_from_dict
 from acts_gnn.train.data import (
-    CachedGraphs,
     GnnDataset,
     SyntheticGraphs,
     build_datasets,
     feature_signs,
-    load_graph,
     make_sample,
-    save_graph,
 )
 from acts_gnn.train.synthetic import SyntheticEvents, synthetic_event, synthetic_graph
 from acts_gnn.train.weights import pt_weight, trackml_hit_weights

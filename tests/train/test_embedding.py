@@ -14,6 +14,7 @@ import yaml
 from acts_gnn.cli import main
 from acts_gnn.graph.metric_learning import MetricLearning
 from acts_gnn.nn.embedding import EmbeddingNet
+from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 from acts_gnn.train.config import ConfigError, config_from_dict, load_config
 from acts_gnn.train.embedding import (
     EmbeddingTrainer,
@@ -22,8 +23,7 @@ from acts_gnn.train.embedding import (
     train_embedding,
     undirected_keys,
 )
-from acts_gnn.train.export import read_onnx_metadata, read_torchscript_metadata
-from acts_gnn.train.export_embedding import VERIFY_NODES, export_embedding
+from acts_gnn.train.export import VERIFY_NODES, export_embedding
 from acts_gnn.train.graph_config import EmbeddingTrainingConfig
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "embedding-tiny.yaml"
@@ -140,7 +140,7 @@ def test_resume_gives_identical_weights(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("normalize", "octaves"), [(False, 0), (True, 0), (False, 5)])
 def test_export_parity(tmp_path: Path, normalize: bool, octaves: int) -> None:
     from acts_gnn.extras import onnxruntime
-    from acts_gnn.train.export import load_torchscript
+    from acts_gnn.nn.files import load_torchscript
 
     torch.manual_seed(1)
     model = EmbeddingNet(

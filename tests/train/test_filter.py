@@ -12,11 +12,12 @@ import yaml
 
 from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
 from acts_gnn.cli import main
+from acts_gnn.graph.store import graph_path
+from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 from acts_gnn.nn.filter import EdgeFilter
 from acts_gnn.train.config import ConfigError, config_from_dict
-from acts_gnn.train.data import graph_path
 from acts_gnn.train.embedding import train_embedding
-from acts_gnn.train.export import export_onnx, read_onnx_metadata, read_torchscript_metadata
+from acts_gnn.train.export import export_onnx
 from acts_gnn.train.filter import FilterTrainer, train_filter
 from acts_gnn.train.graph_config import EmbeddingTrainingConfig, FilterTrainingConfig
 
@@ -26,7 +27,6 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 @pytest.fixture(scope="module")
 def embedding(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny embedding trained on toy events (TorchScript file, with its radius)."""
-    torch.set_num_threads(1)
     data = yaml.safe_load((CONFIGS / "embedding-tiny.yaml").read_text())
     data["output"] = str(tmp_path_factory.mktemp("embedding"))
     data["training"].update(epochs=4, progress=False)

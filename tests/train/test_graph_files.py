@@ -11,11 +11,11 @@ import pytest
 
 from acts_gnn.chain.defaults import default_files
 from acts_gnn.cli import main
+from acts_gnn.graph.store import StoredGraphs, module_map_graphs
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.io.event_store import PreparedDataset
 from acts_gnn.metrics.edges import EdgeMetrics
-from acts_gnn.train.data import StoredGraphs
-from acts_gnn.train.graph_files import FilteredGraphs, metric_learning_graphs, module_map_graphs
+from acts_gnn.train.graph_files import FilteredGraphs, metric_learning_graphs
 
 FILES = default_files()
 

@@ -1,4 +1,10 @@
-"""Build a module map from prepared events, and measure one on held-out events."""
+"""The module map's event loops: build a map from prepared events, and measure one on others.
+
+:func:`build_module_map` feeds the truth triplets of each event (and, with a
+:class:`~acts_gnn.graph.module_map.symmetry.DetectorSymmetry`, their symmetric copies) to a
+:class:`~acts_gnn.graph.module_map.builder.ModuleMapBuilder`; :func:`evaluate_module_map`
+builds each event's graph and reports edge efficiency, purity, graph sizes and time per event.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acts_gnn.event import Event
-from acts_gnn.graph.module_map.core import (
-    ModuleMap,
-    ModuleMapBuilder,
-    ModuleMapGraphBuilder,
-    triplet_samples,
-    truth_triplets,
-)
+from acts_gnn.graph.module_map.builder import ModuleMapBuilder, triplet_samples, truth_triplets
+from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
+from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import EdgeMetrics

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from acts_gnn.graph.module_map.core import ModuleMap
+from acts_gnn.graph.module_map.map import ModuleMap
 
 
 class TorchModuleMapGraphBuilder:

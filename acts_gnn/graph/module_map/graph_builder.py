@@ -1,0 +1,70 @@
+"""Applying a module map to an event on CPU: the C++ graph builder.
+
+:class:`ModuleMapGraphBuilder` takes hit positions [N, 3] (mm) and module geometry ids [N] and
+returns a :class:`ModuleMapGraph`: the edges (hit rows, inner -> outer) whose doublet passes
+its doublet's cuts and that are a leg of at least one module triplet whose cuts both legs pass
+(``acts_gnn._core.module_map_graph``), with the standard edge features of
+:func:`acts_gnn.graph.features.edge_features`. The same algorithm on a torch device is
+:mod:`acts_gnn.graph.module_map.torch_builder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from acts_gnn import _core
+from acts_gnn.errors import InputDataError
+from acts_gnn.graph.features import edge_features
+from acts_gnn.graph.module_map.map import ModuleMap
+
+
+@dataclass
+class ModuleMapGraph:
+    """Output of :class:`ModuleMapGraphBuilder`: edges, edge features and bookkeeping."""
+
+    edge_index: npt.NDArray[np.int64]  # [2, E] hit rows, inner -> outer
+    edge_features: npt.NDArray[np.float32]  # [E, 6] acts_gnn.graph.features.EDGE_FEATURES
+    doublet_edges: int  # edges that passed the doublet cuts (before the triplet cuts)
+    hits_unknown_module: int  # hits whose module is not in the map (they get no edge)
+
+
+class ModuleMapGraphBuilder:
+    """Graph construction with a module map on CPU (C++ core, ``n_threads`` threads)."""
+
+    def __init__(self, module_map: ModuleMap, n_threads: int = 1) -> None:
+        self.module_map = module_map
+        self.n_threads = n_threads
+        mm = module_map
+        self._arrays: dict[str, Any] = dict(
+            n_modules=mm.n_modules,
+            doublet_modules=mm.doublets,
+            doublet_cuts=mm.doublet_cuts.reshape(-1, 8),
+            triplet_doublets=mm.triplet_doublets,
+            cuts12=mm.cuts12.reshape(-1, 8),
+            cuts23=mm.cuts23.reshape(-1, 8),
+            diff_dzdr=mm.diff_dzdr,
+            diff_dydx=mm.diff_dydx,
+        )
+
+    def __call__(self, positions: npt.ArrayLike, geometry_ids: npt.ArrayLike) -> ModuleMapGraph:
+        """Edges of one event from hit ``positions`` [N, 3] (mm) and module ``geometry_ids`` [N]."""
+        pos = np.asarray(positions, dtype=np.float64)
+        if pos.ndim != 2 or pos.shape[1] != 3:
+            raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
+        if not np.all(np.isfinite(pos)):
+            raise InputDataError("non-finite hit positions", field="positions")
+        hit_module = self.module_map.module_index(geometry_ids)
+        x, y, z = (np.ascontiguousarray(pos[:, k]) for k in range(3))
+        edge_index, doublet_edges = _core.module_map_graph(
+            x, y, z, hit_module, n_threads=self.n_threads, **self._arrays
+        )
+        return ModuleMapGraph(
+            edge_index=edge_index,
+            edge_features=edge_features(pos, edge_index),
+            doublet_edges=int(doublet_edges),
+            hits_unknown_module=int(np.count_nonzero(hit_module < 0)),
+        )
