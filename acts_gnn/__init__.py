@@ -54,6 +54,14 @@ if TYPE_CHECKING:
         JunctionRemovalTrackBuilding,
         WalkthroughTrackBuilding,
     )
+    from acts_gnn.chain.upstream import (
+        BoostTrackBuilding,
+        CudaTrackBuilding,
+        Device,
+        ModuleMapCuda,
+        NodeFeature,
+        TorchMetricLearning,
+    )
     from acts_gnn.event import Event
     from acts_gnn.graph.metric_learning import MetricLearning
     from acts_gnn.graph.module_map.build import build_module_map
@@ -98,6 +106,13 @@ LAZY_NAMES: dict[str, str] = {
     "JunctionRemovalTrackBuilding": "acts_gnn.chain.tracks",
     "WalkthroughTrackBuilding": "acts_gnn.chain.tracks",
     "default_files": "acts_gnn.chain.defaults",
+    # upstream ACTS's stage names, knobs and defaults (acts.gnn / acts.examples.gnn)
+    "Device": "acts_gnn.chain.upstream",
+    "NodeFeature": "acts_gnn.chain.upstream",
+    "TorchMetricLearning": "acts_gnn.chain.upstream",
+    "ModuleMapCuda": "acts_gnn.chain.upstream",
+    "BoostTrackBuilding": "acts_gnn.chain.upstream",
+    "CudaTrackBuilding": "acts_gnn.chain.upstream",
     # the ACTS integration (imports ACTS)
     "TrackFindingAlgorithmGnn": "acts_gnn.sequencer.algorithm",
     "addRootSimulationInput": "acts_gnn.sequencer.reconstruction",
@@ -113,19 +128,25 @@ LAZY_NAMES: dict[str, str] = {
 
 #: The public names: :class:`InputDataError`, ``__version__`` and every :data:`LAZY_NAMES` key.
 __all__ = [
+    "BoostTrackBuilding",
     "CkfSettings",
     "ConnectedComponentsTrackBuilding",
+    "CudaTrackBuilding",
+    "Device",
     "Event",
     "GnnPipeline",
     "InputDataError",
     "JunctionRemovalTrackBuilding",
     "MetricLearning",
     "ModuleMap",
+    "ModuleMapCuda",
     "ModuleMapGraphBuilder",
+    "NodeFeature",
     "OnnxEdgeClassifier",
     "ParticleSelectionSettings",
     "PreparedDataset",
     "TorchEdgeClassifier",
+    "TorchMetricLearning",
     "TorchModuleMapGraphBuilder",
     "TrackFindingAlgorithmGnn",
     "TruthSelection",

@@ -15,6 +15,8 @@ _HINTS = {
     "onnxruntime": 'pip install onnxruntime (CPU) or, for CUDA 12: pip uninstall -y onnxruntime && pip install "acts-gnn[gpu-cu12]"',
     "torch": 'pip install "torch==2.13.*" (CPU wheel) or the CUDA build from pytorch.org',
     "py_spy": "pip install py-spy",
+    "pythia8mc": 'pip install "pythia8mc>=8.315,<8.318" (wheels for Linux x86_64, CPython '
+    "3.10-3.13), or simulate with --generator parametric",
 }
 
 

@@ -42,13 +42,27 @@ def simulate(directory: Path, events: int, pileup: float, seed: int) -> None:
 
 
 def compare(sim: Path, report: Path, args: argparse.Namespace) -> dict:
-    command = [sys.executable, "-m", "acts_gnn.cli", "compare", "-i", str(sim), "-o", str(report)]
+    """``acts-gnn compare`` in a fresh process. It runs in the temporary folder, with
+    every path absolute: ``python -m`` puts the working folder first on ``sys.path``, and run
+    from the repository root it would import the source tree (which has no built ``_core``)
+    instead of the installed package."""
+    command = [sys.executable, "-m", "acts_gnn.cli", "compare"]
+    command += ["-i", str(sim.resolve()), "-o", str(report.resolve())]
     command += ["--backend", args.backend, "--device", args.device]
     if args.module_map:
-        command += ["--module-map", str(args.module_map)]
+        command += ["--module-map", str(args.module_map.resolve())]
     if args.model:
-        command += ["--model", str(args.model)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command += ["--model", str(args.model.resolve())]
+    report.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        command,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if done.returncode:
+        sys.exit(f"acts-gnn compare failed ({done.returncode}) on {sim}:\n{done.stderr[-3000:]}")
     return json.loads((report / "summary.json").read_text())
 
 

@@ -32,6 +32,7 @@ from acts_gnn.sequencer.reconstruction import (
     addGnn,
     addParticleSelection,
     addRootSimulationInput,
+    addSpacePoints,
     addTrackPerformance,
     addTrackQualitySelection,
 )
@@ -71,8 +72,14 @@ def runFullChainGeneric(
         trackBuilder=WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1),
         nodeFeatures=nodeFeatures,
         featureScales=featureScales,
+        inputSpacePoints=addSpacePoints(
+            s, detector, detector.spacepoint_selection_file, "gnn_spacepoints"
+        ),
+        device="cpu",
         detector=detector,
         minMeasurementsPerTrack=7,
+        matchTracks=False,  # addTrackPerformance below matches the selected fitted tracks
+        fit=True,
     )
     addTrackQualitySelection(s, "gnn_tracks", "gnn_selected_tracks")  # as the CKF's own
     addCkfReference(s, detector)

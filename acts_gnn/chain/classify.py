@@ -11,10 +11,21 @@ it) mirror the upstream ACTS ``Plugins/Gnn`` stages of the same names and knobs:
   (upstream ``OnnxEdgeClassifier`` convention; default: use x as given;
   :func:`acts_gnn.graph.features.select_and_scale`);
 * ``undirected``: the model runs on the edges plus their reverses (upstream: ``cat(edge_index,
-  edge_index.flip(0))``) and the score of each input edge is the one of its first copy;
+  edge_index.flip(0))``) and the score of each input edge is the one of its first copy. With
+  edge features, the reversed edges get the exact reversed features (dr, dphi, dz, deta change
+  sign, the two slopes do not: :data:`REVERSED_EDGE_FEATURE_SIGNS`), in either convention;
 * ``useEdgeFeatures``: pass ``edge_attr`` to the model, after ``selectedEdgeFeatures``
   (columns) and ``edgeFeatureScales`` (divisors), the edge-feature twins of the node knobs.
-  The kept ``edge_attr`` handed on is the unscaled input.
+  The kept ``edge_attr`` handed on is the unscaled input. Left empty, the two knobs take the
+  values the model's metadata records (``edge_features``, ``edge_feature_scales``); given and
+  different from those, the stage refuses to load. ONNX: ``useEdgeFeatures`` is inferred from
+  the model's inputs (3 inputs: yes), as upstream.
+* ``edgeFeatureConvention`` (:mod:`acts_gnn.nn.files`): the edge features the model was
+  trained on, ours (raw, ``"raw"``) or upstream's (``"acts-scaled"``, what upstream
+  ``ModuleMapCuda`` computes from the scaled node features). Default: the model's metadata;
+  for a model without our metadata (upstream, acorn) upstream's.
+  :func:`check_edge_feature_conventions` switches a graph constructor that can compute both
+  (``ModuleMapCuda``) to the model's convention, and refuses one that cannot, naming both.
 
 ``nChunks`` differs from upstream on purpose. Upstream TorchEdgeClassifier splits the *edges*
 into chunks and runs the whole model on each chunk: exact for per-edge models (filter MLPs),
@@ -36,18 +47,36 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from acts_gnn.graph.features import select_and_scale
+from acts_gnn.graph.features import EDGE_FEATURES, select_and_scale
+from acts_gnn.nn.files import (
+    ACTS_EDGE_FEATURES,
+    EDGE_FEATURE_CONVENTIONS,
+    RAW_EDGE_FEATURES,
+    edge_feature_convention,
+)
 
 log = logging.getLogger(__name__)
 
 ArrayLike = Any  # numpy array or torch tensor
+
+#: The sign each edge feature (:data:`~acts_gnn.graph.features.EDGE_FEATURES`, either
+#: convention) takes when the edge is reversed: differences flip, slopes (ratios of two
+#: differences, and the mean r times one) do not.
+REVERSED_EDGE_FEATURE_SIGNS: dict[str, float] = {
+    "dr": -1.0,
+    "dphi": -1.0,
+    "dz": -1.0,
+    "deta": -1.0,
+    "phi_slope": 1.0,
+    "rphi_slope": 1.0,
+}
 
 
 @dataclass
@@ -75,6 +104,8 @@ def _as_tensor(value: ArrayLike, dtype: torch.dtype, device: torch.device) -> to
 class _EdgeClassifier(abc.ABC):
     """Shared input preparation, undirected handling, sigmoid and cut."""
 
+    Config: ClassVar[type]
+
     def __init__(
         self,
         cut: float,
@@ -99,6 +130,63 @@ class _EdgeClassifier(abc.ABC):
         self.selectedEdgeFeatures = list(selectedEdgeFeatures)
         self.edgeFeatureScales = list(edgeFeatureScales)
         self.device = torch.device("cpu")
+        self.metadata: dict[str, Any] = {}
+        self.edgeFeatureConvention: str | None = None
+
+    def _model_edge_knobs(self, source: str, convention: str | None) -> None:
+        """Settle the edge-feature knobs against the model's metadata (:attr:`metadata`):
+        the convention, and for our raw models the recorded columns and scales (see the
+        module docstring); ``source`` names the model in errors."""
+        recorded = edge_feature_convention(self.metadata)
+        if convention is not None and convention not in EDGE_FEATURE_CONVENTIONS:
+            raise ValueError(
+                f"unknown edgeFeatureConvention {convention!r}; "
+                f"known: {sorted(EDGE_FEATURE_CONVENTIONS)}"
+            )
+        if convention is not None and recorded is not None and convention != recorded:
+            raise ValueError(
+                f"{source}: edgeFeatureConvention={convention!r} but the model was trained on "
+                f"{EDGE_FEATURE_CONVENTIONS[recorded]} ({recorded!r})"
+            )
+        self.edgeFeatureConvention = convention or recorded
+        if self.edgeFeatureConvention is None and self.useEdgeFeatures:
+            self.edgeFeatureConvention = ACTS_EDGE_FEATURES  # a foreign model: upstream's
+        if not self.useEdgeFeatures or self.edgeFeatureConvention != RAW_EDGE_FEATURES:
+            return
+        names = list(self.metadata.get("edge_features") or [])
+        unknown = [n for n in names if n not in EDGE_FEATURES]
+        if unknown:
+            raise ValueError(f"{source}: unknown edge features {unknown} in the model metadata")
+        columns = [EDGE_FEATURES.index(n) for n in names]
+        scales = [float(v) for v in self.metadata.get("edge_feature_scales") or []]
+        for knob, given, model in (
+            ("selectedEdgeFeatures", self.selectedEdgeFeatures, columns),
+            ("edgeFeatureScales", [float(v) for v in self.edgeFeatureScales], scales),
+        ):
+            if given and model and given != model:
+                raise ValueError(
+                    f"{source}: {knob}={given} but the model was trained with {model} "
+                    f"(its metadata); leave {knob} empty to use the model's values"
+                )
+        self.selectedEdgeFeatures = self.selectedEdgeFeatures or columns
+        self.edgeFeatureScales = list(self.edgeFeatureScales) or scales
+
+    def _reversed_edge_features(self, edge_attr: torch.Tensor) -> torch.Tensor:
+        """The features [E, 6] of the reversed edges (exact, see the module docstring)."""
+        if edge_attr.shape[1] != len(EDGE_FEATURES):
+            raise ValueError(
+                f"undirected with edge features needs the {len(EDGE_FEATURES)} standard edge "
+                f"features {EDGE_FEATURES}, got {edge_attr.shape[1]} columns"
+            )
+        signs = [REVERSED_EDGE_FEATURE_SIGNS[n] for n in EDGE_FEATURES]
+        return edge_attr * torch.tensor(signs, dtype=edge_attr.dtype, device=edge_attr.device)
+
+    @property
+    def config(self) -> Any:
+        """The upstream ``Config`` of this stage (a copy: changing it changes nothing)."""
+        cfg = _config_of(self)
+        cfg.device = getattr(self, "upstreamDevice", cfg.device)
+        return cfg
 
     def _node_features(self, x: torch.Tensor) -> torch.Tensor:
         return select_and_scale(x, self.selectedFeatures, self.featureScales)
@@ -132,15 +220,18 @@ class _EdgeClassifier(abc.ABC):
         if n_edges == 0:
             scores = torch.zeros(0, dtype=torch.float32, device=self.device)
         else:
-            model_ea = self._edge_features(ea) if ea is not None and self.useEdgeFeatures else None
+            use_ea = ea is not None and self.useEdgeFeatures
+            model_ea = None
             model_ei = ei
             if self.undirected:
-                if model_ea is not None:
-                    raise ValueError(
-                        "undirected with edge features is not supported: the features of the "
-                        "reversed edges are not defined"
-                    )
                 model_ei = torch.cat([ei, ei.flip(0)], dim=1)
+                if use_ea:
+                    assert ea is not None
+                    both = torch.cat([ea, self._reversed_edge_features(ea)], dim=0)
+                    model_ea = self._edge_features(both)
+            elif use_ea:
+                assert ea is not None
+                model_ea = self._edge_features(ea)
             with torch.inference_mode():
                 logits = self._logits(self._node_features(x_t), model_ei, model_ea)
             logits = logits.reshape(-1).float()
@@ -177,13 +268,45 @@ def _upstream_chunks(
     return torch.cat(parts)
 
 
+@dataclass
+class _TorchEdgeClassifierConfig:
+    """Upstream ``TorchEdgeClassifier::Config`` fields (a snapshot: ``stage.config``)."""
+
+    modelPath: str = ""
+    selectedFeatures: list[int] = field(default_factory=list)
+    cut: float = 0.5
+    nChunks: int = 1
+    undirected: bool = False
+    device: Any = "cpu"
+    useEdgeFeatures: bool = False
+
+
+@dataclass
+class _OnnxEdgeClassifierConfig:
+    """Upstream ``OnnxEdgeClassifier::Config`` fields (a snapshot: ``stage.config``)."""
+
+    modelPath: str = ""
+    selectedFeatures: list[int] = field(default_factory=list)
+    featureScales: list[float] = field(default_factory=list)
+    cut: float = 0.5
+    device: Any = None
+
+
+def _config_of(stage: Any) -> Any:
+    """``stage.Config`` filled from the stage's attributes of the same names."""
+    return stage.Config(**{f.name: getattr(stage, f.name) for f in fields(stage.Config)})
+
+
 class TorchEdgeClassifier(_EdgeClassifier):
     """Edge classification with torch on CPU or CUDA.
 
     ``modelPath``: a TorchScript file (as exported by ``acts-gnn export gnn`` or any upstream
     ACTS model), a training checkpoint (``.pt`` from ``acts-gnn train gnn``), or an
-    ``nn.Module``. See the module docstring for the knobs.
+    ``nn.Module``. See the module docstring for the knobs. ``level`` (an ``acts.logging``
+    level) is accepted as upstream; ``.config`` is the upstream ``Config`` of the stage.
     """
+
+    Config = _TorchEdgeClassifierConfig
 
     def __init__(
         self,
@@ -191,12 +314,15 @@ class TorchEdgeClassifier(_EdgeClassifier):
         cut: float = 0.5,
         nChunks: int = 1,
         undirected: bool = False,
-        device: str | torch.device = "cpu",
+        device: Any = "cpu",
         useEdgeFeatures: bool = False,
         selectedFeatures: Sequence[int] = (),
         featureScales: Sequence[float] = (),
         selectedEdgeFeatures: Sequence[int] = (),
         edgeFeatureScales: Sequence[float] = (),
+        *,
+        edgeFeatureConvention: str | None = None,
+        level: Any = None,
     ) -> None:
         super().__init__(
             cut,
@@ -208,10 +334,15 @@ class TorchEdgeClassifier(_EdgeClassifier):
             selectedEdgeFeatures,
             edgeFeatureScales,
         )
-        self.device = torch.device(device)
+        self.device = as_torch_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA device requested but CUDA is not available")
-        self.model = self._load(modelPath).to(self.device).eval()
+        self.level = level
+        self.modelPath = modelPath if isinstance(modelPath, torch.nn.Module) else str(modelPath)
+        self.upstreamDevice = device
+        model, self.metadata = self._load(modelPath)
+        self.model = model.to(self.device).eval()
+        self._model_edge_knobs(str(modelPath), edgeFeatureConvention)
         self.exact_chunks = hasattr(self.model, "forward_chunked")
         self._warm_up()
         if self.nChunks > 1 and not self.exact_chunks:
@@ -241,18 +372,24 @@ class TorchEdgeClassifier(_EdgeClassifier):
                 self.model(*args) if ea is None else self.model(*args, ea)
 
     @staticmethod
-    def _load(model: str | Path | torch.nn.Module) -> torch.nn.Module:
+    def _load(model: str | Path | torch.nn.Module) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """(the model, its metadata: {} for a module or a file without ours)."""
         if isinstance(model, torch.nn.Module):
-            return model
+            return model, {}
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"edge-classifier model {path} does not exist")
-        from acts_gnn.nn.files import load_torchscript, model_from_checkpoint
+        import json
 
+        from acts_gnn.errors import InputDataError
+        from acts_gnn.nn.files import METADATA_FILE, load_torchscript, model_from_checkpoint
+
+        files = {METADATA_FILE: ""}
         try:
-            return load_torchscript(path)
-        except RuntimeError:
-            return model_from_checkpoint(path)[0]
+            scripted = load_torchscript(path, extra_files=files)
+        except (RuntimeError, InputDataError):  # not TorchScript: a training checkpoint?
+            return model_from_checkpoint(path)
+        return scripted, json.loads(files[METADATA_FILE]) if files[METADATA_FILE] else {}
 
     def _logits(
         self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor | None
@@ -266,6 +403,61 @@ class TorchEdgeClassifier(_EdgeClassifier):
             chunked = getattr(self.model, "forward_chunked")  # noqa: B009 (ScriptModule too)
             return chunked(x, edge_index, edge_attr, self.nChunks)
         return _upstream_chunks(run, x, edge_index, edge_attr, self.nChunks)
+
+
+def as_torch_device(device: Any) -> torch.device:
+    """A torch device from ``"cpu"``/``"cuda:1"``, a ``torch.device`` or an upstream-style
+    :class:`~acts_gnn.chain.upstream.Device` (``Device.Cpu()``, ``Device.Cuda(index)``)."""
+    if device is None:
+        return torch.device("cpu")
+    if hasattr(device, "isCuda"):
+        return torch.device("cuda", int(device.index)) if device.isCuda() else torch.device("cpu")
+    return torch.device(device)
+
+
+def check_edge_feature_conventions(graph_constructor: Any, classifiers: Sequence[Any]) -> None:
+    """Make the edge features ``graph_constructor`` produces those the classifiers' models
+    were trained on, or refuse (ValueError naming both).
+
+    The constructor's ``edgeFeatureConvention`` (ours produce raw features) is what it gives;
+    one that lists several in ``supportedEdgeFeatureConventions`` (``ModuleMapCuda`` computes
+    either from the hit positions, exactly) is switched to the one the classifiers want.
+    Classifiers that use no edge features never conflict."""
+    produced = getattr(graph_constructor, "edgeFeatureConvention", RAW_EDGE_FEATURES)
+    supported = tuple(getattr(graph_constructor, "supportedEdgeFeatureConventions", (produced,)))
+    wanted: dict[str, str] = {}
+    for k, stage in enumerate(classifiers):
+        convention = getattr(stage, "edgeFeatureConvention", None)
+        if getattr(stage, "useEdgeFeatures", False) and convention is not None:
+            wanted.setdefault(convention, f"edge classifier {k} ({type(stage).__name__})")
+    if len(wanted) > 1:
+        raise ValueError(
+            "the edge classifiers' models were trained on different edge features: "
+            + "; ".join(
+                f"{who}: {EDGE_FEATURE_CONVENTIONS[c]} ({c!r})" for c, who in wanted.items()
+            )
+        )
+    if not wanted:
+        return
+    ((convention, who),) = wanted.items()
+    if convention == produced:
+        return
+    if convention in supported:
+        graph_constructor.edgeFeatureConvention = convention
+        log.info("%s gives %s, as %s expects", type(graph_constructor).__name__, convention, who)
+        return
+    hint = (
+        "ModuleMapCuda for upstream's"
+        if convention == ACTS_EDGE_FEATURES
+        else "ModuleMapGraphBuilder, TorchModuleMapGraphBuilder, MetricLearning or ModuleMapCuda "
+        "for ours"
+    )
+    raise ValueError(
+        f"{who} runs a model trained on {EDGE_FEATURE_CONVENTIONS[convention]} "
+        f"({convention!r}), but the graph constructor {type(graph_constructor).__name__} "
+        f"produces {EDGE_FEATURE_CONVENTIONS[produced]} ({produced!r}); use a graph "
+        f"constructor of the model's convention ({hint})"
+    )
 
 
 def onnx_providers(providers: Sequence[str] | None = None) -> list[str]:
@@ -284,7 +476,11 @@ class OnnxEdgeClassifier(_EdgeClassifier):
 
     The model needs 2 inputs (x, edge_index) or 3 (x, edge_index, edge_attr) and exactly one
     output, as upstream. See the module docstring for the knobs and for ``nChunks``.
+    ``device``: upstream's knob (``Device.Cuda()`` needs the CUDA provider), ``providers``
+    ours; ``level`` is accepted as upstream; ``.config`` is the upstream ``Config``.
     """
+
+    Config = _OnnxEdgeClassifierConfig
 
     def __init__(
         self,
@@ -292,13 +488,17 @@ class OnnxEdgeClassifier(_EdgeClassifier):
         cut: float = 0.5,
         nChunks: int = 1,
         undirected: bool = False,
-        useEdgeFeatures: bool = False,
+        useEdgeFeatures: bool | None = None,
         selectedFeatures: Sequence[int] = (),
         featureScales: Sequence[float] = (),
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         selectedEdgeFeatures: Sequence[int] = (),
         edgeFeatureScales: Sequence[float] = (),
+        *,
+        device: Any = None,
+        edgeFeatureConvention: str | None = None,
+        level: Any = None,
     ) -> None:
         from acts_gnn.extras import onnxruntime
 
@@ -306,7 +506,7 @@ class OnnxEdgeClassifier(_EdgeClassifier):
             cut,
             nChunks,
             undirected,
-            useEdgeFeatures,
+            bool(useEdgeFeatures),
             selectedFeatures,
             featureScales,
             selectedEdgeFeatures,
@@ -314,11 +514,25 @@ class OnnxEdgeClassifier(_EdgeClassifier):
         )
         ort = onnxruntime()
         path = Path(modelPath)
+        self.modelPath = str(path)
+        self.upstreamDevice = device
         if not path.is_file():
             raise FileNotFoundError(f"edge-classifier model {path} does not exist")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        self.level = level
+        if device is not None and providers is None:
+            chosen = as_torch_device(device)
+            if chosen.type == "cuda":
+                if "CUDAExecutionProvider" not in ort.get_available_providers():
+                    raise RuntimeError(
+                        f"{path}: device {device} asks for CUDA but this onnxruntime has no "
+                        "CUDAExecutionProvider (install onnxruntime-gpu)"
+                    )
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            else:
+                providers = ["CPUExecutionProvider"]
         self.providers = onnx_providers(providers)
         self.session = ort.InferenceSession(str(path), options, providers=self.providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -326,13 +540,18 @@ class OnnxEdgeClassifier(_EdgeClassifier):
             raise ValueError(f"{path}: an ONNX edge classifier needs 2 or 3 inputs")
         if len(self.session.get_outputs()) != 1:
             raise ValueError(f"{path}: an ONNX edge classifier needs exactly one output")
-        if len(self.input_names) == 3 and not useEdgeFeatures:
-            raise ValueError(f"{path}: the model takes edge features: set useEdgeFeatures=True")
-        if len(self.input_names) == 2 and useEdgeFeatures:
-            raise ValueError(f"{path}: the model takes no edge features (2 inputs)")
+        takes_edges = len(self.input_names) == 3
+        if useEdgeFeatures is not None and bool(useEdgeFeatures) != takes_edges:
+            raise ValueError(
+                f"{path}: useEdgeFeatures={useEdgeFeatures} but the model has "
+                f"{len(self.input_names)} inputs {self.input_names}; leave useEdgeFeatures "
+                "unset to infer it from the model's inputs"
+            )
+        self.useEdgeFeatures = takes_edges
         from acts_gnn.nn.files import read_onnx_metadata
 
         self.metadata = read_onnx_metadata(path)
+        self._model_edge_knobs(str(path), edgeFeatureConvention)
         if self.nChunks > 1 and self.metadata.get("message_passing"):
             raise ValueError(
                 f"{path}: nChunks={self.nChunks} would split the graph of a message-passing "
@@ -353,3 +572,8 @@ class OnnxEdgeClassifier(_EdgeClassifier):
         if self.nChunks == 1:
             return run(x, edge_index, edge_attr)
         return _upstream_chunks(run, x, edge_index, edge_attr, self.nChunks)
+
+
+for _stage in (TorchEdgeClassifier, OnnxEdgeClassifier):
+    _stage.Config.__name__ = "Config"
+    _stage.Config.__qualname__ = f"{_stage.__name__}.Config"

@@ -6,7 +6,8 @@ found by :func:`acts_gnn.detector.generic.geometry_dir`):
 * ``module-map.npz``: the module map (compact encoding, ranges rounded outwards);
 * ``models/gnn.onnx`` and ``models/gnn.pt``: the GNN edge classifier (ONNX, TorchScript);
 * ``models/embedding.*`` and ``models/filter.*``: the metric-learning stages, and
-  ``models/gnn-metric-learning.*``: the GNN trained on their (filtered) graphs.
+  ``models/gnn-metric-learning.*``: the GNN trained on their (filtered) graphs;
+* ``models/vertex-pairs.*``: the vertexing track-pair network (docs/vertexing.md).
 
 :func:`edge_classifier` and :func:`pipeline_features` turn paths (or the defaults) into
 configured stages whose node features, scales and edge features are the ones the model was
@@ -52,6 +53,15 @@ class DefaultFiles:
             path = path.with_name(f"gnn-metric-learning{path.suffix}")
         return path
 
+    def vertex_pairs(self, backend: str = "onnx") -> Path:
+        """The shipped vertexing pair network (:mod:`acts_gnn.nn.vertex_pairs`), as ONNX for
+        ``backend="onnx"``, else TorchScript; beside the GNN files."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        return self.gnn_onnx.with_name(
+            "vertex-pairs.onnx" if backend == "onnx" else "vertex-pairs.pt"
+        )
+
     def require(self, path: Path, what: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(
@@ -74,7 +84,8 @@ def default_files(detector: str = "generic") -> DefaultFiles:
 
 
 def model_metadata(path: str | Path) -> dict[str, Any]:
-    """The training metadata stored in an exported model (ONNX or TorchScript; {} if none)."""
+    """The training metadata stored in an exported model (ONNX or TorchScript; {} if none).
+    A damaged file raises :class:`~acts_gnn.errors.InputDataError` naming it."""
     from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 
     path = Path(path)
@@ -85,26 +96,76 @@ def model_metadata(path: str | Path) -> dict[str, Any]:
     return read_torchscript_metadata(path)
 
 
+#: What each model class of the package is, for messages.
+MODEL_ROLES = {
+    "InteractionNetwork": "a GNN edge classifier (Interaction Network)",
+    "EdgeFilter": "an edge filter (the metric-learning graph's first edge classifier)",
+    "EmbeddingNet": "an embedding network (metric-learning graph construction)",
+}
+#: The model classes that classify edges (take x, edge_index[, edge_attr]).
+EDGE_CLASSIFIER_MODELS = ("InteractionNetwork", "EdgeFilter")
+
+
+def check_model_kind(path: str | Path, meta: dict[str, Any], expected: tuple[str, ...]) -> None:
+    """Refuse the model at ``path`` if its metadata (``meta["model"]``, written by every
+    export here) names a model class not in ``expected``. Files without that entry (exported
+    elsewhere) pass: nothing tells what they are."""
+    from acts_gnn.errors import InputDataError
+
+    name = meta.get("model")
+    if name is None or name in expected:
+        return
+    what = MODEL_ROLES.get(str(name), f"a {name}")
+    wanted = " or ".join(MODEL_ROLES.get(e, e) for e in expected)
+    raise InputDataError(
+        f"this model is {what} (its metadata says {name!r}); {wanted} is needed here",
+        file=path,
+        field="model",
+    )
+
+
 def edge_classifier(
     path: str | Path,
     cut: float | None = None,
     device: str = "cpu",
     node_features: tuple[str, ...] = DEFAULT_NODE_FEATURES,
     n_chunks: int = 1,
+    expected: tuple[str, ...] = EDGE_CLASSIFIER_MODELS,
+    feature_scales: tuple[float, ...] | None = None,
 ) -> Any:
     """An edge-classifier stage for the model at ``path`` (``.onnx``: ONNX Runtime, else
     TorchScript with torch on ``device``), set up for a pipeline whose node features are
     ``node_features`` (already scaled by the pipeline): the model's own feature columns are
-    selected from them and its edge features selected and scaled as in training."""
+    selected from them and its edge features selected and scaled as in training.
+    ``expected``: the model classes accepted (:func:`check_model_kind`; e.g.
+    ``("InteractionNetwork",)`` for the GNN stage); an embedding is never an edge classifier.
+    ``feature_scales``: the pipeline's scale of each of ``node_features``; when given, a model
+    trained with other scales for the features it takes is refused (it would see features
+    scaled differently from training)."""
     from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
     from acts_gnn.graph.features import EDGE_FEATURES
 
     meta = model_metadata(path)
+    check_model_kind(path, meta, expected)
     wanted = list(meta.get("node_features") or node_features)
     missing = [n for n in wanted if n not in node_features]
     if missing:
         raise ValueError(f"{path}: the model needs node features {missing} the pipeline lacks")
     selected = [node_features.index(n) for n in wanted]
+    trained_scales = meta.get("feature_scales")
+    if feature_scales is not None and trained_scales:
+        pipeline = [float(feature_scales[k]) for k in selected]
+        if len(trained_scales) != len(wanted) or not all(
+            math.isclose(float(a), b, rel_tol=1e-6) for a, b in zip(trained_scales, pipeline)
+        ):
+            from acts_gnn.errors import InputDataError
+
+            raise InputDataError(
+                f"the model was trained with node features {wanted} scaled by "
+                f"{[float(v) for v in trained_scales]}, the pipeline scales them by {pipeline}",
+                file=path,
+                field="feature_scales",
+            )
     edge_names = list(meta.get("edge_features") or [])
     knobs: dict[str, Any] = {
         "cut": float(meta.get("score_cut", 0.5)) if cut is None else cut,

@@ -18,43 +18,169 @@ if TYPE_CHECKING:
     from acts_gnn.graph import TruthSelection
     from acts_gnn.sequencer.compare import CompareConfig
     from acts_gnn.simulation import GeneratorConfig
+    from acts_gnn.simulation.fatras import EventSource
 
 
-def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
+def _generator_config(args: argparse.Namespace) -> EventSource:
+    """The event source ``simulate`` was asked for: HepMC3 files, Pythia8 or parametric."""
     from acts_gnn.simulation import GeneratorConfig
+    from acts_gnn.simulation.hepmc import HepMC3Input
+    from acts_gnn.simulation.pythia8 import (
+        BeamSpot,
+        ParticleSelection,
+        Pythia8Config,
+        hard_process_settings,
+    )
 
+    beam_spot = BeamSpot(*args.beam_spot)
+    selection = ParticleSelection(
+        pt_min=0.15 if args.pt_min is None else args.pt_min, eta_max=args.eta_max
+    )
+    if args.hepmc:
+        return HepMC3Input(
+            files=tuple(args.hepmc),
+            pileup=args.pileup,
+            pileup_file=args.pileup_hepmc,
+            pileup_from_pythia8=args.pileup_hepmc is None and args.pileup > 0,
+            smear_vertices=args.hepmc_vertices == "smear",
+            beam_spot=beam_spot,
+            selection=selection,
+            cms_energy=args.cms_energy,
+        )
+    if args.pileup_hepmc is not None:
+        raise ValueError("--pileup-hepmc mixes pile-up into --hepmc events; give --hepmc too")
+    if args.generator == "pythia8":
+        hard = hard_process_settings(args.hard_process) if args.hard_scatter else ()
+        return Pythia8Config(
+            pileup=args.pileup,
+            hard_process=hard,
+            cms_energy=args.cms_energy,
+            settings=tuple(args.pythia_setting),
+            beam_spot=beam_spot,
+            selection=selection,
+        )
     return GeneratorConfig(
         pileup=args.pileup,
         hard_scatter=args.hard_scatter,
         eta_max=args.eta_max,
-        pt_min=args.pt_min,
+        pt_min=0.1 if args.pt_min is None else args.pt_min,
         pt_max=args.pt_max,
         pt_spectrum=args.pt_spectrum,
     )
 
 
+def _pythia8_missing(config: object) -> bool:
+    """True (and the way out printed) when ``config`` needs Pythia8 and it is not installed."""
+    import sys
+
+    from acts_gnn.extras import available
+    from acts_gnn.simulation.hepmc import HepMC3Input
+    from acts_gnn.simulation.pythia8 import Pythia8Config
+
+    needs = isinstance(config, Pythia8Config) or (
+        isinstance(config, HepMC3Input) and config.pileup_from_pythia8
+    )
+    if not needs or available("pythia8mc"):
+        return False
+    print(
+        "Pythia8 (the pythia8mc package) is not installed: "
+        'pip install "pythia8mc>=8.315,<8.318" (Linux x86_64 wheels), or use '
+        "--generator parametric (HepMC3 input: --pileup 0 or --pileup-hepmc FILE)",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _describe(config: object) -> str:
+    from acts_gnn.simulation.hepmc import HepMC3Input
+    from acts_gnn.simulation.pythia8 import Pythia8Config
+
+    if isinstance(config, Pythia8Config):
+        hard = " + ".join(config.hard_process) or "no hard process"
+        return f"Pythia8 {config.cms_energy / 1000:g} TeV: {hard}, Poisson(MU = {config.pileup:g}) SoftQCD:all"
+    if isinstance(config, HepMC3Input):
+        pileup = (
+            f"Poisson(MU = {config.pileup:g}) events of {config.pileup_file}"
+            if config.pileup_file
+            else f"Poisson(MU = {config.pileup:g}) Pythia8 SoftQCD:all"
+            if config.pileup_from_pythia8
+            else "no pile-up"
+        )
+        return f"HepMC3 {', '.join(map(str, config.files))} + {pileup}"
+    return f"parametric, pile-up {getattr(config, 'pileup', 0):g}"
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from acts_gnn.evaluation.plots import plot_generated_distributions
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.simulation import simulate
 
+    config = _generator_config(args)
+    if _pythia8_missing(config):
+        return 2
     start = time.perf_counter()
     result = simulate(
-        args.output, args.events, _generator_config(args), seed=args.seed, progress=not args.quiet
+        args.output,
+        args.events,
+        config,
+        seed=args.seed,
+        progress=not args.quiet,
+        write_hepmc=args.write_hepmc,
     )
     elapsed = time.perf_counter() - start
     print(f"wrote {result.particles_file} and {result.hits_file}")
-    print(f"events: {result.events}  seed: {args.seed}  pile-up: {args.pileup}")
+    if args.write_hepmc is not None:
+        print(f"wrote {Path(args.write_hepmc) / 'events.hepmc3'}")
+    print(f"events: {result.events}  seed: {args.seed}  generator: {_describe(config)}")
     print(f"particles per event: {sum(result.particles_per_event) / result.events:.0f}")
     print(f"hits per event: {sum(result.hits_per_event) / result.events:.0f}")
     print(f"time per event: {elapsed / result.events:.2f} s")
     if args.plot:
-        path = plot_generated_distributions(
+        path = _plot_simulated(
+            config,
             SimulationFiles(result.particles_file, result.hits_file),
             Path(args.output) / "generated.png",
+            args.seed,
         )
         print(f"plot: {path}")
     return 0
+
+
+def _plot_reference(config: object, seed: int, events: int = 5) -> tuple[str, list] | None:
+    """(label, particle tables) of ``events`` events of the other generator at the same MU,
+    for the side-by-side plot (generator level, no Fatras); None without Pythia8."""
+    import numpy as np
+
+    from acts_gnn.extras import available
+    from acts_gnn.simulation import EventGenerator, GeneratorConfig
+    from acts_gnn.simulation.fatras import event_rng
+    from acts_gnn.simulation.pythia8 import Pythia8Config, Pythia8Generator
+
+    pileup = float(getattr(config, "pileup", 50.0)) or 50.0
+    generator: EventGenerator | Pythia8Generator
+    if isinstance(config, GeneratorConfig):
+        if not available("pythia8mc"):
+            return None
+        generator, label = Pythia8Generator(Pythia8Config(pileup=pileup)), "Pythia8 ttbar"
+    else:
+        generator = EventGenerator(GeneratorConfig(pileup=pileup, hard_scatter=True))
+        label = "parametric"
+    tables = [generator.generate(event_rng(seed, 10_000 + k)) for k in range(events)]
+    for table in tables:
+        table.setdefault("vertex_secondary", np.zeros(len(table["pdg"]), dtype=np.uint32))
+    return f"{label}, MU = {pileup:g}", tables
+
+
+def _plot_simulated(config: object, files: object, output: Path, seed: int) -> Path:
+    """The generated-distributions plot of a simulated sample beside the other generator."""
+    from acts_gnn.evaluation.plots import plot_generated_distributions
+
+    reference = _plot_reference(config, seed)
+    return plot_generated_distributions(
+        files,
+        output,
+        reference[1] if reference else None,
+        labels=(_describe(config).split(":")[0], reference[0] if reference else ""),
+    )
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -62,7 +188,12 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     report = prepare(
-        args.input, args.output, seed=args.seed, events=args.events, progress=not args.quiet
+        args.input,
+        args.output,
+        seed=args.seed,
+        events=args.events,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     elapsed = time.perf_counter() - start
     print(report.summary())
@@ -82,11 +213,13 @@ def cmd_merge_events(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from acts_gnn.graph import TruthSelection, truth_graph
-    from acts_gnn.io.event_store import PreparedDataset
+    from acts_gnn.io.event_store import PreparedDataset, read_dataset_info
 
     selection = TruthSelection(min_pt=args.min_pt, min_hits=args.min_hits)
+    dataset = PreparedDataset(args.input)  # the events dataset.json lists, or a clear error
+    info = read_dataset_info(args.input)
     print(f"{'event':>7} {'particles':>10} {'measurements':>13} {'truth edges':>12}")
-    for event in PreparedDataset(args.input):
+    for event in dataset:
         edges = truth_graph(event, selection)
         print(
             f"{event.event_id:>7} {event.n_particles:>10} {event.n_hits:>13} {edges.shape[1]:>12}"
@@ -94,6 +227,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(
         f"(truth edges: particles with pT > {args.min_pt} GeV and >= {args.min_hits} measurements)"
     )
+    lost = {
+        "events skipped": len(info.get("skipped", {})),
+        "measurements without a particle": info.get("measurements_without_particle", 0),
+        "sim hits dropped by digitization": info.get("simhits_without_measurement", 0),
+    }
+    if any(lost.values()):
+        print("from dataset.json: " + ", ".join(f"{k}: {v}" for k, v in lost.items()))
     return 0
 
 
@@ -132,11 +272,17 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         builder=args.builder,
         edge_cut=args.edge_cut,
         truth_metrics=args.truth_metrics,
+        ckf_presets=tuple(getattr(args, "ckf_preset", None) or ("fast",)),
     )
 
 
 def _run_compare(config: CompareConfig) -> int:
-    from acts_gnn.sequencer.compare import headline_table, run_comparison, write_report
+    from acts_gnn.sequencer.compare import (
+        headline_table,
+        input_notes,
+        run_comparison,
+        write_report,
+    )
 
     summary = run_comparison(config)
     paths = write_report(summary, config.output)
@@ -148,6 +294,8 @@ def _run_compare(config: CompareConfig) -> int:
         f">= {sel['min_measurements']} measurements (ACTS TrackTruthMatcher + performance writer)"
     )
     print(headline_table(summary))
+    for note in input_notes(summary):
+        print(f"note: {note}")
     for stage, m in summary["gnn"]["gnn_edge_metrics"].items():
         print(
             f"GNN chain after {stage}: edge efficiency {m['efficiency']:.4f} (pT > 1 GeV), "
@@ -164,25 +312,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from acts_gnn.evaluation.plots import plot_generated_distributions
+    from acts_gnn.io.atomic import require_writable_dir
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.simulation import GeneratorConfig, simulate
+    from acts_gnn.simulation.pythia8 import Pythia8Config
 
-    out = Path(args.output)
+    out = require_writable_dir(args.output)  # before the simulation, not after it
+    config: GeneratorConfig | Pythia8Config = (
+        Pythia8Config(pileup=args.pileup)
+        if args.generator == "pythia8"
+        else GeneratorConfig(pileup=args.pileup, hard_scatter=True)
+    )
+    if _pythia8_missing(config):
+        return 2
     print(
-        f"[1/2] simulating {args.events} held-out events at pile-up {args.pileup} "
-        f"(+ ttbar-like hard scatter) with ACTS Fatras, seed {args.seed}"
+        f"[1/2] simulating {args.events} held-out events ({_describe(config)}) with ACTS "
+        f"Fatras, seed {args.seed}"
     )
     t0 = time.perf_counter()
-    sim = simulate(
-        out / "sim",
-        args.events,
-        GeneratorConfig(pileup=args.pileup, hard_scatter=True),
-        seed=args.seed,
-        progress=True,
-    )
-    plot_generated_distributions(
-        SimulationFiles(sim.particles_file, sim.hits_file), out / "report" / "generated.png"
+    sim = simulate(out / "sim", args.events, config, seed=args.seed, progress=True)
+    _plot_simulated(
+        config,
+        SimulationFiles(sim.particles_file, sim.hits_file),
+        out / "report" / "generated.png",
+        args.seed,
     )
     print(f"      {(time.perf_counter() - t0) / args.events:.1f} s per event")
     print(
@@ -200,6 +353,14 @@ def _selection(args: argparse.Namespace) -> TruthSelection:
     )
 
 
+def _require_output_parent(path: str | Path) -> None:
+    """Check before the work that the folder of the output file (or prefix) ``path`` is
+    writable (:func:`acts_gnn.io.atomic.require_writable_dir`)."""
+    from acts_gnn.io.atomic import require_writable_dir
+
+    require_writable_dir(Path(path).parent)
+
+
 def cmd_module_map_build(args: argparse.Namespace) -> int:
     from acts_gnn.detector import load_generic_detector
     from acts_gnn.graph.module_map.build import build_module_map
@@ -208,6 +369,7 @@ def cmd_module_map_build(args: argparse.Namespace) -> int:
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 
+    _require_output_parent(args.output)
     datasets = [PreparedDataset(folder) for folder in args.input]
     if args.events:
         datasets = [PreparedDataset(d.directory, d.event_ids[: args.events]) for d in datasets]
@@ -237,6 +399,7 @@ def cmd_module_map_merge(args: argparse.Namespace) -> int:
     from acts_gnn.graph.module_map.builder import merge_module_maps
     from acts_gnn.graph.module_map.formats import load_module_map, save_module_map
 
+    _require_output_parent(args.output)
     module_map = merge_module_maps([load_module_map(path) for path in args.inputs])
     for path in save_module_map(module_map, args.output, args.format):
         print(f"wrote {path}")
@@ -249,6 +412,7 @@ def cmd_module_map_merge(args: argparse.Namespace) -> int:
 def cmd_module_map_convert(args: argparse.Namespace) -> int:
     from acts_gnn.graph.module_map.formats import load_module_map, save_module_map
 
+    _require_output_parent(args.output)
     module_map = load_module_map(args.input)
     if args.min_occurrence > 1:
         module_map = module_map.pruned(args.min_occurrence)
@@ -307,6 +471,12 @@ def cmd_train_filter(args: argparse.Namespace) -> int:
     from acts_gnn.train.commands import train_model_command
 
     return train_model_command(args, "filter")
+
+
+def cmd_train_vertex(args: argparse.Namespace) -> int:
+    from acts_gnn.train.commands import train_vertex_command
+
+    return train_vertex_command(args)
 
 
 def cmd_export_gnn(args: argparse.Namespace) -> int:

@@ -209,8 +209,18 @@ def add_selection_options(
 
 
 def add_generator_options(p: argparse.ArgumentParser, pileup: float) -> None:
-    """The event generator (:class:`acts_gnn.simulation.GeneratorConfig`), energies in GeV."""
-    g = p.add_argument_group("event generation (units: GeV)")
+    """The event generator: Pythia8 (:class:`acts_gnn.simulation.pythia8.Pythia8Config`),
+    the parametric one (:class:`acts_gnn.simulation.GeneratorConfig`) or HepMC3 files
+    (:class:`acts_gnn.simulation.hepmc.HepMC3Input`); energies in GeV, lengths in mm."""
+    g = p.add_argument_group("event generation (units: GeV, mm, ns)")
+    g.add_argument(
+        "--generator",
+        choices=["pythia8", "parametric"],
+        default="pythia8",
+        help="pythia8: Poisson(MU) SoftQCD:all pile-up + the --hard-process, as ACTS's "
+        "full_chain_odd.py; parametric: our numpy pile-up + ttbar-like model (default "
+        "%(default)s)",
+    )
     g.add_argument(
         "--pileup",
         "--mu",
@@ -218,28 +228,101 @@ def add_generator_options(p: argparse.ArgumentParser, pileup: float) -> None:
         default=pileup,
         help="mean number of pile-up collisions (default %(default)s)",
     )
-    add_switch_option(g, "--hard-scatter", "add a ttbar-like hard scatter (default on)")
+    add_switch_option(
+        g,
+        "--hard-scatter",
+        "add the hard scatter (pythia8: the --hard-process; parametric: its ttbar-like one; "
+        "default on)",
+    )
+    g.add_argument(
+        "--hard-process",
+        nargs="+",
+        default=["ttbar"],
+        metavar="SETTING",
+        help="pythia8 hard process: ttbar (Top:gg2ttbar + Top:qqbar2ttbar), none, or Pythia "
+        "settings strings, e.g. 'HardQCD:all = on' 'PhaseSpace:pTHatMin = 50' (default ttbar)",
+    )
+    g.add_argument(
+        "--pythia-setting",
+        action="append",
+        default=[],
+        metavar="SETTING",
+        help="extra Pythia setting for every Pythia instance (repeatable), e.g. 'Tune:pp = 14'",
+    )
+    g.add_argument(
+        "--cms-energy",
+        type=float,
+        default=14000.0,
+        help="pythia8 centre-of-mass energy [GeV] (default %(default)s)",
+    )
+    g.add_argument(
+        "--beam-spot",
+        type=float,
+        nargs=4,
+        default=[0.0125, 0.0125, 55.5, 5.0],
+        metavar=("SX", "SY", "SZ", "ST"),
+        help="Gaussian beam spot widths of pythia8 and HepMC3 events [mm mm mm ns] (default "
+        "0.0125 0.0125 55.5 5)",
+    )
     g.add_argument(
         "--eta-max",
         type=float,
         default=4.0,
-        help="generate particles with |eta| below this (default %(default)s)",
+        help="keep particles with |eta| below this (default %(default)s)",
     )
     g.add_argument(
-        "--pt-min", type=float, default=0.1, help="minimum particle pT [GeV] (default %(default)s)"
+        "--pt-min",
+        type=float,
+        default=None,
+        help="minimum particle pT [GeV] (default 0.15 for pythia8 and HepMC3, ACTS's "
+        "generator-level cut; 0.1 for parametric)",
     )
     g.add_argument(
         "--pt-max",
         type=float,
         default=100.0,
-        help="maximum pile-up particle pT [GeV] (default %(default)s)",
+        help="parametric: maximum pile-up particle pT [GeV] (default %(default)s)",
     )
     g.add_argument(
         "--pt-spectrum",
         choices=["tsallis", "flat-curvature"],
         default="tsallis",
-        help="pile-up pT spectrum: minimum bias (tsallis) or uniform in 1/pT, for module-map "
-        "training (default %(default)s)",
+        help="parametric pile-up pT spectrum: minimum bias (tsallis) or uniform in 1/pT, for "
+        "module-map training (default %(default)s)",
+    )
+    h = p.add_argument_group("HepMC3 input and output")
+    h.add_argument(
+        "--hepmc",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="simulate the events of these ASCII HepMC3 files (any generator; .gz/.xz/.bz2 "
+        "too) instead of generating; pile-up: Poisson(MU) Pythia8 collisions, or events of "
+        "--pileup-hepmc; --pileup 0 for none",
+    )
+    h.add_argument(
+        "--pileup-hepmc",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --hepmc: mix Poisson(MU) events of this HepMC3 file into each event",
+    )
+    h.add_argument(
+        "--hepmc-vertices",
+        choices=["smear", "keep"],
+        default="smear",
+        help="with --hepmc: shift each read event to a beam-spot vertex (smear: events made "
+        "at the origin) or keep the file's vertices (keep: --write-hepmc output) (default "
+        "%(default)s)",
+    )
+    h.add_argument(
+        "--write-hepmc",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write the generated events to DIR/events.hepmc3 (before the generator-level "
+        "selection)",
     )
 
 

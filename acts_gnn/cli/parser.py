@@ -52,7 +52,10 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
     add_seed_option(p, 42, "random seed (recorded in the output; default %(default)s)")
     add_output_option(p, "output folder")
     p.add_argument(
-        "--plot", action="store_true", help="also plot the generated pT, eta and multiplicity"
+        "--plot",
+        action="store_true",
+        help="also plot the generated distributions (charged dN/deta, pT, multiplicity per "
+        "interaction, species, production radius), beside the other generator's",
     )
     add_quiet_option(p)
     add_generator_options(p, pileup=50.0)
@@ -62,8 +65,15 @@ def prepare_arguments(p: argparse.ArgumentParser) -> None:
     """``acts-gnn prepare``."""
     add_input_option(p, "folder with particles.root and hits.root (ACTS schemas)")
     add_output_option(p, "output folder for the event tables")
-    add_events_option(p)
+    add_events_option(p, "only the first N events present (N >= 1)")
     add_seed_option(p, 7, "digitization smearing seed (default %(default)s)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the events of another run (or of an interrupted prepare) in the output "
+        "folder; without it such a folder is refused (an earlier prepare of the same input is "
+        "always replaced)",
+    )
     add_quiet_option(p)
 
 
@@ -135,23 +145,45 @@ def module_map_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 # -- the chains -------------------------------------------------------------------------------
 
 
+def _add_ckf_preset_option(p: argparse.ArgumentParser) -> None:
+    # names checked by CompareConfig.validate (the presets live with ACTS, not imported here)
+    p.add_argument(
+        "--ckf-preset",
+        nargs="+",
+        default=["fast"],
+        metavar="NAME",
+        help="CKF operating points, all run on the same events: fast (default), upstream "
+        "(ACTS's generic-detector example settings), tuned (best efficiency of a scan at "
+        "pile-up 200); see docs/acts-integration.md",
+    )
+
+
 def compare_arguments(p: argparse.ArgumentParser) -> None:
     """``acts-gnn compare``."""
     add_input_option(p, "simulation folder (ROOT)")
     add_output_option(p, "report folder")
     add_events_option(p)
     add_chain_options(p)
+    _add_ckf_preset_option(p)
 
 
 def demo_arguments(p: argparse.ArgumentParser) -> None:
     """``acts-gnn demo``."""
     add_events_option(p, "number of events (default %(default)s)", default=3)
     p.add_argument("--pileup", type=float, default=50.0, help="mean pile-up (default %(default)s)")
+    p.add_argument(
+        "--generator",
+        choices=["pythia8", "parametric"],
+        default="pythia8",
+        help="pythia8: ttbar + Poisson(MU) SoftQCD:all pile-up, 14 TeV; parametric: our "
+        "numpy pile-up + ttbar-like hard scatter (default %(default)s)",
+    )
     add_seed_option(p, 2026, "random seed (default %(default)s)")
     add_output_option(
         p, "output folder (default %(default)s)", required=False, default=Path("output/demo")
     )
     add_chain_options(p)
+    _add_ckf_preset_option(p)
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -407,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_options,
         commands.cmd_train_filter,
         "train the edge filter on embedding graphs",
+    )
+    add_command(
+        models,
+        "vertex",
+        add_train_options,
+        commands.cmd_train_vertex,
+        "train the vertexing track-pair network on track-set files",
     )
 
     export = sub.add_parser("export", help="export trained models to ONNX and TorchScript")

@@ -27,7 +27,7 @@ from acts_gnn.metrics.edges import EdgeMetrics, FloatArray, format_fraction
 from acts_gnn.metrics.tracks import TrackMetrics, ratio_with_errors
 
 if TYPE_CHECKING:
-    from acts_gnn.io.root_reader import SimulationFiles
+    pass
 
 #: resolution of the PNGs [dots per inch] unless a plot asks for another
 DPI = 90
@@ -84,43 +84,161 @@ class ScoredEdgeEvaluation(Protocol):
 # -- simulation and graph construction ---------------------------------------------------------
 
 
-def generated_distributions(files: SimulationFiles) -> dict[str, npt.NDArray]:
-    """Primary-particle pT [GeV], eta, charged multiplicity per vertex and per event."""
-    pts, etas, per_vertex, per_event = [], [], [], []
+#: Species panel of :func:`plot_generated_distributions`: label -> |PDG id|s.
+SPECIES: dict[str, tuple[int, ...]] = {
+    r"$\pi^\pm$": (211,),
+    r"$K^\pm$": (321,),
+    r"$p$": (2212,),
+    r"$e^\pm$": (11,),
+    r"$\mu^\pm$": (13,),
+    r"$\Sigma,\Xi,\Omega$": (3112, 3222, 3312, 3334),
+    r"$\gamma$": (22,),
+    "neutral hadrons": (130, 310, 2112, 3122, 3212, 3322),
+}
+
+#: A generated sample: simulated files, or generator particle tables (columns ``pdg``, ``q``,
+#: ``px``, ``py``, ``pz`` [GeV], ``vx``, ``vy`` [mm], ``vertex_primary``, ``vertex_secondary``).
+GeneratedSample = Any  # SimulationFiles | Sequence[Mapping[str, npt.NDArray]]
+
+
+def _sample_tables(sample: GeneratedSample) -> list[Mapping[str, npt.NDArray]]:
+    if isinstance(sample, (list, tuple)):
+        return list(sample)
+    files = sample
+    tables: list[Mapping[str, npt.NDArray]] = []
     for event_id in files.event_ids:
-        p = files.particles(event_id)
-        primary = (p["generation"] == 0) & (p["vertex_secondary"] == 0) & (p["q"] != 0)
-        px, py, pz = (np.asarray(p[c], np.float64)[primary] for c in ("px", "py", "pz"))
+        p = dict(files.particles(event_id))
+        p["pdg"] = p["particle_type"]
+        tables.append(p)
+    return tables
+
+
+def generated_distributions(sample: GeneratedSample) -> dict[str, npt.NDArray]:
+    """What the generator handed to Fatras (``generation == 0``), per event: charged pT [GeV]
+    and eta of the particles from the primary vertices; charged multiplicity per interaction;
+    |PDG id| of every generated particle; production radius [mm] of the particles from
+    displaced decay vertices and (simulated files only) of Fatras's secondaries."""
+    keys = ("pt", "eta", "multiplicity_per_vertex", "species", "r_decay", "r_fatras")
+    out: dict[str, list[npt.NDArray]] = {k: [] for k in keys}
+    per_event, interactions = [], []
+    for p in _sample_tables(sample):
+        generation = np.asarray(p.get("generation", np.zeros(len(p["pdg"]))))
+        generated = generation == 0
+        secondary = np.asarray(p["vertex_secondary"]) > 0
+        charged = generated & ~secondary & (np.asarray(p["q"]) != 0)
+        px, py, pz = (np.asarray(p[c], np.float64)[charged] for c in ("px", "py", "pz"))
         pt = np.hypot(px, py)
-        pts.append(pt)
-        etas.append(np.arcsinh(pz / np.where(pt > 0, pt, 1e-12)))
-        per_vertex.append(np.bincount(p["vertex_primary"][primary])[1:])
-        per_event.append(int(primary.sum()))
-    return {
-        "pt": np.concatenate(pts) if pts else np.zeros(0),
-        "eta": np.concatenate(etas) if etas else np.zeros(0),
-        "multiplicity_per_vertex": np.concatenate(per_vertex) if per_vertex else np.zeros(0),
-        "particles_per_event": np.array(per_event),
-    }
+        out["pt"].append(pt)
+        out["eta"].append(np.arcsinh(pz / np.where(pt > 0, pt, 1e-12)))
+        counts = np.bincount(np.asarray(p["vertex_primary"], np.int64)[charged])[1:]
+        out["multiplicity_per_vertex"].append(counts)
+        out["species"].append(np.abs(np.asarray(p["pdg"], np.int64)[generated]))
+        r = np.hypot(np.asarray(p["vx"], np.float64), np.asarray(p["vy"], np.float64))
+        out["r_decay"].append(r[generated & secondary])
+        out["r_fatras"].append(r[~generated])
+        per_event.append(int(charged.sum()))
+        interactions.append(len(np.unique(np.asarray(p["vertex_primary"])[generated])))
+    result = {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+    result["particles_per_event"] = np.array(per_event)
+    result["interactions_per_event"] = np.array(interactions)
+    return result
 
 
-def plot_generated_distributions(files: SimulationFiles, output: str | Path) -> Path:
-    """Write a 3-panel figure (pT, eta, multiplicity per vertex) of the generated primaries."""
-    d = generated_distributions(files)
-    fig, axes = new_figure(1, 3, figsize=(18, 5.5))
-    axes[0].hist(d["pt"], bins=np.geomspace(0.1, 100, 61), histtype="step", lw=2)
-    axes[0].set(xscale="log", yscale="log", xlabel=r"$p_\mathrm{T}$ [GeV]", ylabel="particles")
-    frac = float(np.mean(d["pt"] < 1.0)) if len(d["pt"]) else float("nan")
-    axes[0].text(0.55, 0.85, f"below 1 GeV: {frac:.1%}", transform=axes[0].transAxes)
-    axes[1].hist(d["eta"], bins=np.linspace(-4.5, 4.5, 46), histtype="step", lw=2)
-    axes[1].set(xlabel=r"$\eta$", ylabel="particles")
-    n_events = max(len(d["particles_per_event"]), 1)
-    axes[1].text(
-        0.05, 0.9, f"{len(d['eta']) / n_events:.0f} per event", transform=axes[1].transAxes
+def plot_generated_distributions(
+    files: GeneratedSample,
+    output: str | Path,
+    reference: GeneratedSample | None = None,
+    labels: tuple[str, str] = ("this sample", "other generator"),
+) -> Path:
+    """Six panels comparing ``files`` with ``reference`` (the other generator, if given):
+    charged dN/deta per interaction, charged pT spectrum per interaction, charged
+    multiplicity per interaction, species fractions, production radius of the particles from
+    displaced decays (and of Fatras's secondaries), and the numbers per event."""
+    samples = [(labels[0], generated_distributions(files))]
+    if reference is not None:
+        samples.append((labels[1], generated_distributions(reference)))
+    fig, axes = new_figure(2, 3, figsize=(19, 10.5))
+    ax = axes.ravel()
+    eta_bins = np.linspace(-4.5, 4.5, 37)
+    pt_bins = np.geomspace(0.1, 100, 51)
+    r_bins = np.linspace(0, 200, 51)
+    lines = []
+    for k, (label, d) in enumerate(samples):
+        colour = f"C{k}"
+        n_int = max(int(d["interactions_per_event"].sum()), 1)
+        h, _ = np.histogram(d["eta"], eta_bins)
+        ax[0].stairs(h / n_int / np.diff(eta_bins), eta_bins, label=label, lw=2, color=colour)
+        h, _ = np.histogram(d["pt"], pt_bins)
+        ax[1].stairs(h / n_int / np.diff(pt_bins), pt_bins, label=label, lw=2, color=colour)
+        mult = d["multiplicity_per_vertex"]
+        top = max(int(np.percentile(mult, 99.5)) if len(mult) else 1, 10)
+        ax[2].hist(
+            mult,
+            bins=np.linspace(0, top, 41),
+            histtype="step",
+            lw=2,
+            density=True,
+            label=label,
+            color=colour,
+        )
+        fractions = [
+            np.isin(d["species"], ids).mean() if len(d["species"]) else 0.0
+            for ids in SPECIES.values()
+        ]
+        x = np.arange(len(SPECIES)) + (k - 0.5 * (len(samples) - 1)) * 0.38
+        ax[3].bar(x, fractions, width=0.38, label=label, color=colour)
+        ax[4].hist(
+            d["r_decay"],
+            bins=r_bins,
+            histtype="step",
+            lw=2,
+            color=colour,
+            label=f"{label}: decay vertices ({len(d['r_decay'])})",
+        )
+        if len(d["r_fatras"]):
+            ax[4].hist(
+                d["r_fatras"],
+                bins=r_bins,
+                histtype="step",
+                lw=1.5,
+                ls="--",
+                color=colour,
+                label=f"{label}: Fatras secondaries",
+            )
+        n_events = max(len(d["particles_per_event"]), 1)
+        central = np.abs(d["eta"]) < 0.5
+        lines += [
+            f"{label}:",
+            f"  {n_events} events, {n_int / n_events:.1f} interactions per event",
+            f"  charged per event: {d['particles_per_event'].mean():.0f}",
+            f"  dN/deta (|eta|<0.5) per interaction: {central.sum() / n_int:.2f}",
+            f"  mean pT (charged): {d['pt'].mean() if len(d['pt']) else float('nan'):.3f} GeV",
+            f"  pT < 1 GeV: {np.mean(d['pt'] < 1.0) if len(d['pt']) else float('nan'):.1%}",
+            f"  from decay vertices: {len(d['r_decay']) / n_events:.0f} per event",
+        ]
+    ax[0].set(xlabel=r"$\eta$", ylabel=r"charged $dN/d\eta$ per interaction")
+    ax[1].set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$p_\mathrm{T}$ [GeV]",
+        ylabel=r"charged $dN/dp_\mathrm{T}$ per interaction [1/GeV]",
     )
-    axes[2].hist(d["multiplicity_per_vertex"], bins=40, histtype="step", lw=2)
-    axes[2].set(xlabel="charged particles per vertex", ylabel="vertices")
-    fig.suptitle(f"generated primaries, {n_events} events ({files.particles_file.parent})")
+    ax[2].set(xlabel="charged particles per interaction", ylabel="interactions (normalised)")
+    ax[3].set_xticks(np.arange(len(SPECIES)), list(SPECIES), rotation=30)
+    ax[3].set(ylabel="fraction of generated particles", yscale="log", ylim=(1e-4, 1))
+    ax[4].set(xlabel="production radius [mm]", ylabel="particles", yscale="log")
+    ax[5].axis("off")
+    ax[5].text(
+        0.0,
+        1.0,
+        "\n".join(lines),
+        va="top",
+        fontsize=12,
+        transform=ax[5].transAxes,
+    )
+    for a in ax[:5]:
+        a.legend(fontsize=11)
+    fig.suptitle("generated particles (generator level, after the generator-level selection)")
     return save_figure(fig, output)
 
 
@@ -415,8 +533,8 @@ def _accepted_ratio(h: dict[str, list[float]]) -> tuple[Any, Any, Any]:
 def plot_comparison(
     summary: dict[str, Any], output: str | Path, chains: Sequence[tuple[str, str]]
 ) -> list[Path]:
-    """Efficiency vs pT and eta, fake and duplicate ratio vs eta, time per stage [s] of the
-    chains of a :func:`acts_gnn.sequencer.compare.run_comparison` summary, overlaid in each
+    """Efficiency vs pT and eta, fake and duplicate ratio vs eta, time per stage [s] and
+    efficiency vs CPU time per event (fake ratio annotated) of the chains of a :func:`acts_gnn.sequencer.compare.run_comparison` summary, overlaid in each
     figure; ``chains``: (summary key, legend title) of each chain
     (:func:`acts_gnn.sequencer.compare.chain_titles`). PNGs in the folder ``output``."""
     output = Path(output)
@@ -455,6 +573,27 @@ def plot_comparison(
     ax.legend(fontsize="small", loc="lower right")
     ax.set_title(f"{summary['events']} events, one thread", fontsize="small")
     paths.append(save_figure(fig, output / "time_per_stage.png", dpi=110, tight_bbox=True))
+    # efficiency against CPU time per event: one point per chain (CKF: per preset)
+    fig, ax = new_figure(figsize=(7, 5))
+    for chain, title in chains:
+        total = summary[chain]["time_per_event"].get("total")
+        if total is None:
+            continue
+        c = summary[chain]
+        ax.plot(total, c["efficiency"], "o", ms=7, label=title)
+        ax.annotate(
+            f"fake {c['fake_ratio']:.4f}",
+            (total, c["efficiency"]),
+            textcoords="offset points",
+            xytext=(6, -10),
+            fontsize="x-small",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU time per event [s], one thread")
+    ax.set_ylabel("efficiency")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set_title(f"{summary['events']} events", fontsize="small")
+    paths.append(save_figure(fig, output / "efficiency_vs_time.png", dpi=110, tight_bbox=True))
     return paths
 
 

@@ -37,6 +37,7 @@ import numpy.typing as npt
 import torch
 from torch import Tensor
 
+from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
 from acts_gnn.graph.features import edge_features, node_features, select_and_scale
 from acts_gnn.graph.knn import pairs_to_edges, radius_neighbours, resolve_backend
@@ -93,7 +94,7 @@ def load_embedding_model(
         scripted = load_torchscript(path, device, extra_files=files)
         meta = json.loads(files[METADATA_FILE]) if files[METADATA_FILE] else {}
         return scripted.eval(), meta, False
-    except RuntimeError:
+    except (RuntimeError, InputDataError):  # not TorchScript: a training checkpoint?
         module, meta = model_from_checkpoint(path)
         return module.to(device).eval(), meta, False
 

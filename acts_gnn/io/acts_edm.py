@@ -128,7 +128,8 @@ def simhits_to_columns(hits: Any) -> dict[str, npt.NDArray]:
 
 
 def columns_to_sim_particles(table: dict[str, npt.NDArray]) -> Any:
-    """Generated particle columns (see simulation.generator.PARTICLE_COLUMNS) -> ACTS container."""
+    """Generated particle columns (see simulation.generator.PARTICLE_COLUMNS, plus an optional
+    ``vertex_secondary``) -> ACTS container."""
     import acts
     import acts.examples
 
@@ -137,9 +138,12 @@ def columns_to_sim_particles(table: dict[str, npt.NDArray]) -> Any:
     p = np.stack([table["px"], table["py"], table["pz"]], axis=1)
     p_abs = np.linalg.norm(p, axis=1)
     direction = p / np.where(p_abs > 0, p_abs, 1.0)[:, None]
+    secondary = table.get("vertex_secondary")
     for k in range(len(p_abs)):
         barcode = acts.examples.SimBarcode()
         barcode.vertexPrimary = int(table["vertex_primary"][k])
+        if secondary is not None:
+            barcode.vertexSecondary = int(secondary[k])
         barcode.particle = int(table["particle"][k])
         particle = acts.examples.SimParticle(
             barcode,

@@ -46,3 +46,25 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, obj: Any, *, indent: int = 2, sort_keys: bool = False) -> Path:
     """Write ``obj`` as JSON (a trailing newline) to ``path`` atomically; returns the path."""
     return write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def require_writable_dir(path: str | Path) -> Path:
+    """Check, before any work is done, that files can be written into the folder ``path``:
+    created if missing (with its parents), then a probe file created and removed in it.
+    Raises ValueError naming the folder when a file lies at ``path`` or above it, or the
+    folder is not writable (so a long run does not fail at its last step); returns the path."""
+    folder = Path(path)
+    for parent in (folder, *folder.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(
+                f"output folder {folder}: {parent} is a file, not a folder"
+                + ("" if parent == folder else " (it lies above the output)")
+            )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"output folder {folder} is not writable: {err.strerror or err}") from err
+    return folder

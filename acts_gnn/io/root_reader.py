@@ -1,14 +1,18 @@
 """Read ``particles.root`` / ``hits.root`` in the ACTS schemas (ours, or a full ACTS build's).
 
-:class:`SimulationFiles` opens and validates both files up front (missing file, tree, branch,
-wrong type: an :class:`~acts_gnn.errors.InputDataError` naming the file and field) and gives
-per-event numpy columns. :func:`make_root_reader` wraps it as an ``acts.examples.IReader`` that
-puts ``SimParticleContainer`` / ``SimHitContainer`` on the whiteboard, checking each event for
-NaN positions on the way.
+:class:`SimulationFiles` is the one validation layer every reader of simulation files goes
+through: it opens and checks both files up front (missing file, tree, branch, wrong type or
+layout, truncated baskets, run metadata of the two files disagreeing, an event id twice,
+event ids that do not overlap: an :class:`~acts_gnn.errors.InputDataError` naming the file,
+event and field) and gives per-event numpy columns, each event checked for NaN values and for
+hits and particles that do not belong together (:func:`acts_gnn.io.sim_checks.check_event`).
+:func:`make_root_reader` wraps it as an ``acts.examples.IReader`` that puts
+``SimParticleContainer`` / ``SimHitContainer`` on the whiteboard.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import numpy.typing as npt
 import uproot
 
 from acts_gnn.errors import InputDataError
+from acts_gnn.io.root_writer import METADATA_KEY
 from acts_gnn.io.schemas import (
     HIT_BRANCHES,
     HIT_TREE,
@@ -24,14 +29,20 @@ from acts_gnn.io.schemas import (
     PARTICLE_TREE,
     REQUIRED_HIT_BRANCHES,
     REQUIRED_PARTICLE_BRANCHES,
+    decode_geometry_id,
 )
+from acts_gnn.io.sim_checks import check_event
 
 #: Hit columns that must be finite in every event.
 FINITE_HIT_FIELDS = ("tx", "ty", "tz")
 FINITE_PARTICLE_FIELDS = ("vx", "vy", "vz", "px", "py", "pz")
 
+#: The key of the per-event column :meth:`SimulationFiles.hits` adds: each row's entry number
+#: in the hits tree (for messages; the rows themselves come in ACTS's container order).
+ENTRY_COLUMN = "entry"
 
-def _open_tree(path: Path, tree_name: str) -> Any:
+
+def _open_tree(path: Path, tree_name: str) -> tuple[Any, Any]:
     if not path.is_file():
         raise InputDataError("file does not exist", file=path)
     try:
@@ -44,22 +55,57 @@ def _open_tree(path: Path, tree_name: str) -> Any:
             file=path,
             field=tree_name,
         )
-    return handle[tree_name]
+    try:
+        return handle, handle[tree_name]
+    except Exception as err:  # a key whose object cannot be read: truncated or corrupted
+        raise InputDataError(
+            f"tree {tree_name!r} cannot be read (truncated or corrupted file?): "
+            f"{type(err).__name__}: {err}",
+            file=path,
+            field=tree_name,
+        ) from err
+
+
+def _read_arrays(
+    tree: Any,
+    path: Path,
+    branches: list[str],
+    event: int | None = None,
+    **kwargs: Any,
+) -> dict[str, npt.NDArray]:
+    """``tree.arrays(branches, library="np", **kwargs)``; an unreadable basket (truncated or
+    corrupted file: uproot's OSError, zlib / deserialization errors) raises InputDataError."""
+    try:
+        return dict(tree.arrays(branches, library="np", **kwargs))
+    except Exception as err:
+        raise InputDataError(
+            f"cannot read branches of tree {tree.name!r} (truncated or corrupted file?): "
+            f"{type(err).__name__}: {' '.join(str(err).split())}",
+            file=path,
+            event=event,
+            field=branches[0] if len(branches) == 1 else None,
+        ) from err
 
 
 def _check_branches(
-    tree: Any, path: Path, required: tuple[str, ...], schema: dict[str, np.dtype]
+    tree: Any,
+    path: Path,
+    required: tuple[str, ...],
+    schema: dict[str, np.dtype],
+    jagged: frozenset[str],
 ) -> None:
+    """Required branches present, of the schema's kind of type, and one value per entry
+    (flat) or a list per entry (``jagged``) as the schema has them."""
     present = set(tree.keys())
     for name in required:
         if name not in present:
             raise InputDataError(f"missing branch of tree {tree.name!r}", file=path, field=name)
         expected = schema[name]
+        interpretation = tree[name].interpretation
+        is_jagged = hasattr(interpretation, "content")
         try:
-            got = (
-                np.dtype(tree[name].interpretation.content.to_dtype)
-                if hasattr(tree[name].interpretation, "content")
-                else np.dtype(tree[name].interpretation.to_dtype)
+            got = np.dtype(
+                interpretation.content.to_dtype if is_jagged else interpretation.to_dtype
             )
         except (AttributeError, TypeError) as err:
             raise InputDataError(
@@ -73,35 +119,122 @@ def _check_branches(
                 file=path,
                 field=name,
             )
+        if is_jagged != (name in jagged):
+            layout = "a list per entry" if is_jagged else "one value per entry"
+            expected_layout = (
+                "a list per entry (one entry per event)"
+                if name in jagged
+                else "one value per entry"
+                + (" (one entry per hit)" if tree.name == HIT_TREE else "")
+            )
+            raise InputDataError(
+                f"branch holds {layout} ({tree[name].typename}); the {tree.name!r} tree of "
+                f"the ACTS schema has {expected_layout}",
+                file=path,
+                field=name,
+            )
+
+
+def _metadata(handle: Any, path: Path) -> dict[str, Any] | None:
+    """The run metadata our writer stores in each file (None if absent or unreadable)."""
+    if METADATA_KEY not in handle:
+        return None
+    try:
+        value = json.loads(str(handle[METADATA_KEY]))
+    except Exception:  # not ours, or not JSON: nothing to compare
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class SimulationFiles:
-    """Validated access to one ``particles.root`` + ``hits.root`` pair, event by event."""
+    """Validated access to one ``particles.root`` + ``hits.root`` pair, event by event.
+
+    Checked when opening (each an :class:`~acts_gnn.errors.InputDataError` naming file and
+    field): trees and branches of the ACTS schemas, types, one entry per hit / per event, the
+    run metadata of both files (where our writer recorded it) equal, no event id twice in
+    ``particles.root``, hits grouped by event, and the event ids of the two files overlapping.
+    Checked per event by :meth:`event`: finite positions and kinematics, and hits and
+    particles that belong together (barcodes present, momentum and hit counts consistent).
+
+    ``event_ids`` are the events present (sorted, any gaps); the ``k``-th is event number ``k``
+    of a Sequencer reading through :func:`make_root_reader`, so running over the events costs
+    per event present, never per id range.
+    """
 
     def __init__(self, particles_file: str | Path, hits_file: str | Path) -> None:
         self.particles_file = Path(particles_file)
         self.hits_file = Path(hits_file)
-        self.particle_tree = _open_tree(self.particles_file, PARTICLE_TREE)
-        self.hit_tree = _open_tree(self.hits_file, HIT_TREE)
+        particle_handle, self.particle_tree = _open_tree(self.particles_file, PARTICLE_TREE)
+        hit_handle, self.hit_tree = _open_tree(self.hits_file, HIT_TREE)
         _check_branches(
-            self.particle_tree, self.particles_file, REQUIRED_PARTICLE_BRANCHES, PARTICLE_BRANCHES
+            self.particle_tree,
+            self.particles_file,
+            REQUIRED_PARTICLE_BRANCHES,
+            PARTICLE_BRANCHES,
+            frozenset(PARTICLE_BRANCHES) - {"event_id"},
         )
-        _check_branches(self.hit_tree, self.hits_file, REQUIRED_HIT_BRANCHES, HIT_BRANCHES)
-        particle_events = self.particle_tree["event_id"].array(library="np").astype(np.int64)
+        _check_branches(
+            self.hit_tree, self.hits_file, REQUIRED_HIT_BRANCHES, HIT_BRANCHES, frozenset()
+        )
+        self.metadata = self._check_metadata(particle_handle, hit_handle)
+        particle_events = _read_arrays(self.particle_tree, self.particles_file, ["event_id"])[
+            "event_id"
+        ].astype(np.int64)
+        ids, counts = np.unique(particle_events, return_counts=True)
+        if np.any(counts > 1):
+            twice = ids[counts > 1]
+            raise InputDataError(
+                f"{len(twice)} event id(s) have more than one entry (two runs concatenated?), "
+                f"first: event {int(twice[0])} at entries "
+                f"{np.flatnonzero(particle_events == twice[0]).tolist()[:4]}",
+                file=self.particles_file,
+                event=int(twice[0]),
+                field="event_id",
+            )
         self._particle_entry = {int(e): k for k, e in enumerate(particle_events)}
-        hit_events = self.hit_tree["event_id"].array(library="np").astype(np.int64)
+        hit_events = _read_arrays(self.hit_tree, self.hits_file, ["event_id"])["event_id"]
+        hit_events = hit_events.astype(np.int64)
         if len(hit_events) and np.any(np.diff(hit_events) < 0):
             raise InputDataError(
                 "hits are not grouped by increasing event_id", file=self.hits_file, field="event_id"
             )
         ids, starts, counts = np.unique(hit_events, return_index=True, return_counts=True)
         self._hit_range = {int(e): (int(s), int(s + c)) for e, s, c in zip(ids, starts, counts)}
+        if (
+            self._hit_range
+            and self._particle_entry
+            and not (self._hit_range.keys() & self._particle_entry.keys())
+        ):
+            raise InputDataError(
+                f"no event of hits.root (ids {_id_range(self._hit_range)}) has an entry in "
+                f"particles.root (ids {_id_range(self._particle_entry)}): the files do not "
+                "belong together",
+                file=self.particles_file,
+                field="event_id",
+            )
         self.event_ids = sorted(set(self._particle_entry) | set(self._hit_range))
         self._last_hits: tuple[int, dict[str, npt.NDArray]] | None = None
         hit_present = set(self.hit_tree.keys())
         particle_present = set(self.particle_tree.keys())
         self.hit_branches = [b for b in HIT_BRANCHES if b in hit_present]
         self.particle_branches = [b for b in PARTICLE_BRANCHES if b in particle_present]
+
+    def _check_metadata(self, particle_handle: Any, hit_handle: Any) -> dict[str, Any] | None:
+        """Both files' run metadata (seed, generator, detector), which must agree."""
+        particles = _metadata(particle_handle, self.particles_file)
+        hits = _metadata(hit_handle, self.hits_file)
+        if particles is not None and hits is not None and particles != hits:
+            keys = sorted(
+                k for k in particles.keys() | hits.keys() if particles.get(k) != hits.get(k)
+            )
+            diffs = ", ".join(f"{k}: {particles.get(k)!r} vs {hits.get(k)!r}" for k in keys[:3])
+            raise InputDataError(
+                f"particles.root and hits.root come from different runs ({diffs}; "
+                f"{self.hits_file} has the second values)",
+                file=self.particles_file,
+                field=f"{METADATA_KEY}.{keys[0]}",
+            )
+        return particles if particles is not None else hits
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> SimulationFiles:
@@ -117,13 +250,21 @@ class SimulationFiles:
     def hits(self, event_id: int) -> dict[str, npt.NDArray]:
         """Hit columns of one event (empty arrays if it has none); NaN positions raise.
 
-        The last event read is kept, so reading it twice in a row costs nothing.
+        Rows come in the order ACTS keeps a ``SimHitContainer`` in (by geometry id, then time,
+        then entry), so row ``k`` is sim-hit index ``k`` of ACTS's measurement -> sim-hit map
+        whatever order the file has; :data:`ENTRY_COLUMN` holds each row's entry number in the
+        hits tree. The last event read is kept, so reading it twice in a row costs nothing.
         """
         if self._last_hits is not None and self._last_hits[0] == event_id:
             return self._last_hits[1]
         start, stop = self._hit_range.get(event_id, (0, 0))
-        arrays = self.hit_tree.arrays(
-            self.hit_branches, entry_start=start, entry_stop=stop, library="np"
+        arrays = _read_arrays(
+            self.hit_tree,
+            self.hits_file,
+            self.hit_branches,
+            event=event_id,
+            entry_start=start,
+            entry_stop=stop,
         )
         for name in FINITE_HIT_FIELDS:
             bad = ~np.isfinite(arrays[name])
@@ -135,6 +276,11 @@ class SimulationFiles:
                     event=event_id,
                     field=name,
                 )
+        entry = np.arange(start, stop, dtype=np.int64)
+        time = arrays["tt"] if "tt" in arrays else np.zeros(len(entry), np.float32)
+        order = np.lexsort((entry, time, arrays["geometry_id"]))
+        arrays = {name: values[order] for name, values in arrays.items()}
+        arrays[ENTRY_COLUMN] = entry[order]
         self._last_hits = (event_id, arrays)
         return arrays
 
@@ -143,8 +289,13 @@ class SimulationFiles:
         entry = self._particle_entry.get(event_id)
         if entry is None:
             return {b: np.zeros(0, dtype=PARTICLE_BRANCHES[b]) for b in self.particle_branches}
-        arrays = self.particle_tree.arrays(
-            self.particle_branches, entry_start=entry, entry_stop=entry + 1, library="np"
+        arrays = _read_arrays(
+            self.particle_tree,
+            self.particles_file,
+            self.particle_branches,
+            event=event_id,
+            entry_start=entry,
+            entry_stop=entry + 1,
         )
         out = {name: np.asarray(values[0]) for name, values in arrays.items() if name != "event_id"}
         for name in FINITE_PARTICLE_FIELDS:
@@ -157,6 +308,61 @@ class SimulationFiles:
                     field=name,
                 )
         return out
+
+    def check_modules(self, module_ids: npt.NDArray[np.uint64], events: list[int]) -> None:
+        """Refuse hits of ``events`` on a module (geometry id with a sensitive number) that is
+        not in ``module_ids`` (the detector's sensitive surfaces): hits.root made with
+        another geometry. Hits on passive surfaces (sensitive number 0) pass; ACTS
+        digitization drops them, and :func:`acts_gnn.simulation.prepare.prepare` counts them.
+        """
+        known = np.sort(np.asarray(module_ids, dtype=np.uint64))
+        for event_id in events:
+            hits = self.hits(event_id)  # cached: checking then reading costs one read
+            gid = hits["geometry_id"].astype(np.uint64)
+            if len(gid) == 0:
+                continue
+            pos = np.minimum(np.searchsorted(known, gid), len(known) - 1)
+            bad = (known[pos] != gid) & (decode_geometry_id(gid, "sensitive") > 0)
+            if np.any(bad):
+                k = int(np.argmax(bad))
+                fields = "|".join(
+                    f"{name}={int(decode_geometry_id(gid[k : k + 1], name)[0])}"
+                    for name in ("volume", "layer", "sensitive")
+                )
+                raise InputDataError(
+                    f"{int(bad.sum())} hit(s) on modules this detector does not have (hits.root "
+                    f"of another geometry?), first at hit entry {int(hits[ENTRY_COLUMN][k])}: "
+                    f"geometry id {int(gid[k])} ({fields})",
+                    file=self.hits_file,
+                    event=event_id,
+                    field="geometry_id",
+                )
+
+    def validate(self, events: list[int], module_ids: npt.NDArray[np.uint64] | None = None) -> None:
+        """Check ``events`` as :meth:`event` does (and their modules against ``module_ids``,
+        :meth:`check_modules`) before any work, so bad input fails at once and outside a
+        Sequencer. Each event's hits stay cached only until the next is read."""
+        for event_id in events:
+            self.event(event_id)
+            if module_ids is not None:
+                self.check_modules(module_ids, [event_id])
+
+    def has_particles(self, event_id: int) -> bool:
+        """Whether ``particles.root`` has an entry for the event."""
+        return event_id in self._particle_entry
+
+    def event(self, event_id: int) -> tuple[dict[str, npt.NDArray], dict[str, npt.NDArray]]:
+        """(particles, hits) of one event, checked to belong together (:func:`~acts_gnn.io.sim_checks.check_event`)."""
+        particles = self.particles(event_id)
+        hits = self.hits(event_id)
+        if self.has_particles(event_id):
+            check_event(event_id, particles, hits, self.particles_file)
+        return particles, hits
+
+
+def _id_range(ids: dict[int, Any]) -> str:
+    keys = sorted(ids)
+    return f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else str(keys[0])
 
 
 def columns_to_sim_hits(hits: dict[str, npt.NDArray]) -> Any:
@@ -279,7 +485,13 @@ def make_root_reader(
     output_particles: str = "particles",
     output_sim_hits: str = "simhits",
 ) -> Any:
-    """An ``acts.examples.IReader`` serving ``files`` event by event to a Sequencer."""
+    """An ``acts.examples.IReader`` serving ``files`` event by event to a Sequencer.
+
+    Sequencer event number ``k`` is event ``files.event_ids[k]`` (so ``skip`` and ``events``
+    of the Sequencer count events present); each event is checked by
+    :meth:`SimulationFiles.event`. ACTS derives per-event random streams (digitization
+    smearing) from the event number, i.e. from an event's position in the files.
+    """
     import acts.examples
 
     from acts_gnn.io.acts_edm import data_handle
@@ -299,14 +511,13 @@ def make_root_reader(
             )
 
         def availableEvents(self) -> tuple[int, int]:
-            if not files.event_ids:
-                return (0, 0)
-            return (min(files.event_ids), max(files.event_ids) + 1)
+            # event number k is the k-th event present: ids may have gaps of any size
+            return (0, len(files.event_ids))
 
         def read(self, context: Any) -> Any:
-            event = context.eventNumber
-            self.particle_handle(context, root_particles_to_sim_particles(files.particles(event)))
-            self.hit_handle(context, columns_to_sim_hits(files.hits(event)))
+            particles, hits = files.event(files.event_ids[context.eventNumber])
+            self.particle_handle(context, root_particles_to_sim_particles(particles))
+            self.hit_handle(context, columns_to_sim_hits(hits))
             return acts.examples.ProcessCode.SUCCESS
 
     return RootSimulationReader()

@@ -14,22 +14,33 @@ particles that are *reconstructable* (at least ``reconstructable_hits`` = 5 hits
 tracks matching a selected particle / all tracks given (after the builder's minimum-hits
 cut; the paper's fake rate is 1 - purity).
 
-**ACTS** (``TrackTruthMatcher`` + ``PatternRecognitionPerformanceCollector``, upstream
-Examples at 6fd7277, mirrored exactly; the defaults are those of
-``TrackTruthMatcher.Config``, also in pyacts 48: ``matchingRatio=0.5``,
-``doubleMatching=True``). The track's
-*majority particle* is the particle with the most hits on it (noise hits do not count; ties go
-to the lowest particle row, upstream leaves ties to an unstable sort). If no hit has a
-particle, or the majority particle is not selected (not in the particle collection given to
-the matcher), the track gets no classification: it counts in ``nTotalTracks`` only. Otherwise
-it is *matched* when majority hits / track hits >= ``matchingRatio`` (and, with double
-matching, majority hits / particle hits >= ``matchingRatio``), else *fake*. Of the tracks
-matched to one particle, the one with the most hits (the first such in track order) stays
-*matched*, the others are *duplicates* (upstream also prefers a smaller chi2, which proto
-tracks do not have). Then, over the selected particles: efficiency = particles with a matched
-track / particles; fake ratio = fake tracks / all tracks; duplicate ratio = duplicate tracks /
-all tracks (the "with tracks" ratios of ``logSummary``; the per-particle ratios are in
-:meth:`TrackMetrics.acts_stats`).
+**ACTS** (what ``TrackTruthMatcher`` + ``TrackFinderPerformanceWriter`` /
+``PatternRecognitionPerformanceCollector`` of the ACTS Examples count, with the matcher fed
+*all* particles and the writer the *selected* ones, as ACTS's own scripts and
+:func:`acts_gnn.sequencer.reconstruction.addTrackPerformance` do; defaults of
+``TrackTruthMatcher.Config``: ``matchingRatio=0.5``, ``doubleMatching=True``). The track's
+*majority particle* is the particle with the most hits on it (noise hits do not count; of
+tied particles, the one met first walking the track from its last hit backwards, which is
+what upstream's count from the last track state and its sort give). A track with no
+truth hit gets no classification (UNCLASSIFIED, upstream "unmatched"): it counts in
+``nTotalTracks`` only. Every other track is classified, whether or not its majority particle
+is selected: *matched* when majority hits / track hits >= ``matchingRatio`` (and, with double
+matching, majority hits / particle hits >= ``matchingRatio``; ">= 50 %", not the strict
+majority of Exa.TrkX), else *fake*. Of the tracks matched to one particle, the one with the
+most hits (the first such in track order) stays *matched*, the others are *duplicates*
+(upstream also prefers a smaller chi2, which proto tracks do not have; this picks which
+track is the duplicate, never how many there are). Then: fake ratio = fake tracks / all
+tracks and duplicate ratio = duplicate tracks / all tracks, over **all** tracks and the
+tracks of **all** particles (the "with tracks" ratios of ``logSummary``); efficiency =
+**selected** particles with a matched track / selected particles; ``nTotalMatchedTracks``,
+the per-particle fake and duplicate ratios (:meth:`TrackMetrics.acts_stats`) and the mean
+completeness (majority hits / particle hits) and purity (majority hits / track hits) of
+matched and duplicate tracks count the selected particles only, as the writer loops over its
+own (selected) particle collection. A measurement made by several particles counts for each
+of them when ``shared`` lists the further ones (the hit table holds the first; the
+Sequencer's :class:`~acts_gnn.sequencer.performance.TrackMetricsAlgorithm` passes them).
+Purity here divides by the hits given; upstream divides fitted tracks' majority hits by
+measurements + outliers, so the two means differ for tracks with outliers.
 
 **TrackML score** (Amrouche et al., arXiv:1904.06778): every hit gets a weight, the product
 of an order weight (from its rank along its particle's trajectory and the particle's number
@@ -74,8 +85,9 @@ class TrackMatching:
     Per track: ``n_hits``; ``particle`` (majority particle row, -1: no hit has a particle);
     ``particle_hits`` (its hits on the track); ``double_majority`` (Exa.TrkX/TrackML match
     with ``particle``); ``acts`` (ACTS classification: MATCHED, DUPLICATE, FAKE, UNCLASSIFIED).
-    Per particle: ``particle_n_hits``; ``selected``; ``n_acts_matched`` (matched + duplicate
-    tracks); ``n_acts_fake`` (fake tracks with this majority particle); ``exatrkx_matched``.
+    Per particle (every particle, selected or not): ``particle_n_hits``; ``selected``;
+    ``n_acts_matched`` (matched + duplicate tracks); ``n_acts_fake`` (fake tracks with this
+    majority particle); ``exatrkx_matched``.
     """
 
     n_hits: npt.NDArray[np.int64]
@@ -106,8 +118,15 @@ def match_tracks(
     selection: ParticleSelection | None = None,
     matchingRatio: float = 0.5,
     doubleMatching: bool = True,
+    shared: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> TrackMatching:
-    """Match tracks (sequences of hit rows) to the event's particles; see the module docstring."""
+    """Match tracks (sequences of hit rows) to the event's particles; see the module docstring.
+
+    The ACTS classification (``acts``) uses every particle of the event, as ACTS's matcher
+    does when given all particles; ``selection`` only fills ``selected`` (the particles the
+    efficiency counts). ``shared``: (hit rows, particle rows) [S] of the further particles of
+    hits made by several particles (the hit table holds the first); each counts for the track
+    and the particle's hits as the first does."""
     selection = selection or ParticleSelection()
     n_tracks, n_particles = len(tracks), event.n_particles
     which, rows = _flatten(tracks, event.n_hits)
@@ -115,12 +134,42 @@ def match_tracks(
     particle_n_hits = np.bincount(hit_pid[hit_pid >= 0], minlength=n_particles).astype(np.int64)
     n_hits = np.bincount(which, minlength=n_tracks).astype(np.int64)
 
-    # (track, particle) hit counts; majority = most hits, ties to the lowest particle row
+    # (track, particle) hit counts; majority = most hits
     pid = hit_pid[rows]
     truth = pid >= 0
-    keys, counts = np.unique(which[truth] * (n_particles + 1) + pid[truth], return_counts=True)
+    # entry position along the track, doubled: walking back from the track's end, a
+    # measurement's first particle is met before its further ones (``shared``), as upstream
+    # counts them in the map's order
+    pair_which, pair_pid_all, position = which[truth], pid[truth], 2 * np.flatnonzero(truth) + 1
+    shared_rows, shared_pid = (
+        (np.asarray(a, dtype=np.int64).reshape(-1) for a in shared)
+        if shared is not None
+        else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    )
+    if len(shared_rows):
+        particle_n_hits += np.bincount(shared_pid, minlength=n_particles)
+        by_row: dict[int, list[int]] = {}
+        for r, q in zip(shared_rows.tolist(), shared_pid.tolist(), strict=True):
+            by_row.setdefault(r, []).append(q)
+        entries = [
+            (which[k], q, 2 * k)
+            for k in np.flatnonzero(np.isin(rows, shared_rows)).tolist()
+            for q in by_row[int(rows[k])]
+        ]
+        if entries:
+            e = np.asarray(entries, dtype=np.int64)
+            pair_which = np.concatenate([pair_which, e[:, 0]])
+            pair_pid_all = np.concatenate([pair_pid_all, e[:, 1]])
+            position = np.concatenate([position, e[:, 2]])
+    keys, inverse, counts = np.unique(
+        pair_which * (n_particles + 1) + pair_pid_all, return_inverse=True, return_counts=True
+    )
     pair_track, pair_pid = keys // (n_particles + 1), keys % (n_particles + 1)
-    order = np.lexsort((pair_pid, -counts, pair_track))
+    # ties go to the particle met first walking the track from its end (upstream counts
+    # particles from the last track state backwards and sorts stably by count)
+    last = np.full(len(keys), -1, dtype=np.int64)
+    np.maximum.at(last, inverse.reshape(-1), position)
+    order = np.lexsort((-last, -counts, pair_track))
     first = order[np.unique(pair_track[order], return_index=True)[1]]
     particle = np.full(n_tracks, -1, dtype=np.int64)
     particle_hits = np.zeros(n_tracks, dtype=np.int64)
@@ -132,7 +181,7 @@ def match_tracks(
     double_majority = has & (2 * particle_hits > n_hits) & (2 * particle_hits > p_hits)
 
     selected = selection.particle_mask(event)
-    classified = has & selected[np.maximum(particle, 0)]
+    classified = has  # every particle: fakes and duplicates of unselected particles count
     with np.errstate(invalid="ignore", divide="ignore"):
         reco_ok = particle_hits / np.maximum(n_hits, 1) >= matchingRatio
         truth_ok = particle_hits / p_hits >= matchingRatio
@@ -264,10 +313,21 @@ class TrackMetrics:
     # per track: n_hits, acts class, exatrkx matched, majority particle pt, eta, phi (NaN: none)
     tracks: dict[str, list[npt.NDArray]] = field(default_factory=dict, repr=False)
     counts: dict[str, int] = field(default_factory=dict)
+    # sums of completeness and purity over the matched tracks of selected particles
+    sums: dict[str, float] = field(default_factory=dict)
 
-    def add(self, event: Event, tracks: Tracks, trackml: bool = True) -> TrackMatching:
-        """Add one event's tracks (hit rows); returns its matching."""
-        m = match_tracks(event, tracks, self.selection, self.matchingRatio, self.doubleMatching)
+    def add(
+        self,
+        event: Event,
+        tracks: Tracks,
+        trackml: bool = True,
+        shared: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    ) -> TrackMatching:
+        """Add one event's tracks (hit rows); returns its matching (``shared``: see
+        :func:`match_tracks`)."""
+        m = match_tracks(
+            event, tracks, self.selection, self.matchingRatio, self.doubleMatching, shared
+        )
         sel = m.selected
         p = event.particles
         reco = m.particle_n_hits >= self.reconstructable_hits
@@ -290,9 +350,19 @@ class TrackMetrics:
             v = np.where(has, p[var][np.maximum(m.particle, 0)].astype(np.float64), np.nan)
             self.tracks.setdefault(var, []).append(v)
         c = self.counts
+        good = ((m.acts == MATCHED) | (m.acts == DUPLICATE)) & sel[np.maximum(m.particle, 0)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            completeness = m.particle_hits[good] / m.particle_n_hits[m.particle[good]]
+            purity = m.particle_hits[good] / m.n_hits[good]
+        self.sums["sumCompleteness"] = self.sums.get("sumCompleteness", 0.0) + float(
+            completeness.sum()
+        )
+        self.sums["sumPurity"] = self.sums.get("sumPurity", 0.0) + float(purity.sum())
         stats = {
             "nTotalTracks": len(m.n_hits),
-            "nTotalMatchedTracks": int(((m.acts == MATCHED) | (m.acts == DUPLICATE)).sum()),
+            "nTotalUnmatchedTracks": int((m.acts == UNCLASSIFIED).sum()),
+            "nTotalQualityTracks": int(good.sum()),
+            "nTotalMatchedTracks": int(m.n_acts_matched[sel].sum()),
             "nTotalFakeTracks": int((m.acts == FAKE).sum()),
             "nTotalDuplicateTracks": int((m.acts == DUPLICATE).sum()),
             "nTotalParticles": int(sel.sum()),
@@ -362,7 +432,23 @@ class TrackMetrics:
         out["efficiencyTracks"] = self._ratio("nTotalMatchedTracks", "nTotalTracks")
         out["fakeRatioParticles"] = self._ratio("nTotalFakeParticles", "nTotalParticles")
         out["duplicateRatioParticles"] = self._ratio("nTotalDuplicateParticles", "nTotalParticles")
+        out["meanCompleteness"] = self.mean_completeness
+        out["meanPurity"] = self.mean_purity
         return out
+
+    @property
+    def mean_completeness(self) -> float:
+        """ACTS: mean over matched + duplicate tracks of selected particles of majority hits /
+        particle hits."""
+        n = self.counts.get("nTotalQualityTracks", 0)
+        return self.sums.get("sumCompleteness", 0.0) / n if n else float("nan")
+
+    @property
+    def mean_purity(self) -> float:
+        """ACTS: mean over matched + duplicate tracks of selected particles of majority hits /
+        track hits."""
+        n = self.counts.get("nTotalQualityTracks", 0)
+        return self.sums.get("sumPurity", 0.0) / n if n else float("nan")
 
     def summary(self) -> dict[str, float]:
         """Every headline number, each named after its definition."""

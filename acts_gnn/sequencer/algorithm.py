@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn.chain.classify import as_torch_device, check_edge_feature_conventions
 from acts_gnn.chain.pipeline import GnnPipeline, StageTruth
+from acts_gnn.chain.upstream import node_feature_names
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
@@ -84,11 +86,20 @@ class _EdgeMetricSums:
 class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
     """GNN track finding in an ``acts.examples.Sequencer`` (see the module docstring).
 
-    Knobs as upstream: ``inputSpacePoints``, ``inputClusters`` (accepted for compatibility,
-    unused: no cluster features yet), ``outputProtoTracks``, ``graphConstructor``,
-    ``edgeClassifiers``, ``trackBuilder``, ``nodeFeatures`` and ``featureScales`` (names of
-    :data:`~acts_gnn.graph.features.NODE_FEATURE_FUNCTIONS` and their divisors),
-    ``minMeasurementsPerTrack``, ``device`` ("cpu", "cuda"), ``shrinkNodes``.
+    Knobs as upstream: ``inputSpacePoints``, ``inputClusters`` (accepted; the node features
+    that would need it raise :class:`~acts_gnn.chain.upstream.NodeFeatureError`),
+    ``outputProtoTracks``, ``graphConstructor``, ``edgeClassifiers``, ``trackBuilder``,
+    ``nodeFeatures`` (upstream :class:`~acts_gnn.chain.upstream.NodeFeature` members or names
+    of :data:`~acts_gnn.graph.features.NODE_FEATURE_FUNCTIONS`) and ``featureScales`` (their
+    divisors), ``minMeasurementsPerTrack``, ``device`` ("cpu", "cuda" or
+    :class:`~acts_gnn.chain.upstream.Device`), ``shrinkNodes``, ``geometryIdMap`` (geometry
+    id -> module id of the graph constructor, for every space point's module; an id missing
+    from a non-empty map is an error). ``inputTruthGraph`` and ``outputGraph`` need the
+    whiteboard ``Graph`` type of upstream's GNN plugin, which the pyacts wheel does not have:
+    setting them raises, naming the alternative (``inputMeasurementParticlesMap`` +
+    ``inputParticles`` give the same per-stage truth metrics, :attr:`counts` the edges after
+    each stage). The stages' edge-feature conventions are checked against each other
+    (:func:`~acts_gnn.chain.classify.check_edge_feature_conventions`).
     """
 
     def __init__(
@@ -96,14 +107,17 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         graphConstructor: Any,
         edgeClassifiers: Sequence[Any],
         trackBuilder: Any,
-        nodeFeatures: Sequence[str],
+        nodeFeatures: Sequence[Any],
         featureScales: Sequence[float],
         inputSpacePoints: str = "spacepoints",
-        outputProtoTracks: str = "gnn_prototracks",
+        outputProtoTracks: str = "gnn-protoTracks",
         inputClusters: str = "",
         minMeasurementsPerTrack: int = 3,
-        device: str = "cpu",
+        device: Any = "cpu",
         shrinkNodes: bool = False,
+        inputTruthGraph: str = "",
+        outputGraph: str = "",
+        geometryIdMap: dict[int, int] | None = None,
         inputMeasurementParticlesMap: str = "",
         inputParticles: str = "",
         truthSelection: TruthSelection | None = None,
@@ -111,16 +125,33 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         name: str = "TrackFindingAlgorithmGnn",
     ) -> None:
         super().__init__(name, acts.logging.INFO if level is None else level)
+        for knob, value in (("inputTruthGraph", inputTruthGraph), ("outputGraph", outputGraph)):
+            if value:
+                raise ValueError(
+                    f"{knob}={value!r}: the whiteboard Graph type belongs to upstream's GNN "
+                    "plugin, which the pyacts wheel lacks; for per-stage truth metrics set "
+                    "inputMeasurementParticlesMap and inputParticles (the edges after each "
+                    "stage are in the algorithm's counts)"
+                )
+        if len(nodeFeatures) != len(featureScales):
+            raise ValueError(
+                f"nodeFeatures and featureScales must have the same length "
+                f"(got {len(nodeFeatures)} and {len(featureScales)})"
+            )
+        check_edge_feature_conventions(graphConstructor, edgeClassifiers)
         self.pipeline = GnnPipeline(
             graphConstructor,
             edgeClassifiers,
             trackBuilder,
-            nodeFeatures,
+            node_feature_names(nodeFeatures),
             featureScales,
             minMeasurementsPerTrack=minMeasurementsPerTrack,
-            device=device,
+            device=as_torch_device(device),
             shrinkNodes=shrinkNodes,
         )
+        self.inputTruthGraph = inputTruthGraph
+        self.outputGraph = outputGraph
+        self.geometryIdMap = dict(geometryIdMap or {})
         self.inputSpacePoints = inputSpacePoints
         self.outputProtoTracks = outputProtoTracks
         self.inputClusters = inputClusters
@@ -187,17 +218,41 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         )
         return StageTruth(truth_graph(event, self.truthSelection), truth_graph(event), event.n_hits)
 
+    def _module_ids(
+        self, geometry_ids: npt.NDArray[np.uint64], event: int
+    ) -> npt.NDArray[np.uint64]:
+        """The graph constructor's module ids of the space points (``geometryIdMap``)."""
+        if not self.geometryIdMap:
+            return geometry_ids
+        keys = np.fromiter(self.geometryIdMap.keys(), np.uint64, len(self.geometryIdMap))
+        values = np.fromiter(self.geometryIdMap.values(), np.uint64, len(self.geometryIdMap))
+        order = np.argsort(keys)
+        keys, values = keys[order], values[order]
+        pos = np.minimum(np.searchsorted(keys, geometry_ids), max(len(keys) - 1, 0))
+        missing = keys[pos] != geometry_ids
+        if np.any(missing):
+            from acts_gnn.errors import InputDataError
+
+            raise InputDataError(
+                f"geometry id {int(geometry_ids[missing][0])} is not in geometryIdMap "
+                f"({int(np.count_nonzero(missing))} space points)",
+                event=event,
+                field="geometryIdMap",
+            )
+        return values[pos]
+
     def execute(self, context: Any) -> Any:
         t0 = time.perf_counter()
         space_points = self._space_points(context.eventStore)
         positions, geometry_ids, measurements = space_point_columns(space_points)
+        module_ids = self._module_ids(geometry_ids, context.eventNumber)
         self.read_seconds.append(time.perf_counter() - t0)
         truth = None
         if self._truth:
             t1 = time.perf_counter()
             truth = self._truth_graph(context, positions, geometry_ids, measurements)
             self.truth_seconds.append(time.perf_counter() - t1)
-        result = self.pipeline(positions, geometry_ids, measurements, truth)
+        result = self.pipeline(positions, module_ids, measurements, truth)
         protos = acts.examples.ProtoTrackContainer()
         for candidate in result.candidates:
             protos.append(acts.examples.ProtoTrack(candidate.tolist()))

@@ -31,18 +31,23 @@ from typing import Any
 import acts
 import acts.examples
 import numpy as np
+import numpy.typing as npt
 
 from acts_gnn.chain.defaults import (
     BACKENDS,
     BUILDERS,
     GRAPHS,
+    check_model_kind,
     default_files,
     edge_classifier,
+    model_metadata,
     pipeline_features,
 )
+from acts_gnn.errors import InputDataError
 from acts_gnn.evaluation.plots import plot_comparison
-from acts_gnn.io.atomic import write_json, write_text
-from acts_gnn.sequencer.reconstruction import CkfSettings, ParticleSelectionSettings
+from acts_gnn.io.atomic import require_writable_dir, write_json, write_text
+from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
+from acts_gnn.sequencer.reconstruction import ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +76,18 @@ class CompareConfig:
     threads: int = 1
     digitization_seed: int = 7
     selection: ParticleSelectionSettings = field(default_factory=ParticleSelectionSettings)
-    ckf: CkfSettings = field(default_factory=CkfSettings)
+    #: CKF operating points (:data:`acts_gnn.sequencer.ckf.CKF_PRESETS`), all on the same
+    #: events; summary keys ``ckf`` (the first) and ``ckf_<name>`` (the others)
+    ckf_presets: tuple[str, ...] = ("fast",)
+
+    @property
+    def ckf(self) -> CkfSettings:
+        """The first preset's settings: its track selection also applies to the GNN tracks."""
+        return ckf_preset(self.ckf_presets[0])
+
+    def ckf_chains(self) -> list[tuple[str, str]]:
+        """(summary key, preset name) of every CKF chain, in ``ckf_presets`` order."""
+        return [("ckf" if k == 0 else f"ckf_{n}", n) for k, n in enumerate(self.ckf_presets)]
 
     def validate(self) -> None:
         for name, value, allowed in (
@@ -81,8 +97,24 @@ class CompareConfig:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        for name, number, least in (
+            ("events", self.events, 1),
+            ("skip", self.skip, 0),
+            ("threads", self.threads, 1),
+        ):
+            if number is not None and (not isinstance(number, int) or number < least):
+                raise ValueError(
+                    f"{name} must be an integer >= {least}"
+                    + (" (or None: all events)" if name == "events" else "")
+                    + f", got {number!r}"
+                )
+        if not self.ckf_presets or len(set(self.ckf_presets)) != len(self.ckf_presets):
+            raise ValueError(f"ckf_presets must be distinct names, got {self.ckf_presets!r}")
+        for name in self.ckf_presets:
+            ckf_preset(name)  # ValueError naming the presets
         if not Path(self.input).is_dir():
             raise FileNotFoundError(f"simulation folder {self.input} does not exist")
+        require_writable_dir(self.output)
 
 
 def gnn_stages(config: CompareConfig) -> dict[str, Any]:
@@ -94,6 +126,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     model = Path(config.model) if config.model else None
     if model is None:
         model = files.require(files.gnn(config.graph, config.backend), f"{config.graph} GNN")
+    check_model_kind(model, model_metadata(model), ("InteractionNetwork",))  # before the map
     names, scales = pipeline_features(model)
     classifiers: list[Any] = []
     if config.graph == "module-map":
@@ -105,6 +138,12 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
             else files.require(files.module_map, "module map")
         )
         module_map = load_module_map(path)
+        from acts_gnn.detector.generic import load_generic_detector
+
+        surfaces = load_generic_detector().surfaces().geometry_ids
+        unseen = module_map.check_detector(surfaces, path, "generic detector")
+        if unseen:
+            log.warning("%s: %d map modules are not surfaces of the detector", path, unseen)
         if config.device.startswith("cuda"):
             from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
@@ -119,6 +158,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         embedding = config.embedding or files.require(files.embedding, "embedding model")
         constructor = MetricLearning(str(embedding), device=config.device)
         meta = constructor.metadata
+        check_model_kind(embedding, meta, ("EmbeddingNet",))
         wanted = list(meta.get("node_features") or names)
         wanted_scales = [float(v) for v in (meta.get("feature_scales") or scales)]
         if wanted != names or not np.allclose(wanted_scales, scales):
@@ -129,11 +169,22 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         filter_path = config.filter or (files.filter if files.filter.is_file() else None)
         if filter_path is not None:
             classifiers.append(
-                edge_classifier(filter_path, device=config.device, node_features=tuple(names))
+                edge_classifier(
+                    filter_path,
+                    device=config.device,
+                    node_features=tuple(names),
+                    expected=("EdgeFilter",),
+                    feature_scales=tuple(scales),
+                )
             )
     classifiers.append(
         edge_classifier(
-            model, cut=config.gnn_stage_cut, device=config.device, node_features=tuple(names)
+            model,
+            cut=config.gnn_stage_cut,
+            device=config.device,
+            node_features=tuple(names),
+            expected=("InteractionNetwork",),
+            feature_scales=tuple(scales),
         )
     )
     minimum = config.ckf.min_measurements
@@ -164,6 +215,7 @@ _STAGES = {
     "Algorithm:TrackFindingAlgorithmGnn": ("gnn", "GNN track finding"),
     "Algorithm:ProtoTracksToParameters": ("gnn", "track parameters"),
     "Algorithm:TrackFittingAlgorithm": ("gnn", "Kalman fit"),
+    "Algorithm:TrackMerge": ("gnn", "Kalman fit"),  # the fallback fits joined to the others
     "Algorithm:GridTripletSeedingAlgorithm": ("ckf", "seeding"),
     "Algorithm:TrackParamsEstimationAlgorithm": ("ckf", "track parameters"),
     "Algorithm:TrackFindingAlgorithm": ("ckf", "CKF"),
@@ -171,19 +223,26 @@ _STAGES = {
 }
 
 
-def stage_times(timing_csv: Path) -> dict[str, dict[str, float]]:
-    """chain -> stage -> seconds per event, from the Sequencer's ``timing.csv``."""
-    out: dict[str, dict[str, float]] = {"gnn": {}, "ckf": {}}
+def stage_times(
+    timing_csv: Path, ckf_labels: tuple[str, ...] = ("ckf",)
+) -> dict[str, dict[str, float]]:
+    """chain -> stage -> seconds per event, from the Sequencer's ``timing.csv`` (algorithms
+    in the order added: the GNN's space points first, then one CKF chain per label, each
+    starting with its own space points)."""
+    out: dict[str, dict[str, float]] = {"gnn": {}, **{label: {} for label in ckf_labels}}
     space_point_makers = 0
+    current = ckf_labels[0]
     with timing_csv.open() as f:
         for row in csv.DictReader(f):
             name, seconds = row["identifier"], float(row["time_perevent_s"])
             if name == "Algorithm:SpacePointMaker":
-                chain = "gnn" if space_point_makers == 0 else "ckf"
+                chain = "gnn" if space_point_makers == 0 else ckf_labels[space_point_makers - 1]
+                current = chain if chain != "gnn" else current
                 space_point_makers += 1
                 out[chain]["space points"] = out[chain].get("space points", 0.0) + seconds
             elif name in _STAGES:
                 chain, stage = _STAGES[name]
+                chain = current if chain == "ckf" else chain
                 out[chain][stage] = out[chain].get(stage, 0.0) + seconds
     return out
 
@@ -228,12 +287,14 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         addGnn,
         addParticleSelection,
         addRootSimulationInput,
+        addSpacePoints,
         addTrackPerformance,
         addTrackQualitySelection,
     )
 
     config.validate()
     output = Path(config.output)
+    remove_stale_report(output)  # a failed run must not leave the last run's numbers in place
     (output / "sequencer").mkdir(parents=True, exist_ok=True)
     files = SimulationFiles.from_dir(config.input)
     available = files.event_ids[config.skip :]
@@ -245,7 +306,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     level = acts.logging.WARNING
     s = acts.examples.Sequencer(
         events=n_events,
-        skip=available[0],
+        skip=config.skip,  # the reader counts events present: skip is a count, not an id
         numThreads=1,
         logLevel=level,
         trackFpes=False,
@@ -255,29 +316,40 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         s.addContextDecorator(decorator)
     addRootSimulationInput(s, config.input, detector, config.digitization_seed, level)
     addParticleSelection(s, config.selection, logLevel=level)
+    spacepoints = addSpacePoints(
+        s, detector, detector.spacepoint_selection_file, "gnn_spacepoints", level
+    )
     gnn = addGnn(
         s,
         **stages,
-        detector=detector,
-        minMeasurementsPerTrack=config.ckf.min_measurements,
+        inputSpacePoints=spacepoints,
         device=config.device,
         shrinkNodes=config.shrink_nodes,
-        truthMetrics=config.truth_metrics,
         logLevel=level,
-    )
+        detector=detector,
+        minMeasurementsPerTrack=config.ckf.min_measurements,
+        matchTracks=False,  # matched below, with the settings of the CKF chain
+        fit=True,
+        truthMetrics=config.truth_metrics,
+    ).gnnAlgorithm
     addTrackQualitySelection(s, "gnn_tracks", "gnn_selected_tracks", config.ckf, level)
-    addCkfReference(s, detector, config.ckf, logLevel=level)
-    collections = {
-        "gnn": "gnn_selected_tracks",
-        "gnn_prefit": "gnn_prefit_tracks",
-        "ckf": "ckf_tracks",
-    }
+    collections = {"gnn": "gnn_selected_tracks", "gnn_prefit": "gnn_prefit_tracks"}
+    for k, (label, preset) in enumerate(config.ckf_chains()):
+        collections[label] = addCkfReference(
+            s,
+            detector,
+            preset,
+            outputTracks=f"{label}_tracks",
+            logLevel=level,
+            prefix="" if k == 0 else f"{preset}_",
+        )
+    ckf_labels = tuple(label for label, _ in config.ckf_chains())
     writers = {
         label: addTrackPerformance(s, tracks, label, logLevel=level)
         for label, tracks in collections.items()
     }
     protos = {"gnn_prefit": "gnn_prototracks"}
-    for label in ("gnn", "ckf"):
+    for label in ("gnn", *ckf_labels):
         s.addAlgorithm(
             acts.examples.TracksToTrajectories(
                 level=level,
@@ -314,14 +386,17 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     finally:
         bar.close()
     wall = time.perf_counter() - start
-    times = stage_times(output / "sequencer" / "timing.csv")
+    times = stage_times(output / "sequencer" / "timing.csv", ckf_labels)
     if gnn.truth_seconds:  # truth bookkeeping is not part of the chain
         times["gnn"]["GNN track finding"] -= float(np.mean(gnn.truth_seconds))
     gnn_substages = gnn.times.summary()
+    non_empty = non_empty_events(ours.n_hits, config.input)
     summary: dict[str, Any] = {
         "input": str(Path(config.input).resolve()),
         "events": n_events,
-        "measurements_per_event": float(np.mean(ours.n_hits)) if ours.n_hits else 0.0,
+        "empty_events": n_events - len(non_empty),
+        "measurements_per_event": float(np.mean(np.asarray(ours.n_hits)[non_empty])),
+        "hits_on_unknown_modules": int(getattr(gnn.pipeline, "unknown_module_hits", 0)),
         "selection": sel.describe(),
         "config": _describe(config),
         "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
@@ -331,16 +406,16 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     for label, writer in writers.items():
         stats = writer.stats()
         metrics = ours.metrics[label]
-        chain = "gnn" if label.startswith("gnn") else "ckf"
+        chain = "gnn" if label.startswith("gnn") else label
         entry: dict[str, Any] = {
             "tracks": collections[label],
             "efficiency": stats["efficiencyParticles"],
             "fake_ratio": stats["fakeRatioTracks"],
             "duplicate_ratio": stats["duplicateRatioTracks"],
-            "trackml_score": float(np.mean(metrics.trackml_scores)),
+            "trackml_score": float(np.mean(np.asarray(metrics.trackml_scores)[non_empty])),
             "selection": sel.describe(),
             "events": n_events,
-            "measurements": summary["measurements_per_event"] * n_events,
+            "measurements": int(np.sum(ours.n_hits)),
             "acts_stats": {k: v for k, v in stats.items() if k != "subDetectors"},
             "independent_count": {
                 "efficiency": metrics.efficiency,
@@ -348,6 +423,9 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
                 "duplicate_ratio": metrics.duplicate_ratio,
                 "exatrkx_physics_efficiency": metrics.physics_efficiency,
                 "exatrkx_technical_efficiency": metrics.technical_efficiency,
+                "mean_completeness": metrics.mean_completeness,
+                "mean_purity": metrics.mean_purity,
+                "counts": {k: v for k, v in metrics.acts_stats().items() if k.startswith("n")},
             },
             "histograms": _writer_histograms(writer),
         }
@@ -359,11 +437,16 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         if chain == "gnn":
             entry["gnn_substages"] = gnn_substages
             entry["gnn_counts"] = gnn.mean_counts()
+            accounting = getattr(gnn, "parameter_accounting", None)
+            if accounting is not None:
+                entry["gnn_candidates"] = accounting.summary()
             entry["gnn_space_point_reading"] = float(np.mean(gnn.read_seconds))
             entry["gnn_edge_metrics"] = {
                 k: {"efficiency": e, "purity": p}
                 for k, (e, p) in gnn.edge_metrics.summary().items()
             }
+        if chain != "gnn":
+            entry["ckf_preset"] = dict(config.ckf_chains())[label]
         summary[label] = entry
     return summary
 
@@ -385,6 +468,60 @@ class _ProgressAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         return acts.examples.ProcessCode.SUCCESS
 
 
+def non_empty_events(n_hits: list[int], input: str | Path) -> npt.NDArray[np.int64]:
+    """Indices of the events (in run order) with at least one measurement; ``n_hits`` [events]
+    from the metrics algorithm. Per-event averages (TrackML score, measurements per event) run
+    over these only; an input whose every event is empty is refused (InputDataError)."""
+    counts = np.asarray(n_hits, dtype=np.int64)
+    if not len(counts) or not np.any(counts > 0):
+        raise InputDataError(
+            f"all {len(counts)} events have zero measurements: nothing to compare",
+            file=input,
+            field="hits",
+        )
+    empty = int(np.count_nonzero(counts == 0))
+    if empty:
+        log.warning(
+            "%s: %d of %d events have zero measurements; per-event averages leave them out",
+            input,
+            empty,
+            len(counts),
+        )
+    return np.flatnonzero(counts > 0)
+
+
+#: The files of a report that a new run replaces (a failed run removes them at its start).
+REPORT_FILES = ("summary.json", "summary.md")
+
+
+def remove_stale_report(output: str | Path) -> None:
+    """Remove the summary files of an earlier run in ``output`` (:data:`REPORT_FILES`), so a
+    run that fails leaves no numbers that look like its own."""
+    for name in REPORT_FILES:
+        (Path(output) / name).unlink(missing_ok=True)
+
+
+def input_notes(summary: dict[str, Any]) -> list[str]:
+    """Sentences about the input the headline numbers depend on: events with zero
+    measurements (left out of per-event averages) and hits on modules the map lacks."""
+    notes = []
+    empty = int(summary.get("empty_events", 0))
+    if empty:
+        notes.append(
+            f"{empty} of {summary['events']} events have zero measurements: the per-event "
+            "averages (TrackML score, measurements per event) leave them out; efficiencies, "
+            "ratios (sums) and times per event (ACTS's timing) count all events."
+        )
+    unknown = int(summary.get("hits_on_unknown_modules", 0))
+    if unknown:
+        total = max(int(summary.get("gnn", {}).get("measurements", 0)), 1)
+        notes.append(
+            f"{unknown} space points ({unknown / total:.2%}) lie on modules the module map "
+            "has never seen: they get no edges, so the GNN chain cannot find them."
+        )
+    return notes
+
+
 # -- report ----------------------------------------------------------------------------------
 
 #: How the report names each graph construction.
@@ -392,10 +529,13 @@ GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning 
 
 
 def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(summary key, title) of the two chains; the GNN's names its graph construction."""
+    """(summary key, title) of the chains: the GNN's names its graph construction, each CKF
+    chain its preset."""
     graph = summary.get("config", {}).get("graph", "module-map")
     gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
-    return (("gnn", gnn), ("ckf", "ACTS seeding + CKF"))
+    ckf = [k for k in summary if k == "ckf" or k.startswith("ckf_")]
+    titles = [(k, f"ACTS seeding + CKF ({summary[k].get('ckf_preset', 'fast')})") for k in ckf]
+    return (("gnn", gnn), *titles)
 
 
 def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
@@ -441,6 +581,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "",
         headline_table(summary),
         "",
+        *(f"Note: {note}\n" for note in input_notes(summary)),
         "## Time per event by stage [s]",
         "",
     ]
@@ -460,7 +601,27 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v['mean']:.3f}" for k, v in sub.items())
         )
         lines.append("")
+    candidates = summary["gnn"].get("gnn_candidates")
+    if candidates:
+        reasons = "; ".join(f"{k}: {v}" for k, v in candidates["skipped_by_reason"].items())
+        lost_by = candidates.get("lost_by_reason", candidates["skipped_by_reason"])
+        lost = "; ".join(f"{k}: {v}" for k, v in lost_by.items())
+        lines.append(
+            f"GNN candidates: {candidates['candidates']}, with start parameters (to the "
+            f"Kalman fit) {candidates['with_parameters']}, skipped by ProtoTracksToParameters "
+            f"{candidates['skipped']} (at most {candidates['skipped_per_event_max']} in one "
+            "event)" + (f": {reasons}" if reasons else "") + "; fitted after the fallback "
+            f"estimate: {candidates.get('recovered_by_fallback', 0)}; lost: "
+            f"{candidates.get('lost', candidates['skipped'])}" + (f" ({lost})." if lost else ".")
+        )
+        lines.append("")
     lines.append("## Independent count (acts_gnn.metrics)")
+    lines.append("")
+    lines.append(
+        "Counted as ACTS counts: every track, fakes and duplicates of every particle (selected "
+        "or not), matched when >= 50 % of the track's hits and >= 50 % of the particle's hits "
+        "are the majority particle's; efficiency over the selected particles."
+    )
     lines.append("")
     for key, title in chain_titles(summary):
         ic = summary[key]["independent_count"]

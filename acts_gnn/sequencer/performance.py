@@ -4,7 +4,8 @@
 fitted or CKF tracks use ``TracksToTrajectories`` + ``TrajectoriesToProtoTracks``), turns the
 whiteboard truth into an :class:`~acts_gnn.event.Event` and feeds
 :class:`~acts_gnn.metrics.tracks.TrackMetrics`: ACTS-style efficiency / fake / duplicate
-ratios counted independently of ACTS's ``TrackTruthMatcher``, the Exa.TrkX efficiencies and
+ratios counted independently of ACTS's ``TrackTruthMatcher`` (with every particle of a
+measurement made by several particles counted, as ACTS does), the Exa.TrkX efficiencies and
 the TrackML score. Tracks that share measurements (CKF after ambiguity resolution allows a few)
 are made disjoint for the TrackML score only: each shared measurement stays on the longest
 track that holds it.
@@ -20,10 +21,45 @@ import acts.examples
 import numpy as np
 import numpy.typing as npt
 
-from acts_gnn.io.acts_edm import data_handle
+from acts_gnn.io.acts_edm import (
+    data_handle,
+    event_particle_table,
+    particle_rows,
+    particles_to_columns,
+)
+from acts_gnn.io.schemas import barcode_hash
 from acts_gnn.io.whiteboard import event_from_whiteboard
 from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics, trackml_score
 from acts_gnn.sequencer.algorithm import space_point_columns
+
+
+def shared_measurement_particles(
+    particles: Any, measurement_particles: Any, row_of: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(hit rows, particle rows) of the second and later particles of measurements made by
+    several particles (``measurement_particles`` order; the event's hit table holds the
+    first), for :func:`~acts_gnn.metrics.tracks.match_tracks` ``shared``. ``row_of``: hit row
+    of each measurement index (-1: no hit); measurements without a hit are left out."""
+    seen: set[int] = set()
+    links = []
+    for m, b in measurement_particles:
+        if m in seen:
+            links.append(
+                (m, b.vertexPrimary, b.vertexSecondary, b.particle, b.generation, b.subParticle)
+            )
+        seen.add(m)
+    if not links:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a = np.asarray(links, dtype=np.int64)
+    _, particle_hash = event_particle_table(particles_to_columns(particles))
+    pid = particle_rows(
+        particle_hash, barcode_hash(*(a[:, k].astype(np.uint32) for k in range(1, 6)))
+    )
+    inside = a[:, 0] < len(row_of)
+    rows = np.full(len(a), -1, np.int64)
+    rows[inside] = row_of[a[inside, 0]]
+    keep = (rows >= 0) & (pid >= 0)
+    return rows[keep], pid[keep]
 
 
 def disjoint_tracks(tracks: list[npt.NDArray[np.int64]]) -> list[npt.NDArray[np.int64]]:
@@ -58,6 +94,7 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         super().__init__("TrackMetricsAlgorithm", acts.logging.INFO if level is None else level)
         self.metrics = {label: TrackMetrics(selection=selection) for label in inputProtoTracks}
         self.n_hits: list[int] = []
+        self.n_shared: list[int] = []  # per event: further particles of shared measurements
         self._tracks = {
             label: data_handle(
                 self, "read", acts.examples.ProtoTrackContainer, f"InputProtoTracks_{label}", name
@@ -92,6 +129,8 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         self.n_hits.append(event.n_hits)
         row_of = np.full(int(measurements.max(initial=-1)) + 1, -1, np.int64)
         row_of[measurements] = np.arange(len(measurements))
+        shared = shared_measurement_particles(self._particles(store), self._map(store), row_of)
+        self.n_shared.append(len(shared[0]))
         for label, handle in self._tracks.items():
             tracks = []
             for proto in handle(store):
@@ -99,6 +138,6 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
                 rows = row_of[ids[ids < len(row_of)]]
                 tracks.append(rows[rows >= 0])
             metrics = self.metrics[label]
-            metrics.add(event, tracks, trackml=False)
+            metrics.add(event, tracks, trackml=False, shared=shared)
             metrics.trackml_scores.append(trackml_score(event, disjoint_tracks(tracks)))
         return acts.examples.ProcessCode.SUCCESS

@@ -5,14 +5,16 @@ In the style of ``acts.examples.reconstruction`` (each helper extends an
 
 * :func:`addRootSimulationInput`: ROOT simulation files (ACTS schemas, read with uproot) ->
   particles and simulated hits -> ACTS ``DigitizationAlgorithm`` with the detector's config;
-* :func:`addGnn`: space points of every volume -> :class:`~acts_gnn.sequencer.algorithm.
-  TrackFindingAlgorithmGnn` -> proto-tracks; then ``ProtoTracksToTracks`` (the candidates as
-  they are, before any fit, ``gnn_prefit_tracks``) and ``ProtoTracksToParameters`` -> Kalman
-  fit (``gnn_tracks``), optionally a CKF seeded from the GNN track parameters
+* :func:`addGnn` (upstream's signature and outputs): the script's space points ->
+  :class:`~acts_gnn.sequencer.algorithm.TrackFindingAlgorithmGnn` -> ``gnn-protoTracks``;
+  then ``ProtoTracksToTracks`` (the candidates as they are, before any fit, ``gnn-tracks``)
+  and the truth matcher; with ``fit=True`` ``ProtoTracksToParameters`` -> Kalman fit
+  (``gnn_tracks``), optionally a CKF seeded from the GNN track parameters
   (``gnn_ckf_tracks``);
 * :func:`addCkfReference`: ACTS seeding on pixel space points -> CKF -> greedy ambiguity
-  resolution (``ckf_tracks``), configured for the generic detector (values below), and
-  :func:`addTrackQualitySelection`, its track selection, for the GNN tracks;
+  resolution (``ckf_tracks``), configured by a :class:`~acts_gnn.sequencer.ckf.CkfSettings`
+  or a named preset, and :func:`addTrackQualitySelection`, its track selection, for the GNN
+  tracks;
 * :func:`addParticleSelection` and :func:`addTrackPerformance`: the particles that count
   (pT, |eta|, measurements) and ACTS's own ``TrackTruthMatcher`` +
   ``PythonPatternRecognitionPerformanceWriter``, whose ``stats()`` give efficiency, fake and
@@ -23,6 +25,7 @@ Units: ACTS units (``acts.UnitConstants``: mm, GeV, T) throughout.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +37,11 @@ import acts.examples
 from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, Detector
 from acts_gnn.graph.truth import TruthSelection
 from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
+from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
+from acts_gnn.sequencer.parameters import CandidateAccounting, TrackMerge
 
 u = acts.UnitConstants
+log = logging.getLogger(__name__)
 
 
 def _level(s: acts.examples.Sequencer, logLevel: Any) -> Any:
@@ -137,44 +143,73 @@ def addGnn(
     graphConstructor: Any,
     edgeClassifiers: Sequence[Any],
     trackBuilder: Any,
-    nodeFeatures: Sequence[str],
+    nodeFeatures: Sequence[Any],
     featureScales: Sequence[float],
-    detector: Detector,
-    inputSpacePoints: str | None = None,
-    outputProtoTracks: str = "gnn_prototracks",
+    inputSpacePoints: str = "spacepoints",
+    inputClusters: str = "",
+    outputDirRoot: Path | str | None = None,
+    device: Any = None,
+    shrinkNodes: bool = False,
+    writeMatchingDetails: bool = False,
+    logLevel: Any = None,
+    *,
+    detector: Detector | None = None,
     minMeasurementsPerTrack: int = 3,
-    device: str = "cpu",
-    shrinkNodes: bool = True,
-    fit: bool = True,
+    matchTracks: bool = True,
+    inputParticles: str = "particles_selected",
+    fit: bool = False,
     ckfFromGnn: bool = False,
     truthMetrics: bool = False,
     parameterSpacePointDistance: float = 10 * u.mm,
-    logLevel: Any = None,
-) -> TrackFindingAlgorithmGnn:
-    """GNN track finding and the standard ACTS fitting chain after it.
+) -> acts.examples.Sequencer:
+    """GNN track finding, as upstream ACTS's ``addGnn``, and optionally our fitting chain.
 
-    ``inputSpacePoints``: an existing space-point collection with one space point per
-    measurement; None makes ``gnn_spacepoints`` from every volume. Returns the GNN algorithm
-    (its ``times`` and ``summary()`` hold the per-stage timing). Outputs:
-    ``gnn_prefit_tracks`` (proto-tracks as tracks, no fit), ``gnn_tracks`` (Kalman fit of the
-    proto-tracks, when ``fit``), ``gnn_ckf_tracks`` (CKF seeded from the GNN track
-    parameters, when ``ckfFromGnn``). ``truthMetrics``: edge efficiency and purity after
-    every stage (pT > 1 GeV truth), logged per event. ``parameterSpacePointDistance``:
-    ``ProtoTracksToParameters.minTransverseDistance``, the smallest transverse distance
-    between the three space points the start parameters come from (ACTS's 10 mm; 0 also
-    fits the few steep forward candidates it skips, without changing the efficiency here).
+    Upstream's arguments, defaults and outputs: the space points ``inputSpacePoints`` (the
+    script's ``"spacepoints"``; one per measurement) -> :class:`~acts_gnn.sequencer.algorithm.
+    TrackFindingAlgorithmGnn` -> ``gnn-protoTracks`` (alias ``protoTracks``) ->
+    ``ProtoTracksToTracks`` -> ``gnn-tracks`` (alias ``tracks``; no fit) -> ``TrackTruthMatcher``
+    (single matching, ``inputParticles``) -> ``gnn_track_particle_matching`` /
+    ``gnn_particle_track_matching`` (aliases ``track_particle_matching`` /
+    ``particle_track_matching``). ``device`` None is upstream's ``Device.Cuda()``. Returns the
+    Sequencer, as upstream; the algorithm is ``s.gnnAlgorithm`` (its ``times``,
+    ``summary()``). ``outputDirRoot``: upstream writes ROOT finder-performance files with
+    writers the pyacts wheel lacks; here it adds ACTS's
+    ``PythonPatternRecognitionPerformanceWriter`` on the same matching
+    (``s.gnnPerformanceWriter``, whose ``stats()`` give efficiency, fake and duplicate ratios
+    after ``s.run()``), writes no file and says so in the log; ``writeMatchingDetails``
+    belongs to those ROOT writers and is accepted.
+
+    Ours, keyword-only (their defaults keep upstream's behaviour): ``detector`` (needed by
+    ``fit`` and ``ckfFromGnn``), ``minMeasurementsPerTrack``, ``matchTracks`` (False leaves
+    out the matcher, for callers that match with their own settings), ``fit``: start
+    parameters from ``ProtoTracksToParameters`` and a Kalman fit (``gnn_tracks``; aliases
+    ``gnn_prototracks`` and ``gnn_prefit_tracks`` name the two upstream collections), and
+    ``ckfFromGnn`` (a CKF seeded from those parameters, ``gnn_ckf_tracks``); the accounting
+    of candidates that get parameters is ``s.gnnAlgorithm.parameter_accounting``.
+    ``truthMetrics``: edge efficiency and purity after every stage (pT > 1 GeV truth).
+    ``parameterSpacePointDistance``: ``ProtoTracksToParameters.minTransverseDistance``; the
+    candidates it skips for that get a fallback estimate without the cut and are fitted too
+    (:func:`_start_parameters_and_fit`), so only candidates on fewer than three layers are
+    lost, counted in the accounting.
     """
     level = _level(s, logLevel)
-    if inputSpacePoints is None:
-        inputSpacePoints = addSpacePoints(
-            s, detector, detector.spacepoint_selection_file, "gnn_spacepoints", logLevel
-        )
-    truth = {"inputMeasurementParticlesMap": "", "inputParticles": ""}
-    if truthMetrics:
-        truth = {
-            "inputMeasurementParticlesMap": "measurement_particles_map",
-            "inputParticles": "particles",
-        }
+    if outputDirRoot is not None and not matchTracks:
+        raise ValueError("outputDirRoot needs the truth matching (matchTracks=True)")
+    if (fit or ckfFromGnn) and detector is None:
+        raise ValueError("fit and ckfFromGnn need the detector (detector=...)")
+    if device is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "device=None means Device.Cuda(), as upstream, but CUDA is not available: "
+                "pass device=Device.Cpu()"
+            )
+        device = "cuda"
+    truth_map, truth_particles = (
+        ("measurement_particles_map", "particles") if truthMetrics else ("", "")
+    )
+    outputProtoTracks = "gnn-protoTracks"
     algorithm = TrackFindingAlgorithmGnn(
         graphConstructor=graphConstructor,
         edgeClassifiers=edgeClassifiers,
@@ -182,69 +217,148 @@ def addGnn(
         nodeFeatures=nodeFeatures,
         featureScales=featureScales,
         inputSpacePoints=inputSpacePoints,
+        inputClusters=inputClusters,
         outputProtoTracks=outputProtoTracks,
         minMeasurementsPerTrack=minMeasurementsPerTrack,
         device=device,
         shrinkNodes=shrinkNodes,
+        inputMeasurementParticlesMap=truth_map,
+        inputParticles=truth_particles,
         truthSelection=TruthSelection(min_pt=1.0, min_hits=3),
         level=level,
-        **truth,
     )
+    algorithm.writeMatchingDetails = writeMatchingDetails
     s.addAlgorithm(algorithm)
+    s.addWhiteboardAlias("protoTracks", outputProtoTracks)
+    s.addWhiteboardAlias("gnn_prototracks", outputProtoTracks)
     s.addAlgorithm(
         acts.examples.ProtoTracksToTracks(
             level=level,
             inputProtoTracks=outputProtoTracks,
             inputMeasurements="measurement_subset",
-            outputTracks="gnn_prefit_tracks",
+            outputTracks="gnn-tracks",
         )
     )
-    if fit or ckfFromGnn:
+    s.addWhiteboardAlias("tracks", "gnn-tracks")
+    s.addWhiteboardAlias("gnn_prefit_tracks", "gnn-tracks")
+    if matchTracks:
         s.addAlgorithm(
-            acts.examples.ProtoTracksToParameters(
+            acts.examples.TrackTruthMatcher(
                 level=level,
-                inputProtoTracks=outputProtoTracks,
-                inputSpacePoints=inputSpacePoints,
-                outputSeeds="gnn_seeds",
-                outputParameters="gnn_parameters",
-                outputProtoTracks="gnn_fit_prototracks",
-                geometry=detector.tracking_geometry,
-                magneticField=detector.field,
-                minTransverseDistance=parameterSpacePointDistance,
+                inputTracks="gnn-tracks",
+                inputParticles=inputParticles,
+                inputMeasurementParticlesMap="measurement_particles_map",
+                outputTrackParticleMatching="gnn_track_particle_matching",
+                outputParticleTrackMatching="gnn_particle_track_matching",
+                doubleMatching=False,
             )
         )
-    if fit:
-        _kalman_fit(s, detector, "gnn_fit_prototracks", "gnn_parameters", "gnn_tracks", level)
+        s.addWhiteboardAlias("track_particle_matching", "gnn_track_particle_matching")
+        s.addWhiteboardAlias("particle_track_matching", "gnn_particle_track_matching")
+    if outputDirRoot is not None:
+        # upstream: ROOT finder-performance files; the wheel has no ROOT writers, so the
+        # same numbers come from ACTS's Python performance writer (reported, not silent)
+        writer = acts.examples.PythonPatternRecognitionPerformanceWriter(
+            level=level,
+            inputTracks="gnn-tracks",
+            inputParticles=inputParticles,
+            inputTrackParticleMatching="gnn_track_particle_matching",
+            inputParticleTrackMatching="gnn_particle_track_matching",
+            inputParticleMeasurementsMap="particle_measurements_map",
+            label="gnn",
+        )
+        s.addWriter(writer)
+        s.gnnPerformanceWriter = writer
+        log.warning(
+            "addGnn: outputDirRoot=%s: ACTS's ROOT performance writers are not in the pyacts "
+            "wheel, no ROOT file is written; the finding performance is "
+            "s.gnnPerformanceWriter.stats() after s.run()",
+            outputDirRoot,
+        )
+    s.gnnAlgorithm = algorithm
+    if fit or ckfFromGnn:
+        assert detector is not None
+        algorithm.parameter_accounting = _start_parameters_and_fit(
+            s,
+            detector,
+            outputProtoTracks,
+            inputSpacePoints,
+            parameterSpacePointDistance,
+            fit,
+            level,
+        )
     if ckfFromGnn:
+        assert detector is not None
         _add_ckf(s, detector, "gnn_parameters", "gnn_seeds", "gnn_ckf_tracks", level)
-    return algorithm
+    return s
 
 
-@dataclass(frozen=True)
-class CkfSettings:
-    """The CKF reference chain's settings for the generic detector (ACTS units).
+def _parameters(
+    s: acts.examples.Sequencer,
+    detector: Detector,
+    candidates: str,
+    spacePoints: str,
+    distance: float,
+    tag: str,
+    level: Any,
+) -> None:
+    s.addAlgorithm(
+        acts.examples.ProtoTracksToParameters(
+            level=level,
+            inputProtoTracks=candidates,
+            inputSpacePoints=spacePoints,
+            outputSeeds=f"{tag}_seeds",
+            outputParameters=f"{tag}_parameters",
+            outputProtoTracks=f"{tag}_fit_prototracks",
+            geometry=detector.tracking_geometry,
+            magneticField=detector.field,
+            minTransverseDistance=distance,
+        )
+    )
 
-    Seeding as in ACTS's generic-detector examples (pixel space points, r < 200 mm,
-    1 mm < delta r < 60 mm, |z| < 2 m, collision region |z| < 250 mm, pT > 500 MeV, |d0| < 3 mm,
-    one seed per middle space point); CKF chi2 cuts 15 (measurement) / 25 (outlier), 10
-    measurements per surface at most, seed deduplication, stay on seed; tracks with pT > 500
-    MeV and >= 7 measurements; greedy ambiguity resolution with at most 3 shared hits.
-    """
 
-    min_pt: float = 0.5 * u.GeV
-    max_seed_r: float = 200 * u.mm
-    delta_r: tuple[float, float] = (1 * u.mm, 60 * u.mm)
-    collision_region: tuple[float, float] = (-250 * u.mm, 250 * u.mm)
-    z_range: tuple[float, float] = (-2000 * u.mm, 2000 * u.mm)
-    impact_max: float = 3 * u.mm
-    max_seeds_per_middle: int = 1
-    sigma_scattering: float = 5.0
-    rad_length_per_seed: float = 0.1
-    chi2_measurement: float = 15.0
-    chi2_outlier: float = 25.0
-    measurements_per_surface: int = 10
-    min_measurements: int = 7
-    max_shared_hits: int = 3
+def _start_parameters_and_fit(
+    s: acts.examples.Sequencer,
+    detector: Detector,
+    candidates: str,
+    spacePoints: str,
+    distance: float,
+    fit: bool,
+    level: Any,
+) -> CandidateAccounting:
+    """``ProtoTracksToParameters`` (``distance`` [mm] apart) -> ``gnn_parameters``,
+    ``gnn_seeds``, ``gnn_fit_prototracks``; the candidates it skips get a fallback estimate
+    without the distance cut (when ``distance`` > 0); with ``fit``, both sets are Kalman
+    fitted and merged into ``gnn_tracks``. Returns the accounting (every candidate reaches
+    the fit or is counted as lost, with why)."""
+    fallback = distance > 0
+    _parameters(s, detector, candidates, spacePoints, distance, "gnn", level)
+    accounting = CandidateAccounting(
+        candidates,
+        "gnn_fit_prototracks",
+        spacePoints,
+        distance,
+        outputSkippedProtoTracks="gnn_fallback_candidates" if fallback else None,
+        level=level,
+    )
+    s.addAlgorithm(accounting)
+    if fallback:
+        _parameters(s, detector, "gnn_fallback_candidates", spacePoints, 0.0, "gnn_fallback", level)
+        accounting.fallback = CandidateAccounting(
+            "gnn_fallback_candidates", "gnn_fallback_fit_prototracks", spacePoints, 0.0, level=level
+        )
+        s.addAlgorithm(accounting.fallback)
+    if fit:
+        if not fallback:
+            _kalman_fit(s, detector, "gnn_fit_prototracks", "gnn_parameters", "gnn_tracks", level)
+            return accounting
+        for tag in ("gnn", "gnn_fallback"):
+            fitted = f"{tag}_fit_prototracks"
+            _kalman_fit(s, detector, fitted, f"{tag}_parameters", f"{tag}_fitted_tracks", level)
+        s.addAlgorithm(
+            TrackMerge(["gnn_fitted_tracks", "gnn_fallback_fitted_tracks"], "gnn_tracks", level)
+        )
+    return accounting
 
 
 def _add_ckf(
@@ -258,7 +372,7 @@ def _add_ckf(
 ) -> None:
     """A CKF (``TrackFindingAlgorithm``) from the given start parameters and seeds."""
     c = settings or CkfSettings()
-    selector = acts.TrackSelector.Config(ptMin=c.min_pt, minMeasurements=c.min_measurements)
+    selector = c.track_selector()
     s.addAlgorithm(
         acts.examples.TrackFindingAlgorithm(
             level=level,
@@ -294,16 +408,20 @@ def _add_ckf(
 def addCkfReference(
     s: acts.examples.Sequencer,
     detector: Detector,
-    settings: CkfSettings | None = None,
+    settings: CkfSettings | str | None = None,
     outputTracks: str = "ckf_tracks",
     selectedParticles: str = "particles_selected",
     logLevel: Any = None,
+    prefix: str = "",
 ) -> str:
     """ACTS's standard chain: seeding (grid triplet seeder on pixel space points) -> track
     parameter estimation -> CKF -> greedy ambiguity resolution; returns the output name.
 
-    ``selectedParticles`` (from :func:`addParticleSelection`, added before) feeds the seeding's
-    own truth bookkeeping."""
+    ``settings``: a :class:`CkfSettings` or the name of one of :data:`CKF_PRESETS` (None:
+    ``fast``). ``selectedParticles`` (from :func:`addParticleSelection`, added before) feeds
+    the seeding's own truth bookkeeping. ``prefix`` prefixes every intermediate collection
+    (seeds, parameters, raw tracks), so several presets run side by side on the same events
+    (give each its own ``outputTracks``)."""
     from acts.examples.reconstruction import (
         SeedFinderConfigArg,
         SeedFinderOptionsArg,
@@ -311,13 +429,22 @@ def addCkfReference(
         addSeeding,
     )
 
-    c = settings or CkfSettings()
+    c = ckf_preset(settings) if isinstance(settings, str) else settings or CkfSettings()
     level = _level(s, logLevel)
+    if prefix:  # addSeeding reads f"{prefix}measurement_subset"
+        s.addWhiteboardAlias(f"{prefix}measurement_subset", "measurement_subset")
+    selection = (
+        detector.seeding_selection_file
+        if c.seeding_selection is None
+        else detector.seeding_selection_file.parent / c.seeding_selection
+    )
+    if not selection.is_file():
+        raise FileNotFoundError(f"CKF seeding geometry selection {selection} does not exist")
     addSeeding(
         s,
         detector.tracking_geometry,
         detector.field,
-        geoSelectionConfigFile=detector.seeding_selection_file,
+        geoSelectionConfigFile=selection,
         seedingAlgorithm=SeedingAlgorithm.GridTriplet,
         seedFinderConfigArg=SeedFinderConfigArg(
             r=(None, c.max_seed_r),
@@ -331,21 +458,34 @@ def addCkfReference(
             impactMax=c.impact_max,
         ),
         seedFinderOptionsArg=SeedFinderOptionsArg(bFieldInZ=SOLENOID_FIELD_TESLA * u.T),
-        initialSigmas=[1 * u.mm, 1 * u.mm, 1 * u.degree, 1 * u.degree, 0.1 / u.GeV, 1 * u.ns],
+        initialSigmas=[
+            1 * u.mm,
+            1 * u.mm,
+            1 * u.degree,
+            1 * u.degree,
+            c.initial_sigma_qop,
+            1 * u.ns,
+        ],
+        initialSigmaQoverPt=c.initial_sigma_qop_pt,
         initialSigmaPtRel=0.1,
         initialVarInflation=[1.0] * 6,
         selectedParticles=selectedParticles,
         logLevel=level,
+        prefix=prefix,
     )
-    _add_ckf(s, detector, "estimatedparameters", "estimatedseeds", "ckf_raw_tracks", level, c)
+    raw = f"{prefix}ckf_raw_tracks"
+    _add_ckf(s, detector, f"{prefix}estimatedparameters", f"{prefix}estimatedseeds", raw, level, c)
+    if c.max_shared_hits is None:
+        s.addWhiteboardAlias(outputTracks, raw)
+        return outputTracks
     s.addAlgorithm(
         acts.examples.GreedyAmbiguityResolutionAlgorithm(
             level=level,
-            inputTracks="ckf_raw_tracks",
+            inputTracks=raw,
             outputTracks=outputTracks,
             maximumSharedHits=c.max_shared_hits,
             nMeasurementsMin=c.min_measurements,
-            maximumIterations=100000,
+            maximumIterations=c.ambiguity_iterations,
         )
     )
     return outputTracks
@@ -358,17 +498,16 @@ def addTrackQualitySelection(
     settings: CkfSettings | None = None,
     logLevel: Any = None,
 ) -> str:
-    """The CKF chain's track selection (pT > ``min_pt``, >= ``min_measurements``) on other
-    tracks, e.g. the fitted GNN tracks, so both chains are scored on the same footing."""
+    """The CKF chain's track selection (:meth:`CkfSettings.track_selector`: pT, measurements
+    and, where the settings have them, |eta|, loc0, holes, outliers) on other tracks, e.g.
+    the fitted GNN tracks, so both chains are scored on the same footing."""
     c = settings or CkfSettings()
     s.addAlgorithm(
         acts.examples.TrackSelectorAlgorithm(
             level=_level(s, logLevel),
             inputTracks=inputTracks,
             outputTracks=outputTracks,
-            selectorConfig=acts.TrackSelector.Config(
-                ptMin=c.min_pt, minMeasurements=c.min_measurements
-            ),
+            selectorConfig=c.track_selector(),
         )
     )
     return outputTracks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +11,30 @@ from typing import Any
 import numpy as np
 
 from acts_gnn.detector import Detector, load_generic_detector
-from acts_gnn.io.acts_edm import columns_to_sim_particles, particles_to_columns, simhits_to_columns
+from acts_gnn.io.acts_edm import (
+    columns_to_sim_particles,
+    data_handle,
+    particles_to_columns,
+    simhits_to_columns,
+)
 from acts_gnn.io.atomic import write_json
 from acts_gnn.io.root_writer import SimulationRootWriter
 from acts_gnn.progress import progress_bar
 from acts_gnn.simulation.generator import EventGenerator, GeneratorConfig
+from acts_gnn.simulation.hepmc import (
+    HEPMC_FILE,
+    HepMC3EventWriter,
+    HepMC3Input,
+    HepMC3Source,
+    add_hepmc3_reader,
+    check_hepmc3_input,
+)
+from acts_gnn.simulation.pythia8 import (
+    PARENT_COLUMNS,
+    Pythia8Config,
+    Pythia8Generator,
+    concatenate_tables,
+)
 
 #: Written next to the ROOT files: how they were made (seed, generator settings, versions).
 RUN_INFO_FILE = "simulation.json"
@@ -40,45 +60,103 @@ def event_rng(seed: int, event: int) -> np.random.Generator:
     return np.random.default_rng([seed, event])
 
 
+#: What ``simulate`` takes its events from: the parametric generator, Pythia8 or HepMC3 files.
+EventSource = GeneratorConfig | Pythia8Config | HepMC3Input
+
+
+class _TableSource:
+    """Events from an in-memory generator (parametric or Pythia8)."""
+
+    input_name: str | None = None
+
+    def __init__(self, config: GeneratorConfig | Pythia8Config, seed: int) -> None:
+        self.generator: EventGenerator | Pythia8Generator = (
+            Pythia8Generator(config)
+            if isinstance(config, Pythia8Config)
+            else EventGenerator(config)
+        )
+        self.seed = seed
+
+    def event(self, number: int, particles: Any = None) -> tuple[dict, dict, dict]:
+        """(the table Fatras gets, the record for HepMC3 output, what to log of the event)."""
+        table = self.generator.generate(event_rng(self.seed, number))
+        if isinstance(self.generator, Pythia8Generator):
+            record = concatenate_tables(self.generator.last_interactions, PARENT_COLUMNS)
+            return table, record, dict(self.generator.last_seeds)
+        return table, table, {}
+
+    def event_info(self, number: int) -> dict[str, int]:
+        """What ``event`` will log of event ``number`` (Pythia8 seeds), known in advance."""
+        if isinstance(self.generator, Pythia8Generator):
+            return self.generator.draw_seeds(event_rng(self.seed, number))
+        return {}
+
+
 def simulate(
     output_dir: str | Path,
     events: int,
-    generator: GeneratorConfig,
+    generator: EventSource,
     seed: int = 42,
     detector: Detector | None = None,
     progress: bool = True,
     log_level: Any = None,
+    write_hepmc: str | Path | None = None,
 ) -> SimulationResult:
     """Generate ``events`` events, simulate them with Fatras, write particles.root/hits.root.
 
+    ``generator``: a :class:`GeneratorConfig` (parametric), a :class:`Pythia8Config` or a
+    :class:`~acts_gnn.simulation.hepmc.HepMC3Input` (events read from HepMC3 files).
+    ``write_hepmc``: a folder where the generated events are also written as
+    ``events.hepmc3`` (ASCII HepMC3, before the generator-level selection).
+
     The same ``seed`` gives the same events: the generator draws from ``event_rng(seed, i)`` and
-    Fatras from ACTS's ``RandomNumbers(seed)``, which also derives per-event streams.
+    Fatras from ACTS's ``RandomNumbers(seed)``, which also derives per-event streams; the
+    per-event Pythia8 seeds are recorded in ``simulation.json`` (``per_event``).
     """
     import acts
     import acts.examples
 
     if events <= 0:
         raise ValueError(f"events must be > 0, got {events}")
+    if isinstance(generator, HepMC3Input):
+        check_hepmc3_input(generator, events)  # before the minutes of setting up
     level = log_level if log_level is not None else acts.logging.WARNING
     detector = detector or load_generic_detector()
     output_dir = Path(output_dir)
-    metadata = {
+    metadata: dict[str, Any] = {
         "seed": seed,
         "events": events,
         "generator": generator.to_dict(),
         "detector": detector.name,
         "acts_version": f"{acts.version.major}.{acts.version.minor}.{acts.version.patch}",
     }
-    writer = SimulationRootWriter(output_dir, metadata)
-    result = SimulationResult(writer._final["particles"], writer._final["hits"], events)
-
+    rnd = acts.examples.RandomNumbers(seed=seed)
     sequencer = acts.examples.Sequencer(
         events=events, numThreads=1, logLevel=level, trackFpes=False
     )
     for decorator in detector.decorators:
         sequencer.addContextDecorator(decorator)
-    rnd = acts.examples.RandomNumbers(seed=seed)
-    sequencer.addAlgorithm(_GeneratorAlgorithm(EventGenerator(generator), seed, level))
+    source: _TableSource | HepMC3Source
+    scratch = tempfile.TemporaryDirectory(prefix="acts-gnn-hepmc3-")  # several files -> one
+    if isinstance(generator, HepMC3Input):
+        # the reader's own stream (pile-up counts, vertices), independent of Fatras's
+        reader_seed = int(np.random.default_rng([seed, 0x48455033]).integers(1, 2**31))
+        reader_rnd = acts.examples.RandomNumbers(seed=reader_seed)
+        add_hepmc3_reader(sequencer, generator, events, reader_rnd, Path(scratch.name), level)
+        source = HepMC3Source(generator, seed)
+    else:
+        source = _TableSource(generator, seed)
+    hepmc_writer = None
+    if write_hepmc is not None:
+        hepmc_writer = HepMC3EventWriter(Path(write_hepmc) / HEPMC_FILE)
+        metadata["hepmc_output"] = str(Path(write_hepmc) / HEPMC_FILE)
+    per_event = {str(k): info for k in range(events) if (info := source.event_info(k))}
+    if per_event:  # Pythia8 seeds and pile-up counts, recorded before the run
+        metadata["per_event"] = per_event
+    writer = SimulationRootWriter(output_dir, metadata)
+    result = SimulationResult(writer._final["particles"], writer._final["hits"], events)
+
+    sequencer.addAlgorithm(_GeneratorAlgorithm(source, level, hepmc_writer))
     sequencer.addAlgorithm(
         acts.examples.FatrasSimulation(
             acts.examples.FatrasSimulation.Config(
@@ -106,10 +184,15 @@ def simulate(
         sequencer.run()
     except BaseException:
         writer.abort()
+        if hepmc_writer is not None:
+            hepmc_writer.abort()
         raise
     finally:
         recorder.close_progress()
+        scratch.cleanup()
     writer.close()
+    if hepmc_writer is not None:
+        hepmc_writer.close()
     write_json(output_dir / RUN_INFO_FILE, metadata, sort_keys=True)
     return result
 
@@ -117,19 +200,41 @@ def simulate(
 class _GeneratorAlgorithm:
     """Factory for the ACTS algorithm that puts generated particles on the whiteboard."""
 
-    def __new__(cls, generator: EventGenerator, seed: int, level: Any) -> Any:
+    def __new__(
+        cls,
+        source: _TableSource | HepMC3Source,
+        level: Any,
+        hepmc_writer: HepMC3EventWriter | None,
+    ) -> Any:
         import acts.examples
 
         class GeneratorAlgorithm(acts.examples.IAlgorithm):
             def __init__(self) -> None:
                 super().__init__("ActsGnnEventGenerator", level)
-                self.output = acts.examples.WriteDataHandle(
-                    self, acts.examples.SimParticleContainer, "OutputParticles"
+                self.output = data_handle(
+                    self,
+                    "write",
+                    acts.examples.SimParticleContainer,
+                    "OutputParticles",
+                    "particles_generated",
                 )
-                self.output.initialize("particles_generated")
+                self.input = None
+                if source.input_name is not None:
+                    self.input = data_handle(
+                        self,
+                        "read",
+                        acts.examples.SimParticleContainer,
+                        "InputParticles",
+                        source.input_name,
+                    )
 
             def execute(self, context: Any) -> Any:
-                table = generator.generate(event_rng(seed, context.eventNumber))
+                read = self.input(context.eventStore) if self.input is not None else None
+                table, record, info = source.event(context.eventNumber, read)
+                if hepmc_writer is not None:
+                    hepmc_writer.write(context.eventNumber, record)
+                if info != source.event_info(context.eventNumber):
+                    raise RuntimeError(f"event {context.eventNumber}: seeds differ from the record")
                 self.output(context, columns_to_sim_particles(table))
                 return acts.examples.ProcessCode.SUCCESS
 
@@ -152,14 +257,16 @@ class _RecorderAlgorithm:
         class RecorderAlgorithm(acts.examples.IAlgorithm):
             def __init__(self) -> None:
                 super().__init__("ActsGnnSimulationRecorder", level)
-                self.hits = acts.examples.ReadDataHandle(
-                    self, acts.examples.SimHitContainer, "InputSimHits"
+                self.hits = data_handle(
+                    self, "read", acts.examples.SimHitContainer, "InputSimHits", "simhits"
                 )
-                self.hits.initialize("simhits")
-                self.particles = acts.examples.ReadDataHandle(
-                    self, acts.examples.SimParticleContainer, "InputParticles"
+                self.particles = data_handle(
+                    self,
+                    "read",
+                    acts.examples.SimParticleContainer,
+                    "InputParticles",
+                    "particles_simulated",
                 )
-                self.particles.initialize("particles_simulated")
                 self.bar = progress_bar(
                     total=events, desc="simulate", unit="event", enabled=progress
                 )

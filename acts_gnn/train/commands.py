@@ -73,6 +73,27 @@ def train_model_command(args: argparse.Namespace, model: str) -> int:
     return _report(train_filter(config, resume=args.resume, progress=progress))
 
 
+def train_vertex_command(args: argparse.Namespace) -> int:
+    """``train vertex``: the pair network of the vertexing stage (``--resume`` unsupported)."""
+    from acts_gnn.train.vertexing import load_vertex_config, train_vertex_pairs
+
+    if args.resume:
+        raise SystemExit("train vertex: --resume is not supported (training takes minutes)")
+    config = load_vertex_config(args.config)
+    if args.device is not None:
+        config.device = args.device
+    if args.output is not None:
+        config.output = str(args.output)
+    if args.epochs is not None:
+        config.epochs = args.epochs
+    config.validate(str(args.config))
+    output = train_vertex_pairs(config, progress=False if args.quiet else None)
+    history = json.loads((output / "history.json").read_text())
+    print("last epoch: " + "  ".join(f"{k}={v:.4g}" for k, v in history[-1].items()))
+    print(f"outputs in {output} (config.yaml, history.json, checkpoints/last.pt, vertex-pairs.*)")
+    return 0
+
+
 def parse_metadata(items: Sequence[str]) -> dict[str, Any]:
     """``["r=0.45", "k=200"]`` (``--metadata``) -> ``{"r": 0.45, "k": 200}`` (values are JSON)."""
     out: dict[str, Any] = {}

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from acts_gnn.event import Event
 from acts_gnn.graph.metric_learning import MetricLearning
-from acts_gnn.graph.store import CachedGraphs, GraphSource, StoredGraphs
+from acts_gnn.graph.store import CachedGraphs, GraphSource, StoredGraphs, file_sha256
 from acts_gnn.nn.filter import EdgeFilter
 from acts_gnn.train.config import GnnTrainingConfig
 from acts_gnn.train.data import GraphSample, build_datasets
@@ -119,7 +119,12 @@ class FilterTrainer(GnnTrainer):
         self.graph_info = {"embedding": g.embedding, "r": stage.rVal, "k": stage.knnVal}
         source: GraphSource = EmbeddingGraphs(stage)
         if d.cache_graphs:
-            source = CachedGraphs(source, Path(self.cfg.output) / "graphs")
+            # the key of the cache: the embedding file's content and the search knobs
+            identity = (
+                f"embedding sha256:{file_sha256(g.embedding)} r {stage.rVal!r} "
+                f"k {stage.knnVal} backend {g.backend}"
+            )
+            source = CachedGraphs(source, Path(self.cfg.output) / "graphs", identity)
         return source
 
     def _build_datasets(self) -> tuple[Any, Any]:

@@ -34,7 +34,14 @@ import torch
 
 from acts_gnn.event import Event
 from acts_gnn.graph.features import node_feature_matrix, raw_edge_features
-from acts_gnn.graph.store import GraphSource, graph_path, module_map_graphs, save_graph
+from acts_gnn.graph.store import (
+    GraphSource,
+    cache_key,
+    graph_path,
+    module_map_graphs,
+    save_graph,
+    stored_cache_key,
+)
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.io.atomic import write_text
 from acts_gnn.metrics.edges import EdgeMetrics
@@ -62,7 +69,11 @@ class FilteredGraphs:
         self.graphs = graphs
         self.names, self.scales = pipeline_features(filter_path)
         self.classifier = edge_classifier(
-            filter_path, cut=cut, device=device, node_features=tuple(self.names)
+            filter_path,
+            cut=cut,
+            device=device,
+            node_features=tuple(self.names),
+            expected=("EdgeFilter",),
         )
         self.cut = float(self.classifier.cut)
 
@@ -111,6 +122,8 @@ class GraphFileReport:
     selection: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     skipped_existing: list[int] = field(default_factory=list)  # graph files kept as they were
+    #: existing files built from other inputs (another map, other hits): rebuilt
+    rebuilt_stale: list[int] = field(default_factory=list)
 
     def totals(self) -> dict[str, float]:
         """Edge efficiency, purity and edges per hit over the written events."""
@@ -163,14 +176,19 @@ def write_graph_files(
                 f"{output} holds graphs of another builder ({before.get('builder')}): "
                 "give another folder, or --overwrite to rebuild"
             )
+    identity = getattr(graphs, "identity", None) or json.dumps(builder, sort_keys=True)
     for event in events:
-        if graph_path(output, event.event_id).is_file() and not overwrite:
+        key = cache_key(identity, event)
+        exists = graph_path(output, event.event_id).is_file()
+        if exists and not overwrite and stored_cache_key(output, event.event_id) == key:
             report.skipped_existing.append(event.event_id)
         else:
+            if exists and not overwrite:
+                report.rebuilt_stale.append(event.event_id)
             start = time.perf_counter()
             edge_index, edge_attr = graphs(event)
             seconds = time.perf_counter() - start
-            save_graph(output, event.event_id, edge_index, edge_attr)
+            save_graph(output, event.event_id, edge_index, edge_attr, cache_key=key)
             metrics = EdgeMetrics()
             metrics.add(edge_index, truth_graph(event, selection), truth_graph(event), event.n_hits)
             report.events = [e for e in report.events if e["event_id"] != event.event_id]
@@ -202,6 +220,7 @@ def graphs_command(args: Any) -> int:
     """``acts-gnn graphs`` (``args``: its options, :mod:`acts_gnn.cli.parser`): write the graph
     files and ``graphs.json``, print the totals."""
     from acts_gnn.chain.defaults import default_files
+    from acts_gnn.io.atomic import require_writable_dir
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 
@@ -214,6 +233,7 @@ def graphs_command(args: Any) -> int:
     ids = ids[: args.events] if args.events else ids
     if not ids:
         raise ValueError(f"no events left in {args.input} after --skip {args.skip}")
+    require_writable_dir(args.output)  # before the work, not after it
     dataset = PreparedDataset(args.input, ids)
     builder: dict[str, Any] = {"graph": args.graph}
     graphs: GraphSource
@@ -248,5 +268,10 @@ def graphs_command(args: Any) -> int:
     if report.skipped_existing:
         print(
             f"kept {len(report.skipped_existing)} existing graph files (--overwrite rebuilds them)"
+        )
+    if report.rebuilt_stale:
+        print(
+            f"rebuilt {len(report.rebuilt_stale)} existing graph files built from other inputs "
+            "(another module map or data set)"
         )
     return 0

@@ -36,8 +36,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from acts_gnn.io.atomic import atomic_path, write_json
-from acts_gnn.nn.files import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from acts_gnn.io.atomic import atomic_path, require_writable_dir, write_json
+from acts_gnn.nn.files import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, check_archive
 from acts_gnn.nn.interaction_network import InteractionNetwork
 from acts_gnn.progress import progress_bar
 from acts_gnn.train.config import ConfigError, GnnTrainingConfig, TrainingConfigLike, save_config
@@ -157,6 +157,25 @@ def lr_factor(config: TrainingConfigLike, epoch: int) -> float:
     return 1.0
 
 
+#: The keys of a config's data section that define the training samples (the other keys:
+#: caching, threads, memory, change nothing a model learns from); see
+#: :meth:`GnnTrainer._data_identity`.
+DATA_IDENTITY_FIELDS = (
+    "source",
+    "input",
+    "module_map",
+    "graphs",
+    "train_events",
+    "val_events",
+    "node_features",
+    "feature_scales",
+    "edge_features",
+    "edge_feature_scales",
+    "target",
+    "synthetic",
+)
+
+
 def model_metadata(config: GnnTrainingConfig) -> dict[str, Any]:
     """What an inference stage needs besides the weights: features and their scales."""
     d = config.data
@@ -233,6 +252,7 @@ class GnnTrainer:
         self.config = config
         self.output = Path(config.output)
         self.checkpoints = self.output / "checkpoints"
+        require_writable_dir(self.output)  # before the datasets and the epochs, not after
         self.context = context or init_distributed(config.device)
         self.device = select_device(config.device, self.context.local_rank)
         t = config.training
@@ -303,9 +323,11 @@ class GnnTrainer:
         if not last.exists():
             log.warning("no checkpoint in %s: starting from scratch", self.checkpoints)
             return
+        check_archive(last, "checkpoint")  # a damaged file: InputDataError naming it
         state = torch.load(last, map_location=self.device, weights_only=False)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"{last} is not an acts-gnn checkpoint")
+        self._refuse_other_data(last, state)
         if state["model_config"] != self.model.config:
             raise ConfigError(
                 f"{last}: the model in the checkpoint ({state['model_config']}) differs from "
@@ -323,6 +345,42 @@ class GnnTrainer:
             torch.set_rng_state(rng["torch"].cpu())
         log.info("resumed from %s after epoch %d", last, self.start_epoch)
 
+    def _data_identity(self) -> dict[str, Any]:
+        """What the training samples are made of (:data:`DATA_IDENTITY_FIELDS` of the data
+        section, paths resolved; the graph source's identity, e.g. the module map's content
+        hash, which then stands for the map's path), stored in every checkpoint."""
+        data = self.config.to_dict()["data"]
+        out: dict[str, Any] = {}
+        for key in DATA_IDENTITY_FIELDS:
+            value = data.get(key)
+            if key in ("input", "module_map", "graphs") and value:
+                value = str(Path(value).resolve())
+            out[key] = value
+        graphs = getattr(self.train_set, "graphs", None)
+        identity = getattr(graphs, "identity", None)
+        if identity:
+            out["graph_source"] = str(identity)
+            out.pop("module_map", None)  # the content hash identifies the map, not its path
+        return out
+
+    def _refuse_other_data(self, last: Path, state: dict[str, Any]) -> None:
+        """ConfigError when the checkpoint ``last`` was trained on other data (another data
+        set, module map, graphs folder, event split or features) than this config gives."""
+        stored = state.get("data_identity")
+        if stored is None:  # a checkpoint of an older version: nothing to compare
+            log.warning("%s records no data identity: cannot check the resumed data", last)
+            return
+        now = self._data_identity()
+        differ = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+        if differ:
+            lines = "; ".join(
+                f"{k}: checkpoint {stored.get(k)!r}, now {now.get(k)!r}" for k in differ
+            )
+            raise ConfigError(
+                f"{last} was trained on other data than this config gives ({lines}); resume "
+                "needs the same data: restore it, or train into another output"
+            )
+
     def _checkpoint(self, epoch: int) -> dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
@@ -339,6 +397,7 @@ class GnnTrainer:
             "config": self.config.to_dict(),
             "metadata": self._metadata(),
             "world_size": self.context.world_size,
+            "data_identity": self._data_identity(),
             "rng": {"torch": torch.get_rng_state()},
         }
 

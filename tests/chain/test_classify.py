@@ -133,7 +133,8 @@ def test_edge_feature_knobs() -> None:
     x, ei, ea = random_graph(10, 20, 3, 2)
     with pytest.raises(ValueError, match="no edge_attr"):
         TorchEdgeClassifier(gnn(2), useEdgeFeatures=True)(x, ei)
-    with pytest.raises(ValueError, match="undirected with edge features"):
+    # undirected with edge features needs the six standard columns to reverse them exactly
+    with pytest.raises(ValueError, match="undirected with edge features needs the 6"):
         TorchEdgeClassifier(gnn(2), useEdgeFeatures=True, undirected=True)(x, ei, ea)
     # without useEdgeFeatures the features are only filtered, not given to the model
     result = TorchEdgeClassifier(gnn(0), cut=0.0).classify(x, ei, ea)
@@ -161,10 +162,11 @@ def test_onnx_stage_checks(tmp_path: Path) -> None:
     gnn_path = export_onnx(gnn(), tmp_path / "gnn.onnx")
     with pytest.raises(ValueError, match="export it with exact chunking"):
         OnnxEdgeClassifier(gnn_path, nChunks=4)
-    with pytest.raises(ValueError, match="takes no edge features"):
+    with pytest.raises(ValueError, match="useEdgeFeatures=True but the model has 2 inputs"):
         OnnxEdgeClassifier(gnn_path, useEdgeFeatures=True)
-    with pytest.raises(ValueError, match="set useEdgeFeatures=True"):
-        OnnxEdgeClassifier(export_onnx(gnn(2), tmp_path / "gnn2.onnx"))
+    # as upstream, useEdgeFeatures follows the model's inputs when left unset
+    assert OnnxEdgeClassifier(export_onnx(gnn(2), tmp_path / "gnn2.onnx")).useEdgeFeatures
+    assert not OnnxEdgeClassifier(gnn_path).useEdgeFeatures
     with pytest.raises(FileNotFoundError):
         OnnxEdgeClassifier(tmp_path / "missing.onnx")
     # baked-in exact chunking gives the unchunked scores

@@ -66,6 +66,7 @@ def test_dataset_listing_and_iteration(tmp_path):
     for event_id in (7, 3, 12):
         write_event(tmp_path, random_event(event_id, seed=event_id))
     (tmp_path / "notes.txt").write_text("not an event")
+    write_dataset_info(tmp_path, {"events": [12, 3, 7]})
     assert list_events(tmp_path) == [3, 7, 12]
     dataset = PreparedDataset(tmp_path)
     assert len(dataset) == 3
@@ -87,8 +88,12 @@ def test_dataset_info_round_trip(tmp_path):
 def test_missing_things_raise(tmp_path):
     with pytest.raises(InputDataError, match="does not exist"):
         list_events(tmp_path / "nowhere")
+    with pytest.raises(InputDataError, match="not a prepared-event folder"):
+        PreparedDataset(tmp_path)
+    write_dataset_info(tmp_path, {"events": []})
     with pytest.raises(InputDataError, match="no prepared events"):
         PreparedDataset(tmp_path)
+    (tmp_path / DATASET_FILE).unlink()
     with pytest.raises(InputDataError, match=r"dataset\.json"):
         read_dataset_info(tmp_path)
     with pytest.raises(InputDataError, match="does not exist") as info:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -91,18 +92,20 @@ def test_matching_by_hand() -> None:
     event, tracks = four_kinds()
     m = match_tracks(event, tracks, SELECTION)
     assert m.n_hits.tolist() == [6, 4, 3, 3, 4, 3]
-    # T4: A, B, C one hit each: the tie goes to the lowest particle row (A)
-    assert m.particle.tolist() == [0, 0, 1, 1, 0, 3]
+    # T4: A, B, C one hit each: the tie goes to the particle met first walking back from
+    # the track's last hit (C; the noise hit has no particle)
+    assert m.particle.tolist() == [0, 0, 1, 1, 2, 3]
     assert m.particle_hits.tolist() == [6, 4, 3, 3, 1, 3]
     # double majority (strict): B's halves hold exactly half of B: no match
     assert m.double_majority.tolist() == [True, True, False, False, False, True]
     # ACTS (ratio >= 0.5, double): T0 matched, T1 duplicate (fewer hits), T2 matched, T3
-    # duplicate (same hits: the first stays), T4 fake (1/4), T5 unclassified (D unselected)
-    assert m.acts.tolist() == [MATCHED, DUPLICATE, MATCHED, DUPLICATE, FAKE, UNCLASSIFIED]
+    # duplicate (same hits: the first stays), T4 fake (1/4), T5 matched to D: ACTS's matcher
+    # sees every particle, selected or not
+    assert m.acts.tolist() == [MATCHED, DUPLICATE, MATCHED, DUPLICATE, FAKE, MATCHED]
     assert m.particle_n_hits.tolist() == [6, 6, 4, 3]
     assert m.selected.tolist() == [True, True, True, False]
-    assert m.n_acts_matched.tolist() == [2, 2, 0, 0]
-    assert m.n_acts_fake.tolist() == [1, 0, 0, 0]
+    assert m.n_acts_matched.tolist() == [2, 2, 0, 1]
+    assert m.n_acts_fake.tolist() == [0, 0, 1, 0]
     assert m.exatrkx_matched.tolist() == [True, False, False, True]
 
 
@@ -145,11 +148,56 @@ def test_metrics_by_hand() -> None:
     assert metrics.purity == pytest.approx(2 / 6)
 
 
+def test_fakes_and_duplicates_of_unselected_particles_count() -> None:
+    # D (0.05 GeV) is not selected. T0 all of D (matched), T1 two of D's three hits
+    # (2/2 of the track, 2/3 of D: a duplicate), T2 one D hit + two noise hits (1/3: fake).
+    event, r = build_event()
+    tracks = [np.array(r["D"]), np.array(r["D"][:2]), np.array([r["D"][0], *r["noise"]])]
+    metrics = TrackMetrics(SELECTION)
+    m = metrics.add(event, tracks, trackml=False)
+    assert m.acts.tolist() == [MATCHED, DUPLICATE, FAKE]
+    # ACTS divides by all tracks and counts the tracks of every particle
+    assert metrics.fake_ratio == pytest.approx(1 / 3)
+    assert metrics.duplicate_ratio == pytest.approx(1 / 3)
+    # the particle-level numbers count the selected particles (A, B, C) only
+    assert metrics.efficiency == 0.0
+    stats = metrics.acts_stats()
+    assert stats["nTotalMatchedTracks"] == 0
+    assert stats["nTotalFakeParticles"] == 0
+    assert stats["nTotalQualityTracks"] == 0
+    assert math.isnan(stats["meanPurity"])
+
+
+def test_majority_ties_and_shared_measurements() -> None:
+    event, r = build_event()
+    a, b = r["A"], r["B"]
+    # one hit each: the particle met first from the track's end wins
+    m = match_tracks(event, [np.array([b[0], a[0]]), np.array([a[0], b[0]])], SELECTION)
+    assert m.particle.tolist() == [0, 1]
+    # two B hits + two noise hits: 2/4 of the track but 2/6 of B -> fake; with both noise
+    # hits also made by B (shared), 4/4 of the track and 4/8 of B -> matched
+    track = [np.array([b[0], b[1], *r["noise"]])]
+    assert match_tracks(event, track, SELECTION).acts.tolist() == [FAKE]
+    shared = (np.array(r["noise"]), np.array([1, 1]))
+    m = match_tracks(event, track, SELECTION, shared=shared)
+    assert m.acts.tolist() == [MATCHED]
+    assert m.particle_hits.tolist() == [4]
+    assert m.particle_n_hits[1] == 8
+    # a hit made by A (first) and B (shared): the tie goes to the first particle
+    m = match_tracks(event, [np.array([a[0]])], SELECTION, shared=(np.array([a[0]]), [1]))
+    assert m.particle.tolist() == [0]
+    metrics = TrackMetrics(SELECTION)
+    metrics.add(event, [np.array(a), np.array(a[:4])], trackml=False)
+    # completeness 6/6 and 4/6, purity 1 and 1
+    assert metrics.mean_completeness == pytest.approx((1 + 4 / 6) / 2)
+    assert metrics.mean_purity == pytest.approx(1.0)
+
+
 def test_matching_ratio_and_single_matching() -> None:
     event, tracks = four_kinds()
     # ratio 0.6: B's halves (3/6) no longer match -> fakes; T1 (4/6) still a duplicate
     m = match_tracks(event, tracks, SELECTION, matchingRatio=0.6)
-    assert m.acts.tolist() == [MATCHED, DUPLICATE, FAKE, FAKE, FAKE, UNCLASSIFIED]
+    assert m.acts.tolist() == [MATCHED, DUPLICATE, FAKE, FAKE, FAKE, MATCHED]
     # two A hits + two noise hits: 2/4 of the track (>= 0.5) but 2/6 of A
     _, r = build_event()
     track = [np.array([r["A"][0], r["A"][1], *r["noise"]])]
@@ -178,8 +226,8 @@ def test_selection_options() -> None:
     event.particles["is_primary"][1] = False
     m = match_tracks(event, tracks, ParticleSelection(primaries_only=True))
     assert m.selected.tolist() == [True, False, True, True]
-    # B unselected: its tracks get no ACTS classification
-    assert m.acts.tolist()[2:4] == [UNCLASSIFIED, UNCLASSIFIED]
+    # B unselected: its tracks are classified all the same (only the efficiency ignores B)
+    assert m.acts.tolist()[2:4] == [MATCHED, DUPLICATE]
 
 
 # -- TrackML score -------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Any) -
         module_map=map_path,
         model=model_path,
         truth_metrics=True,
+        ckf_presets=("fast", "upstream"),
     )
     summary = run_comparison(config, progress=False)
     write_report(summary, config.output)
@@ -72,18 +73,51 @@ def test_summary_has_both_chains(comparison: dict[str, Any]) -> None:
         assert entry["measurements"] > 0
     assert set(on_disk["gnn"]["time_per_event"]) >= {"GNN track finding", "Kalman fit"}
     assert set(on_disk["ckf"]["time_per_event"]) >= {"seeding", "CKF", "ambiguity resolution"}
-    for name in ("efficiency_vs_pt", "efficiency_vs_eta", "fake_ratio_vs_eta", "time_per_stage"):
+    for name in (
+        "efficiency_vs_pt",
+        "efficiency_vs_eta",
+        "fake_ratio_vs_eta",
+        "time_per_stage",
+        "efficiency_vs_time",
+    ):
         assert (report / f"{name}.png").stat().st_size > 1000
     assert "ACTS seeding + CKF" in (report / "summary.md").read_text()
     assert "| GNN (module map + GNN + KF) |" in headline_table(comparison)
 
 
 def test_acts_numbers_equal_an_independent_count(comparison: dict[str, Any]) -> None:
-    for chain in ("gnn", "gnn_prefit", "ckf"):
+    counters = ("nTotalTracks", "nTotalFakeTracks", "nTotalDuplicateTracks", "nTotalParticles")
+    for chain in ("gnn", "gnn_prefit", "ckf", "ckf_upstream"):
         entry, ours = comparison[chain], comparison[chain]["independent_count"]
         assert entry["acts_stats"]["nTotalParticles"] > 0
         for key in ("efficiency", "fake_ratio", "duplicate_ratio"):
-            assert ours[key] == pytest.approx(entry[key], abs=1e-12), (chain, key)
+            assert ours[key] == entry[key], (chain, key)
+        for key in counters:
+            assert ours["counts"][key] == entry["acts_stats"][key], (chain, key)
+
+
+def test_ckf_presets_side_by_side(comparison: dict[str, Any]) -> None:
+    from acts_gnn.sequencer.compare import headline_table
+
+    assert comparison["ckf"]["ckf_preset"] == "fast"
+    assert comparison["ckf_upstream"]["ckf_preset"] == "upstream"
+    assert comparison["ckf_upstream"]["tracks"] == "ckf_upstream_tracks"
+    table = headline_table(comparison)
+    assert "| ACTS seeding + CKF (fast) |" in table
+    assert "| ACTS seeding + CKF (upstream) |" in table
+    for chain in ("ckf", "ckf_upstream"):  # each preset its own stages and time
+        times = comparison[chain]["time_per_event"]
+        assert set(times) >= {"space points", "seeding", "CKF", "ambiguity resolution"}
+        assert times["total"] > 0
+    # the upstream preset's tracks pass |eta| < 3 and |loc0| < 4 mm, the fast one's need not
+    assert comparison["ckf_upstream"]["efficiency"] > 0.8
+    candidates = comparison["gnn"]["gnn_candidates"]
+    assert candidates["candidates"] == candidates["with_parameters"] + candidates["skipped"]
+    assert candidates["skipped"] == candidates["recovered_by_fallback"] + candidates["lost"]
+    assert sum(candidates["lost_by_reason"].values()) == candidates["lost"]
+    assert candidates["candidates"] == comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
+    summary_md = (Path(comparison["config"]["output"]) / "summary.md").read_text()
+    assert "GNN candidates: " in summary_md
 
 
 def test_ckf_reference_works_on_this_detector(comparison: dict[str, Any]) -> None:
@@ -125,6 +159,7 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
         addGnn,
         addParticleSelection,
         addRootSimulationInput,
+        addSpacePoints,
         addTrackPerformance,
     )
 
@@ -141,7 +176,16 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
         s.addContextDecorator(decorator)
     addRootSimulationInput(s, config.input, detector)
     addParticleSelection(s)
-    addGnn(s, **gnn_stages(config), detector=detector, fit=False, ckfFromGnn=True)
+    spacepoints = addSpacePoints(s, detector, detector.spacepoint_selection_file, "gnn_spacepoints")
+    addGnn(
+        s,
+        **gnn_stages(config),
+        inputSpacePoints=spacepoints,
+        device="cpu",
+        detector=detector,
+        matchTracks=False,
+        ckfFromGnn=True,
+    )
     writer = addTrackPerformance(s, "gnn_ckf_tracks", "gnn_ckf")
     s.run()
     stats = writer.stats()

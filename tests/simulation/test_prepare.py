@@ -155,6 +155,12 @@ def test_report_and_dataset_info(prepared_sample):
     assert info["skipped"] == {}
     assert info["detector"] == "generic"
     assert info["measurements_without_particle"] == 0
+    # no sim hit lost by digitization in a clean sample (counted where there are: see
+    # tests/io/test_mismatched_inputs.py)
+    assert info["simhits_without_measurement"] == 0
+    assert info["simhits_without_measurement_per_event"] == {}
+    assert report.simhits_dropped == {}
+    assert "sim hits dropped" not in report.summary()
     assert info["input"] == str(prepared_sample.simulation.directory.resolve())
     assert isinstance(info["digitization_seed"], int)
     assert json.loads((prepared_sample.directory / DATASET_FILE).read_text()) == info

@@ -12,6 +12,7 @@ import yaml
 
 from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
 from acts_gnn.cli import main
+from acts_gnn.graph.features import EDGE_FEATURES
 from acts_gnn.graph.store import graph_path
 from acts_gnn.nn.files import read_onnx_metadata, read_torchscript_metadata
 from acts_gnn.nn.filter import EdgeFilter
@@ -102,15 +103,20 @@ def test_training_learns_cut_and_exports(tmp_path: Path, embedding: Path) -> Non
     assert meta["score_cut"] == pytest.approx(after["val_cut_target"])
     assert meta["edge_features"] == ["dr", "dphi", "dz", "deta"]
     assert read_torchscript_metadata(tmp_path / "filter.pt")["graph"]["embedding"] == str(embedding)
-    # the exported filter runs in the edge-classifier stages with the same scores
+    # the exported filter runs in the edge-classifier stages with the same scores; the stages
+    # take raw edge features [E, 6] (EDGE_FEATURES) and select and scale them as the metadata says
     sample = trainer.val_set[0]
     ref = torch.sigmoid(trainer.model.eval()(sample.x, sample.edge_index, sample.edge_attr))
+    assert sample.edge_attr is not None
+    raw_edge_attr = torch.zeros(sample.n_edges, len(EDGE_FEATURES))
+    selected = [EDGE_FEATURES.index(name) for name in meta["edge_features"]]
+    raw_edge_attr[:, selected] = sample.edge_attr * torch.tensor(meta["edge_feature_scales"])
     for stage in (
         TorchEdgeClassifier(tmp_path / "filter.pt", cut=meta["score_cut"], useEdgeFeatures=True),
         TorchEdgeClassifier(tmp_path / "checkpoints" / "last.pt", useEdgeFeatures=True, nChunks=3),
         OnnxEdgeClassifier(tmp_path / "filter.onnx", useEdgeFeatures=True),
     ):
-        scores = stage.classify(sample.x, sample.edge_index, sample.edge_attr).scores
+        scores = stage.classify(sample.x, sample.edge_index, raw_edge_attr).scores
         torch.testing.assert_close(scores, ref.detach(), atol=1e-5, rtol=1e-4)
 
 

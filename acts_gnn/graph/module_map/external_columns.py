@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map.map import DOUBLET_CUT_QUANTITIES, ModuleMap
+from acts_gnn.graph.module_map.map import DOUBLET_CUT_QUANTITIES, ModuleMap, check_map_arrays
 
 #: External (MMG / acorn) names of the doublet quantities, in our cut-array order.
 EXTERNAL_QUANTITIES = ("z0", "dphi", "phiSlope", "deta")
@@ -35,6 +34,11 @@ TRIPLET_RANGES: tuple[str, ...] = (
     *(f"{q}{{}}_{leg}" for leg in ("12", "23") for q in EXTERNAL_QUANTITIES),
     "diff_dzdr_{}",
     "diff_dydx_{}",
+)
+#: External names of the 20 range columns, in :data:`~acts_gnn.graph.module_map.map.
+#: RANGE_COLUMNS` order (each min right before its max).
+EXTERNAL_RANGE_COLUMNS: tuple[str, ...] = tuple(
+    pattern.format(bound) for pattern in TRIPLET_RANGES for bound in ("min", "max")
 )
 #: Name patterns ("{}" = "min" / "max") of the ranges of a doublet.
 DOUBLET_RANGES: tuple[str, ...] = tuple(f"{q}{{}}_12" for q in EXTERNAL_QUANTITIES)
@@ -82,37 +86,23 @@ def map_from_external_columns(
     where: Callable[[int], str],
     metadata: dict[str, object],
 ) -> ModuleMap:
-    """Check external columns (NaN, min > max, duplicate triplets) and build the map.
+    """Check external columns (:func:`~acts_gnn.graph.module_map.map.check_map_arrays`: NaN,
+    min > max, negative occurrence, duplicate triplets) and build the map.
 
     ``ids`` uint64 [T, 3] module ids per row, ``occurrence`` [T], ``cols`` float64 [T] per
     external range name (every ``TRIPLET_RANGES`` pattern, min and max); ``path`` and
     ``where(row)`` (e.g. ``"line 7"``) name the place of bad input in the
     :class:`~acts_gnn.errors.InputDataError`. The map's triplets are sorted by module ids."""
-    for name, values in cols.items():
-        bad = np.flatnonzero(np.isnan(values))
-        if len(bad):
-            raise InputDataError(f"NaN value at {where(int(bad[0]))}", file=path, field=name)
-    for pattern in TRIPLET_RANGES:
-        lo, hi = cols[pattern.format("min")], cols[pattern.format("max")]
-        bad = np.flatnonzero(lo > hi)
-        if len(bad):
-            raise InputDataError(
-                f"min > max at {where(int(bad[0]))} ({lo[bad[0]]!r} > {hi[bad[0]]!r}); "
-                "are the columns in the right order?",
-                file=path,
-                field=pattern.format("min"),
-            )
-
+    check_map_arrays(
+        np.stack([cols[name] for name in EXTERNAL_RANGE_COLUMNS]),
+        occurrence,
+        ids,
+        path,
+        where,
+        EXTERNAL_RANGE_COLUMNS,
+    )
     order = np.lexsort((ids[:, 2], ids[:, 1], ids[:, 0]))
     ids_sorted = ids[order]
-    dup = np.flatnonzero(np.all(ids_sorted[1:] == ids_sorted[:-1], axis=1))
-    if len(dup):
-        first = int(order[dup[0] + 1])
-        raise InputDataError(
-            f"duplicate module triplet {ids[first].tolist()} at {where(first)}",
-            file=path,
-            field="module ids",
-        )
     modules = np.unique(ids)
     triplets = np.searchsorted(modules, ids_sorted).astype(np.int32)
 

@@ -27,7 +27,10 @@ ModuleMapGraph ROOT) are in :mod:`acts_gnn.graph.module_map.formats`. Maps are b
 from __future__ import annotations
 
 import ast
+import hashlib
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,57 @@ _DEFINING_ARRAYS = (
     "diff_dzdr",
     "diff_dydx",
 )
+
+
+def check_map_arrays(
+    columns: npt.NDArray[np.float64],
+    occurrence: npt.NDArray[np.integer],
+    ids: npt.NDArray[np.integer],
+    path: str | Path | None,
+    where: Callable[[int], str] = lambda row: f"triplet {row}",
+    names: tuple[str, ...] = RANGE_COLUMNS,
+) -> None:
+    """The one content check of a module map read from any file format (our ``.npz`` in both
+    encodings, acorn text, the ModuleMapGraph ROOT pair).
+
+    ``columns`` float64 [20, T]: the ranges in :data:`RANGE_COLUMNS` order (each min right
+    before its max); ``occurrence`` [T]; ``ids`` [T, 3]: the modules of each triplet (ids or
+    indices); ``path`` names the file and ``where(row)`` the place of a row in it (e.g. ``"line
+    7"``), ``names`` the field of each column in that format. Raises
+    :class:`~acts_gnn.errors.InputDataError` for a NaN bound, min > max (a range no hit can
+    pass: its triplet would silently give no edges), a negative occurrence or a duplicate
+    triplet; +-inf bounds (an open range) are allowed."""
+    for k, values in enumerate(columns):
+        bad = np.flatnonzero(np.isnan(values))
+        if len(bad):
+            raise InputDataError(f"NaN value at {where(int(bad[0]))}", file=path, field=names[k])
+    for k in range(0, len(columns), 2):
+        lo, hi = columns[k], columns[k + 1]
+        bad = np.flatnonzero(lo > hi)
+        if len(bad):
+            row = int(bad[0])
+            raise InputDataError(
+                f"min > max at {where(row)} ({float(lo[row])!r} > {float(hi[row])!r}; "
+                f"{len(bad)} such row(s)); are the columns in the right order?",
+                file=path,
+                field=names[k],
+            )
+    bad = np.flatnonzero(np.asarray(occurrence) < 0)
+    if len(bad):
+        raise InputDataError(
+            f"negative occurrence at {where(int(bad[0]))}", file=path, field="occurrence"
+        )
+    ids = np.asarray(ids).reshape(-1, 3)
+    order = np.lexsort((ids[:, 2], ids[:, 1], ids[:, 0]))
+    ids_sorted = ids[order]
+    dup = np.flatnonzero(np.all(ids_sorted[1:] == ids_sorted[:-1], axis=1))
+    if len(dup):
+        first = int(order[dup[0] + 1])
+        raise InputDataError(
+            f"duplicate module triplet {ids[first].tolist()} at {where(first)}",
+            file=path,
+            field="module ids",
+        )
 
 
 @dataclass
@@ -175,6 +229,45 @@ class ModuleMap:
         """Same modules, triplets, counts and cut values (bit for bit)."""
         return all(np.array_equal(getattr(self, a), getattr(other, a)) for a in _DEFINING_ARRAYS)
 
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the defining arrays (ids, triplets, counts, cut values): equal for
+        maps that give the same graphs, whatever file or format they came from."""
+        digest = hashlib.sha256()
+        for name in _DEFINING_ARRAYS:
+            array = np.ascontiguousarray(getattr(self, name))
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
+
+    def check_detector(
+        self, geometry_ids: npt.ArrayLike, path: str | Path | None, detector: str = "detector"
+    ) -> int:
+        """Refuse a map built for another detector: InputDataError (naming ``path``) when more
+        than half of its modules are not among ``geometry_ids`` (the sensitive surfaces of
+        ``detector``). Returns how many are not (a few can be legitimate: a map merged from
+        a geometry version with extra modules); the caller reports them."""
+        known = np.isin(self.modules, np.asarray(geometry_ids, dtype=np.uint64))
+        missing = int(np.count_nonzero(~known))
+        if self.n_modules and 2 * missing > self.n_modules:
+            first = int(self.modules[np.flatnonzero(~known)[0]])
+            raise InputDataError(
+                f"module map for another detector: {missing} of its {self.n_modules} modules "
+                f"are not sensitive surfaces of the {detector} (e.g. geometry id {first})",
+                file=path,
+                field="modules",
+            )
+        return missing
+
+    def check(
+        self,
+        path: str | Path | None,
+        where: Callable[[int], str] = lambda row: f"triplet {row}",
+        names: tuple[str, ...] = RANGE_COLUMNS,
+    ) -> ModuleMap:
+        """:func:`check_map_arrays` on this map (``path``: the file it came from); returns it."""
+        check_map_arrays(self.range_columns(), self.occurrence, self.triplets, path, where, names)
+        return self
+
     # -- the 20 range columns -----------------------------------------------------------------
     def range_columns(self) -> npt.NDArray[np.float64]:
         """The ranges as [20, T] float64, rows in :data:`RANGE_COLUMNS` order."""
@@ -263,29 +356,44 @@ class ModuleMap:
             raise InputDataError(f"not an .npz module map ({err})", file=path) from err
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise InputDataError("not an .npz module map (a single .npy array)", file=path)
-        with archive as data:
-            names = set(data.files)
-            metadata = ast.literal_eval(str(data["metadata"])) if "metadata" in names else {}
-            if "encoding" in names:
-                encoding = str(data["encoding"])
-                if encoding != COMPACT_ENCODING:
-                    raise InputDataError(f"unknown module-map encoding {encoding!r}", file=path)
-                modules, triplets, occurrence, columns = read_compact(
-                    data, path, len(RANGE_COLUMNS)
-                )
-                return cls.from_range_columns(modules, triplets, occurrence, columns, metadata)
-            needed = set(_DEFINING_ARRAYS)
-            if not needed <= names:
-                raise InputDataError(
-                    f"not an acts-gnn module map: missing {sorted(needed - names)}", file=path
-                )
-            return cls(
-                data["modules"],
-                data["triplets"],
-                data["occurrence"],
-                data["cuts12"],
-                data["cuts23"],
-                data["diff_dzdr"],
-                data["diff_dydx"],
-                metadata,
+        try:
+            with archive as data:
+                module_map = cls._from_archive(data, path)
+        except InputDataError:
+            raise
+        except (OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as err:
+            # a truncated or corrupted member (zlib, CRC, short read) or arrays of the wrong
+            # shape or order: the archive opened, its content cannot be read as a map
+            raise InputDataError(
+                f"corrupted or inconsistent module map ({type(err).__name__}: {err})", file=path
+            ) from err
+        return module_map.check(path)
+
+    @classmethod
+    def _from_archive(cls, data: Any, path: Path) -> ModuleMap:
+        """The map in an open ``np.load`` archive of ``path`` (not yet checked)."""
+        names = set(data.files)
+        metadata = ast.literal_eval(str(data["metadata"])) if "metadata" in names else {}
+        if not isinstance(metadata, dict):
+            raise InputDataError("module-map metadata is not a dict", file=path, field="metadata")
+        if "encoding" in names:
+            encoding = str(data["encoding"])
+            if encoding != COMPACT_ENCODING:
+                raise InputDataError(f"unknown module-map encoding {encoding!r}", file=path)
+            modules, triplets, occurrence, columns = read_compact(data, path, len(RANGE_COLUMNS))
+            return cls.from_range_columns(modules, triplets, occurrence, columns, metadata)
+        needed = set(_DEFINING_ARRAYS)
+        if not needed <= names:
+            raise InputDataError(
+                f"not an acts-gnn module map: missing {sorted(needed - names)}", file=path
             )
+        return cls(
+            data["modules"],
+            data["triplets"],
+            data["occurrence"],
+            data["cuts12"],
+            data["cuts23"],
+            data["diff_dzdr"],
+            data["diff_dydx"],
+            metadata,
+        )

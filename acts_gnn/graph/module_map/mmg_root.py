@@ -11,7 +11,7 @@ uproot in ``acorn/stages/graph_construction/models/utils.py`` (``load_module_map
 One entry per triplet/doublet; every branch a scalar:
 
 * ``<prefix>.triplets.root``, tree ``TreeModuleTriplet``: ``Module1``, ``Module2``,
-  ``Module3`` (uint64, leaf type ``/g`` in MMG), ``Occurence`` (uint32), then for leg ``12`` and
+  ``Module3`` (uint64, leaf type ``/g``), ``Occurence`` (uint32, ``/i``), then for leg ``12`` and
   then ``23``: ``z0min_<leg> dphimin_<leg> phiSlopemin_<leg> detamin_<leg>`` followed by the four
   ``...max_<leg>``; then ``diff_dzdr_max diff_dzdr_min diff_dydx_max diff_dydx_min``.
 * ``<prefix>.doublets.root``, tree ``TreeModuleDoublet``: ``Module1``, ``Module2`` (uint64), then
@@ -26,17 +26,21 @@ range cannot survive float32 bit for bit, so the writer rounds *outward*
 (:func:`~acts_gnn.graph.module_map.rounding.round_outward`: min down, max up to the nearest
 float32), so the file never rejects an edge that the float64 map accepts. A map whose values
 are already float32 numbers goes through unchanged. We read any integer or floating branch
-type. Not verified: that ROOT's ``SetBranchAddress`` with a ``uint64_t*`` accepts uproot's
-``ULong64_t`` leaves (MMG declares the id leaves as ``/g``, ``ULong_t``; both are 64-bit
-unsigned on Linux). No ROOT was available here to check this.
+type. The id branches are written as MMG declares them, ``/g`` (``ULong_t``, ``TLeafG``), not
+as uproot writes ``uint64`` (``/l``, ``ULong64_t``): ROOT refuses MMG's ``uint64_t`` branch
+address for a ``/l`` leaf and the reader silently sees one module
+(:mod:`~acts_gnn.graph.module_map.root_ulong`; tested through ROOT's TTree API).
 
 Each file of the pair is written atomically, the doublet file first: the triplet file, whose
 presence marks the pair, appears last. On reading, the doublet file must be present and well
 formed (as in MMG), but :class:`~acts_gnn.graph.module_map.map.ModuleMap` derives its doublet
 cuts from the triplets. In a file MMG wrote, the two agree. Doublets no triplet uses (MMG's
-cycle removal deletes triplets only) are ignored. Counts of unused, missing and differing
-doublets go into ``metadata``, with a warning in the log when some are missing or differ. Bad
-input (missing file, tree or branch, wrong branch type, NaN, negative id) raises
+cycle removal deletes triplets only) are ignored; doublet cuts wider than the union of their
+triplet legs (also what cycle removal leaves) are counted into ``metadata`` and logged. A
+doublet file that cannot belong to the triplet file (a doublet its triplets use missing, or
+cuts narrower than their union; for pairs written here also a different pair token in the tree
+titles: a write killed between the two files) is refused. Bad input (missing file, tree or
+branch, wrong branch type, NaN, negative id, unreadable baskets) raises
 :class:`~acts_gnn.errors.InputDataError` naming the file and the branch.
 """
 
@@ -45,7 +49,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +65,7 @@ from acts_gnn.graph.module_map.external_columns import (
     map_from_external_columns,
 )
 from acts_gnn.graph.module_map.map import ModuleMap
+from acts_gnn.graph.module_map.root_ulong import write_ulong_tree
 from acts_gnn.graph.module_map.rounding import round_outward
 from acts_gnn.io.atomic import atomic_path
 
@@ -94,7 +99,6 @@ MMG_TRIPLET_BRANCHES: tuple[str, ...] = (
 MMG_DOUBLET_BRANCHES: tuple[str, ...] = ("Module1", "Module2", *_leg_branches("12"))
 
 _UINT32_MAX = np.iinfo(np.uint32).max
-_ROOT_CHUNK = 1 << 20  # entries per basket
 
 
 class MmgPaths(NamedTuple):
@@ -131,17 +135,6 @@ def _float32_columns(
     return out
 
 
-def _write_tree(
-    partial: Path, name: str, title: str, columns: dict[str, np.ndarray], order: tuple[str, ...]
-) -> None:
-    """Write one tree ``name`` of scalar branches ``order`` (arrays [n] in ``columns``)."""
-    with uproot.recreate(partial) as f:
-        f.mktree(name, {b: columns[b].dtype for b in order}, title=title)
-        n = len(columns[order[0]])
-        for start in range(0, n, _ROOT_CHUNK):
-            f[name].extend({b: columns[b][start : start + _ROOT_CHUNK] for b in order})
-
-
 def write_mmg_root(module_map: ModuleMap, prefix: str | Path) -> MmgPaths:
     """Write ``<prefix>.doublets.root`` and ``<prefix>.triplets.root`` (ModuleMapGraph layout).
 
@@ -172,61 +165,99 @@ def write_mmg_root(module_map: ModuleMap, prefix: str | Path) -> MmgPaths:
     }
     doublet_cols.update(_float32_columns(dcols, DOUBLET_RANGES))
 
-    # The triplet file last: its presence is what load_module_map looks for.
+    # The triplet file last: its presence is what load_module_map looks for. Both titles carry
+    # the same pair token, so a pair mixed by a write killed between the files is refused.
+    token = _pair_token(mm)
     with atomic_path(paths.doublets) as partial:
-        _write_tree(
+        write_ulong_tree(
             partial,
             MMG_DOUBLET_TREE,
-            "module doublets and their cut ranges (acts-gnn)",
+            f"module doublets and their cut ranges (acts-gnn{_PAIR_MARK}{token})",
             doublet_cols,
             MMG_DOUBLET_BRANCHES,
         )
     with atomic_path(paths.triplets) as partial:
-        _write_tree(
+        write_ulong_tree(
             partial,
             MMG_TRIPLET_TREE,
-            "module triplets and their cut ranges (acts-gnn)",
+            f"module triplets and their cut ranges (acts-gnn{_PAIR_MARK}{token})",
             triplet_cols,
             MMG_TRIPLET_BRANCHES,
         )
     return paths
 
 
-def _read_tree(path: Path, tree_name: str, branches: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The ``branches`` of tree ``tree_name`` as arrays [n]: ids uint64, ``Occurence`` int64,
-    cuts float64; a missing file, tree or branch or a wrong type raises InputDataError."""
+_PAIR_MARK = ", pair "
+
+
+def _pair_token(mm: ModuleMap) -> str:
+    """The token both files of a pair written here carry in their tree titles."""
+    return mm.content_hash()[:16]
+
+
+def _title_token(title: str) -> str | None:
+    """The pair token in a tree title written here (None for files of other writers)."""
+    if _PAIR_MARK not in title or not title.endswith(")"):
+        return None
+    return title.rsplit(_PAIR_MARK, 1)[1][:-1]
+
+
+def _read_open_tree(
+    handle: Any, path: Path, tree_name: str, branches: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The raw ``branches`` of tree ``tree_name`` in the open ROOT file ``handle`` and the
+    tree's title; a missing tree or branch or a wrong type raises InputDataError."""
+    if tree_name not in handle:
+        raise InputDataError(
+            f"no tree {tree_name!r}; the file holds {sorted(k.split(';')[0] for k in handle)}",
+            file=path,
+            field=tree_name,
+        )
+    tree = handle[tree_name]
+    present = set(tree.keys())
+    for name in branches:
+        if name not in present:
+            raise InputDataError(f"missing branch of tree {tree_name!r}", file=path, field=name)
+        try:
+            dtype = np.dtype(tree[name].interpretation.to_dtype)
+        except (AttributeError, TypeError) as err:
+            raise InputDataError(
+                f"branch is not a scalar number ({tree[name].typename})", file=path, field=name
+            ) from err
+        integer = name.startswith("Module") or name == "Occurence"
+        if dtype.kind not in ("iu" if integer else "f"):
+            raise InputDataError(
+                f"branch has type {dtype}; expected {'an integer' if integer else 'a float'}",
+                file=path,
+                field=name,
+            )
+    title = str(getattr(tree, "title", "") or "")
+    return tree.arrays(list(branches), library="np"), title
+
+
+def _read_tree(
+    path: Path, tree_name: str, branches: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The ``branches`` of tree ``tree_name`` as arrays [n] (ids uint64, ``Occurence`` int64,
+    cuts float64) and the tree's title; a missing file, tree or branch or a wrong type raises
+    InputDataError."""
     if not path.is_file():
         raise InputDataError("module-map file does not exist", file=path)
     try:
         handle = uproot.open(path)
     except Exception as err:  # uproot raises several types for non-ROOT input
         raise InputDataError(f"not a readable ROOT file: {err}", file=path) from err
-    with handle:
-        if tree_name not in handle:
-            raise InputDataError(
-                f"no tree {tree_name!r}; the file holds {sorted(k.split(';')[0] for k in handle)}",
-                file=path,
-                field=tree_name,
-            )
-        tree = handle[tree_name]
-        present = set(tree.keys())
-        for name in branches:
-            if name not in present:
-                raise InputDataError(f"missing branch of tree {tree_name!r}", file=path, field=name)
-            try:
-                dtype = np.dtype(tree[name].interpretation.to_dtype)
-            except (AttributeError, TypeError) as err:
-                raise InputDataError(
-                    f"branch is not a scalar number ({tree[name].typename})", file=path, field=name
-                ) from err
-            integer = name.startswith("Module") or name == "Occurence"
-            if dtype.kind not in ("iu" if integer else "f"):
-                raise InputDataError(
-                    f"branch has type {dtype}; expected {'an integer' if integer else 'a float'}",
-                    file=path,
-                    field=name,
-                )
-        arrays = tree.arrays(list(branches), library="np")
+    try:
+        with handle:
+            arrays, title = _read_open_tree(handle, path, tree_name, branches)
+    except InputDataError:
+        raise
+    except Exception as err:  # truncated or corrupted file: short reads, zlib, bad keys
+        raise InputDataError(
+            f"cannot read tree {tree_name!r} ({type(err).__name__}: {err}); truncated?",
+            file=path,
+            field=tree_name,
+        ) from err
     out: dict[str, np.ndarray] = {}
     for name in branches:
         values = np.asarray(arrays[name])
@@ -239,14 +270,23 @@ def _read_tree(path: Path, tree_name: str, branches: tuple[str, ...]) -> dict[st
             out[name] = values.astype(np.int64)
         else:
             out[name] = values.astype(np.float64)
-    return out
+    return out, title
 
 
 def read_mmg_root(prefix: str | Path) -> ModuleMap:
     """Read a ModuleMapGraph ROOT pair (``prefix`` or either file's name)."""
     paths = mmg_paths(prefix)
-    trip = _read_tree(paths.triplets, MMG_TRIPLET_TREE, MMG_TRIPLET_BRANCHES)
-    doub = _read_tree(paths.doublets, MMG_DOUBLET_TREE, MMG_DOUBLET_BRANCHES)
+    trip, trip_title = _read_tree(paths.triplets, MMG_TRIPLET_TREE, MMG_TRIPLET_BRANCHES)
+    doub, doub_title = _read_tree(paths.doublets, MMG_DOUBLET_TREE, MMG_DOUBLET_BRANCHES)
+    tokens = (_title_token(trip_title), _title_token(doub_title))
+    if None not in tokens and tokens[0] != tokens[1]:
+        raise InputDataError(
+            f"the two files of the pair were written for different maps (pair {tokens[1]} "
+            f"here, {tokens[0]} in {paths.triplets.name}); a write killed between the two "
+            "files? Write the map again",
+            file=paths.doublets,
+            field=MMG_DOUBLET_TREE,
+        )
 
     ids = np.stack([trip["Module1"], trip["Module2"], trip["Module3"]], axis=1)
     cols = {
@@ -280,21 +320,38 @@ def read_mmg_root(prefix: str | Path) -> ModuleMap:
     lo = np.stack([doub[f"{q}min_12"] for q in EXTERNAL_QUANTITIES], axis=1)
     hi = np.stack([doub[f"{q}max_12"] for q in EXTERNAL_QUANTITIES], axis=1)
     file_cuts = np.stack([lo, hi], axis=2)[known][used]
-    differ = int(np.count_nonzero(np.any(file_cuts != mm.doublet_cuts[pos[used]], axis=(1, 2))))
+    derived = mm.doublet_cuts[pos[used]]
+    differ = int(np.count_nonzero(np.any(file_cuts != derived, axis=(1, 2))))
+    # narrower in the file than the union of the triplet legs: impossible for one map
+    narrower = np.flatnonzero(
+        np.any(
+            (file_cuts[..., 0] > derived[..., 0]) | (file_cuts[..., 1] < derived[..., 1]), axis=1
+        )
+    )
     missing = mm.n_doublets - len(np.unique(file_keys[used]))
     unused = len(doub["Module1"]) - int(np.count_nonzero(used))
+    if missing or len(narrower):
+        raise InputDataError(
+            f"the doublet file does not belong to the triplet file {paths.triplets.name}: "
+            f"{missing} of the {mm.n_doublets} doublets its triplets use are missing and "
+            f"{len(narrower)} have cuts narrower than the union of their triplet legs (a pair "
+            "mixed from two maps, e.g. by a write killed between the two files?)",
+            file=paths.doublets,
+            field=MMG_DOUBLET_TREE,
+        )
     mm.metadata.update(
         mmg_doublets=len(doub["Module1"]),
         mmg_doublets_unused=unused,
         mmg_doublets_missing=missing,
         mmg_doublet_cuts_differ=differ,
     )
-    if missing or differ:
-        log.warning(
-            "%s: %d doublets that triplets use are missing and %d have cuts other than the "
-            "union of their triplet legs; acts-gnn uses the triplet-derived doublet cuts",
+    if differ:
+        # Wider doublet ranges are what ModuleMapGraph's cycle removal leaves (it deletes
+        # triplets, not the doublet ranges they widened): a real file of one map, so a log line.
+        log.info(
+            "%s: %d doublets have cuts wider than the union of their triplet legs (triplets "
+            "removed after the doublets were filled); acts-gnn uses the triplet-derived cuts",
             paths.doublets,
-            missing,
             differ,
         )
     return mm
