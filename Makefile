@@ -37,10 +37,10 @@ bench: setup
 # held-out MU=200 events; prints the edge efficiency, writes data/module-map.npz and the
 # README's plot docs/img/module-map-efficiency.png.
 module-map: setup
-	$(BIN)/acts-gnn simulate -q --events 60 --pileup 200 --pt-min 0.9 --seed 100 -o data/map-train
-	$(BIN)/acts-gnn simulate -q --events 150 --pileup 200 --pt-min 0.9 --seed 200 -o data/map-train2
-	$(BIN)/acts-gnn simulate -q --events 100 --pileup 200 --pt-min 0.9 --pt-spectrum flat-curvature --no-hard-scatter --seed 400 -o data/map-train3
-	$(BIN)/acts-gnn simulate -q --events 5 --pileup 200 --seed 999 -o data/mu200-test
+	$(BIN)/acts-gnn simulate --generator parametric -q --events 60 --pileup 200 --pt-min 0.9 --seed 100 -o data/map-train
+	$(BIN)/acts-gnn simulate --generator parametric -q --events 150 --pileup 200 --pt-min 0.9 --seed 200 -o data/map-train2
+	$(BIN)/acts-gnn simulate --generator parametric -q --events 100 --pileup 200 --pt-min 0.9 --pt-spectrum flat-curvature --no-hard-scatter --seed 400 -o data/map-train3
+	$(BIN)/acts-gnn simulate --generator parametric -q --events 5 --pileup 200 --seed 999 -o data/mu200-test
 	for d in map-train map-train2 map-train3 mu200-test; do $(BIN)/acts-gnn prepare -q -i data/$$d -o data/$$d-prepared || exit 1; done
 	$(BIN)/acts-gnn module-map build -q -i data/map-train-prepared -o data/module-map-60.npz
 	$(BIN)/acts-gnn module-map build -q -i data/map-train2-prepared -o data/module-map-150.npz
@@ -54,13 +54,13 @@ module-map: setup
 DEVICE ?= auto
 gnn-default: setup data/gnn-train-prepared/dataset.json
 	test -f data/module-map.npz || $(MAKE) module-map
-	test -f data/gnn-train2-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 40 --pileup 200 --seed 301 -o data/gnn-train2 && $(BIN)/acts-gnn prepare -q -i data/gnn-train2 -o data/gnn-train2-prepared; }
+	test -f data/gnn-train2-prepared/dataset.json || { $(BIN)/acts-gnn simulate --generator parametric -q --events 40 --pileup 200 --seed 301 -o data/gnn-train2 && $(BIN)/acts-gnn prepare -q -i data/gnn-train2 -o data/gnn-train2-prepared; }
 	test -f data/gnn-train-all/dataset.json || $(BIN)/acts-gnn merge-events --inputs data/gnn-train-prepared data/gnn-train2-prepared -o data/gnn-train-all
 	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
 
 # 24 MU=200 training events (seed 300): the GNN's first 24, the embedding's and filter's.
 data/gnn-train-prepared/dataset.json: | setup
-	$(BIN)/acts-gnn simulate -q --events 24 --pileup 200 --seed 300 -o data/gnn-train
+	$(BIN)/acts-gnn simulate --generator parametric -q --events 24 --pileup 200 --seed 300 -o data/gnn-train
 	$(BIN)/acts-gnn prepare -q -i data/gnn-train -o data/gnn-train-prepared
 
 # The shipped embedding and filter: configs/embedding-default.yaml (~40 min on one CPU core),
@@ -75,7 +75,7 @@ metric-learning: setup data/gnn-train-prepared/dataset.json
 # the embedding (r = 0.6, k = 400) and the filter (~8 min), configs/gnn-metric-learning.yaml.
 gnn-metric-learning: setup
 	test -f output/embedding-default/embedding.pt -a -f output/filter-default/filter.pt || $(MAKE) metric-learning
-	test -f data/gnn-train-mu50-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 20 --pileup 50 --seed 302 -o data/gnn-train-mu50 && $(BIN)/acts-gnn prepare -q -i data/gnn-train-mu50 -o data/gnn-train-mu50-prepared; }
+	test -f data/gnn-train-mu50-prepared/dataset.json || { $(BIN)/acts-gnn simulate --generator parametric -q --events 20 --pileup 50 --seed 302 -o data/gnn-train-mu50 && $(BIN)/acts-gnn prepare -q -i data/gnn-train-mu50 -o data/gnn-train-mu50-prepared; }
 	$(BIN)/acts-gnn graphs -q -i data/gnn-train-mu50-prepared -o data/ml-graphs-mu50 --embedding output/embedding-default/embedding.pt --filter output/filter-default/filter.pt
 	$(BIN)/acts-gnn train gnn --config configs/gnn-metric-learning.yaml --device $(DEVICE)
 
