@@ -7,7 +7,8 @@ docs/acts-integration.md, "Porting an upstream script"): the imports (``acts_gnn
 ``acts.gnn`` / ``acts.examples.gnn`` / ``acts.examples.reconstruction.addGnn``), the file paths
 (our module map and model), the detector (the GenericDetector: the wheel has no DD4hep), the
 values that belong to the model (its node features and scales), and, on a machine without
-CUDA, ``device=`` on the two stages whose upstream name carries the device.
+CUDA, ``device=`` where upstream's knobs select CUDA (``ModuleMapCuda``, ``OnnxEdgeClassifier``,
+``addGnn``; ``TorchEdgeClassifier`` and ``CudaTrackBuilding`` follow ``addGnn``'s, as upstream).
 
 Run: ``python examples/gnn_module_map_generic.py [--events N]``; prints the efficiency, fake
 and duplicate ratios of the proto-tracks as ACTS's own matcher and writer count them.
@@ -150,7 +151,7 @@ def runGnnModuleMap(
         edgeClassifierConfig["useEdgeFeatures"] = True
         from acts_gnn import TorchEdgeClassifier
 
-        edgeClassifiers = [TorchEdgeClassifier(**edgeClassifierConfig, device=device)]
+        edgeClassifiers = [TorchEdgeClassifier(**edgeClassifierConfig)]
     elif gnnModel.suffix == ".onnx":
         from acts_gnn import OnnxEdgeClassifier
 

@@ -26,6 +26,12 @@ it) mirror the upstream ACTS ``Plugins/Gnn`` stages of the same names and knobs:
   for a model without our metadata (upstream, acorn) upstream's.
   :func:`check_edge_feature_conventions` switches a graph constructor that can compute both
   (``ModuleMapCuda``) to the model's convention, and refuses one that cannot, naming both.
+* ``edgeOrientation`` (attribute, from the model's metadata, :func:`acts_gnn.nn.files.
+  edge_orientation`): the orientation of the edges the model was trained on, ours
+  (``"inner-to-outer"``) or upstream's (``"as-constructed"``: the graph constructor's order;
+  the default for a model without our metadata). :class:`~acts_gnn.chain.pipeline.GnnPipeline`
+  orients the edges of a constructor that gives another order (``TorchMetricLearning``'s
+  ``(min, max)`` pairs) before such a model, exactly, from the hit positions.
 
 ``nChunks`` differs from upstream on purpose. Upstream TorchEdgeClassifier splits the *edges*
 into chunks and runs the whole model on each chunk: exact for per-edge models (filter MLPs),
@@ -57,9 +63,11 @@ import torch
 from acts_gnn.graph.features import EDGE_FEATURES, select_and_scale
 from acts_gnn.nn.files import (
     ACTS_EDGE_FEATURES,
+    AS_CONSTRUCTED,
     EDGE_FEATURE_CONVENTIONS,
     RAW_EDGE_FEATURES,
     edge_feature_convention,
+    edge_orientation,
 )
 
 log = logging.getLogger(__name__)
@@ -132,6 +140,7 @@ class _EdgeClassifier(abc.ABC):
         self.device = torch.device("cpu")
         self.metadata: dict[str, Any] = {}
         self.edgeFeatureConvention: str | None = None
+        self.edgeOrientation: str = AS_CONSTRUCTED
 
     def _model_edge_knobs(self, source: str, convention: str | None) -> None:
         """Settle the edge-feature knobs against the model's metadata (:attr:`metadata`):
@@ -149,6 +158,7 @@ class _EdgeClassifier(abc.ABC):
                 f"{EDGE_FEATURE_CONVENTIONS[recorded]} ({recorded!r})"
             )
         self.edgeFeatureConvention = convention or recorded
+        self.edgeOrientation = edge_orientation(self.metadata)
         if self.edgeFeatureConvention is None and self.useEdgeFeatures:
             self.edgeFeatureConvention = ACTS_EDGE_FEATURES  # a foreign model: upstream's
         if not self.useEdgeFeatures or self.edgeFeatureConvention != RAW_EDGE_FEATURES:
@@ -277,8 +287,9 @@ class _TorchEdgeClassifierConfig:
     cut: float = 0.5
     nChunks: int = 1
     undirected: bool = False
-    device: Any = "cpu"
+    deviceID: int = 0
     useEdgeFeatures: bool = False
+    device: Any = None  # ours: None runs where the pipeline runs, as upstream
 
 
 @dataclass
@@ -304,6 +315,13 @@ class TorchEdgeClassifier(_EdgeClassifier):
     ACTS model), a training checkpoint (``.pt`` from ``acts-gnn train gnn``), or an
     ``nn.Module``. See the module docstring for the knobs. ``level`` (an ``acts.logging``
     level) is accepted as upstream; ``.config`` is the upstream ``Config`` of the stage.
+
+    Device, as upstream: the stage has no device of its own (upstream's ``Config`` has only
+    ``deviceID``) and runs where its pipeline runs (upstream: the execution context's device;
+    here :class:`~acts_gnn.chain.pipeline.GnnPipeline`'s ``device``, i.e. the
+    ``TrackFindingAlgorithmGnn`` / ``addGnn`` ``device``), on ``cuda:deviceID`` when that is
+    CUDA; called outside a pipeline it runs on the CPU. ``device`` (ours) pins it instead:
+    ``"cpu"``, ``"cuda:1"``, ``Device.Cuda(1)``.
     """
 
     Config = _TorchEdgeClassifierConfig
@@ -314,13 +332,14 @@ class TorchEdgeClassifier(_EdgeClassifier):
         cut: float = 0.5,
         nChunks: int = 1,
         undirected: bool = False,
-        device: Any = "cpu",
+        device: Any = None,
         useEdgeFeatures: bool = False,
         selectedFeatures: Sequence[int] = (),
         featureScales: Sequence[float] = (),
         selectedEdgeFeatures: Sequence[int] = (),
         edgeFeatureScales: Sequence[float] = (),
         *,
+        deviceID: int = 0,
         edgeFeatureConvention: str | None = None,
         level: Any = None,
     ) -> None:
@@ -340,6 +359,9 @@ class TorchEdgeClassifier(_EdgeClassifier):
         self.level = level
         self.modelPath = modelPath if isinstance(modelPath, torch.nn.Module) else str(modelPath)
         self.upstreamDevice = device
+        self.deviceID = int(deviceID)
+        #: no device of its own: :meth:`place` puts it where the pipeline runs
+        self.followsPipelineDevice = device is None
         model, self.metadata = self._load(modelPath)
         self.model = model.to(self.device).eval()
         self._model_edge_knobs(str(modelPath), edgeFeatureConvention)
@@ -351,6 +373,21 @@ class TorchEdgeClassifier(_EdgeClassifier):
                 "separate edge chunks (upstream behaviour), exact only for per-edge models",
                 self.nChunks,
             )
+
+    def place(self, device: torch.device) -> None:
+        """Run where a pipeline on ``device`` runs (``cuda:deviceID`` for CUDA), unless the
+        stage was given a ``device`` of its own (then nothing changes)."""
+        if not self.followsPipelineDevice:
+            return
+        target = (
+            torch.device("cuda", self.deviceID) if device.type == "cuda" else torch.device("cpu")
+        )
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("CUDA device requested but CUDA is not available")
+        if target != self.device:
+            self.device = target
+            self.model = self.model.to(target)
+            self._warm_up()
 
     def _warm_up(self) -> None:
         """TorchScript's profiling executor specialises a model on its first two calls, which

@@ -25,6 +25,14 @@ Stages (knobs as upstream):
 * track builders: :mod:`acts_gnn.chain.tracks` (connected components, junction removal,
   walkthrough).
 
+Before the first event the pipeline settles what the stages exchange, in one place for every
+caller (:class:`~acts_gnn.sequencer.algorithm.TrackFindingAlgorithmGnn`, the benchmarks, a
+script): the edge-feature convention
+(:func:`~acts_gnn.chain.classify.check_edge_feature_conventions`) and the edge orientation
+(:func:`settle_edge_orientation`: the edges of a constructor that gives another order than the
+classifiers' models were trained on are oriented inner -> outer from the hit positions, or the
+pipeline refuses, naming both).
+
 ``shrinkNodes``: after graph construction, nodes without any edge are dropped before the
 classifiers (they cannot be on a candidate); candidates still report the original ids.
 A truth graph (:class:`StageTruth`) turns on per-stage edge efficiency and purity.
@@ -43,11 +51,97 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from acts_gnn.chain.classify import EdgeClassification
+from acts_gnn.chain.classify import (
+    REVERSED_EDGE_FEATURE_SIGNS,
+    EdgeClassification,
+    check_edge_feature_conventions,
+)
 from acts_gnn.errors import InputDataError
 from acts_gnn.event import Event
 from acts_gnn.graph.features import edge_features, node_feature_matrix
 from acts_gnn.metrics.edges import edge_truth_mask
+from acts_gnn.nn.files import AS_CONSTRUCTED, EDGE_ORIENTATIONS, INNER_TO_OUTER
+
+#: A graph constructor's edges: unique ``(min, max)`` node-index pairs, any direction
+#: (``TorchMetricLearning``, ``MetricLearning(orientation="index")``).
+INDEX_PAIRS = "index-pairs"
+#: A graph constructor's edges: every edge in both directions (``MetricLearning(undirected)``).
+BOTH_DIRECTIONS = "both-directions"
+
+
+def constructor_edge_orientation(stage: Any) -> str | None:
+    """The orientation of the edges ``stage`` constructs: its ``edgeOrientation`` attribute if
+    it has one; our module-map builders and ``MetricLearning(orientation="radius")``
+    :data:`~acts_gnn.nn.files.INNER_TO_OUTER`; :data:`INDEX_PAIRS`, :data:`BOTH_DIRECTIONS`;
+    None for a constructor that does not say."""
+    from acts_gnn.graph.metric_learning import MetricLearning
+    from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
+    from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
+
+    declared = getattr(stage, "edgeOrientation", None)
+    if declared is not None:
+        return str(declared)
+    if isinstance(stage, (ModuleMapGraphBuilder, TorchModuleMapGraphBuilder)):
+        return INNER_TO_OUTER
+    if isinstance(stage, MetricLearning):
+        if stage.undirected:
+            return BOTH_DIRECTIONS
+        return INNER_TO_OUTER if stage.orientation == "radius" else INDEX_PAIRS
+    return None
+
+
+def settle_edge_orientation(graph_constructor: Any, classifiers: Sequence[Any]) -> bool:
+    """Whether the pipeline must orient the constructed edges inner -> outer for the
+    classifiers' models (their ``edgeOrientation``; upstream models take the edges as
+    constructed). True for a constructor of unique index pairs (oriented exactly: source the
+    hit nearer the origin, as :func:`~acts_gnn.graph.metric_learning.orient_outwards`);
+    ValueError naming both for one that gives every edge twice; a constructor that does not
+    say how it orients is taken as it is."""
+    wanted = [
+        (k, stage)
+        for k, stage in enumerate(classifiers)
+        if getattr(stage, "edgeOrientation", AS_CONSTRUCTED) == INNER_TO_OUTER
+    ]
+    produced = constructor_edge_orientation(graph_constructor)
+    if not wanted or produced in (None, INNER_TO_OUTER):
+        return False
+    k, stage = wanted[0]
+    who = f"edge classifier {k} ({type(stage).__name__})"
+    if produced == INDEX_PAIRS:
+        return True
+    raise ValueError(
+        f"{who} runs a model trained on {EDGE_ORIENTATIONS[INNER_TO_OUTER]} "
+        f"({INNER_TO_OUTER!r}), but the graph constructor {type(graph_constructor).__name__} "
+        f"gives {produced!r} edges; use a constructor of single inner -> outer edges "
+        "(e.g. MetricLearning(undirected=False))"
+    )
+
+
+def orient_inner_to_outer(
+    positions: npt.NDArray[np.float64], edge_index: torch.Tensor, edge_attr: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``edge_index`` [2, E] with every source the hit nearer the origin (``positions`` [N, 3]
+    mm), and ``edge_attr`` [E, 6] (or None) with the flipped edges' features reversed exactly
+    (:data:`~acts_gnn.chain.classify.REVERSED_EDGE_FEATURE_SIGNS`)."""
+    from acts_gnn.graph.features import EDGE_FEATURES
+    from acts_gnn.graph.metric_learning import orient_outwards
+
+    pos = torch.from_numpy(positions).to(edge_index.device)
+    oriented = orient_outwards(edge_index, pos)
+    if edge_attr is None or oriented.shape[1] == 0:
+        return oriented, edge_attr
+    if edge_attr.shape[1] != len(EDGE_FEATURES):
+        raise ValueError(
+            f"orienting edges with features needs the {len(EDGE_FEATURES)} standard edge "
+            f"features {EDGE_FEATURES}, got {edge_attr.shape[1]} columns"
+        )
+    signs = torch.tensor(
+        [REVERSED_EDGE_FEATURE_SIGNS[n] for n in EDGE_FEATURES],
+        dtype=edge_attr.dtype,
+        device=edge_attr.device,
+    )
+    flipped = (oriented[0] != edge_index[0]).to(edge_attr.device)[:, None]
+    return oriented, torch.where(flipped, edge_attr * signs, edge_attr)
 
 
 @dataclass
@@ -199,6 +293,12 @@ class GnnPipeline:
             trackBuilder.minMeasurementsPerTrack = int(minMeasurementsPerTrack)
         self.device = torch.device(device)
         self.shrinkNodes = bool(shrinkNodes)
+        for stage in self.edgeClassifiers:  # stages without a device of their own run here
+            if hasattr(stage, "place"):
+                stage.place(self.device)
+        check_edge_feature_conventions(graphConstructor, self.edgeClassifiers)
+        #: orient the constructed edges inner -> outer (:func:`settle_edge_orientation`)
+        self.orientEdges = settle_edge_orientation(graphConstructor, self.edgeClassifiers)
         self.times = StageTimes()
         self.unknown_module_hits = 0
 
@@ -209,12 +309,9 @@ class GnnPipeline:
         from acts_gnn.graph.module_map.torch_builder import TorchModuleMapGraphBuilder
 
         stage = self.graphConstructor
+        edge_attr: torch.Tensor | None = None
         if hasattr(stage, "construct_graph"):
             edge_index, edge_attr = stage.construct_graph(data)
-            if edge_attr is None:
-                edge_attr = torch.from_numpy(
-                    edge_features(data.positions, edge_index.cpu().numpy())
-                )
         elif isinstance(stage, ModuleMapGraphBuilder):
             graph = stage(data.positions, data.geometry_ids)
             self.unknown_module_hits += graph.hits_unknown_module
@@ -222,18 +319,17 @@ class GnnPipeline:
             edge_attr = torch.from_numpy(graph.edge_features)
         elif isinstance(stage, TorchModuleMapGraphBuilder):
             edge_index, _ = stage(data.positions, data.geometry_ids)
-            edge_attr = torch.from_numpy(edge_features(data.positions, edge_index.cpu().numpy()))
         elif isinstance(stage, MetricLearning):
             ml_graph = stage(data.x, data.positions)
             edge_index = ml_graph.edge_index
             if ml_graph.edge_features is not None:
                 edge_attr = ml_graph.edge_features.float()
-            else:
-                edge_attr = torch.from_numpy(
-                    edge_features(data.positions, edge_index.cpu().numpy())
-                )
         else:
             raise TypeError(f"unknown graph constructor {_stage_name(stage)}")
+        if self.orientEdges:
+            edge_index, edge_attr = orient_inner_to_outer(data.positions, edge_index, edge_attr)
+        if edge_attr is None:
+            edge_attr = torch.from_numpy(edge_features(data.positions, edge_index.cpu().numpy()))
         return replace(
             data,
             edge_index=edge_index.to(self.device),

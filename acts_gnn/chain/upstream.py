@@ -44,7 +44,7 @@ from acts_gnn.chain.tracks import (
 )
 from acts_gnn.graph.features import edge_features
 from acts_gnn.graph.metric_learning import MetricLearning
-from acts_gnn.nn.files import ACTS_EDGE_FEATURES, RAW_EDGE_FEATURES
+from acts_gnn.nn.files import ACTS_EDGE_FEATURES, INNER_TO_OUTER, RAW_EDGE_FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +276,11 @@ class TorchMetricLearning(_UpstreamStage, MetricLearning):
     node-index pairs without self loops, sorted; ``shuffleDirections`` flips a random half
     (``shuffleSeed``, ours, seeds it) and appends them after the others, as upstream. No edge
     features come with the graph (upstream gives none); a following classifier that uses edge
-    features gets ours (raw, :data:`~acts_gnn.nn.files.RAW_EDGE_FEATURES`). ``phiScale`` is
-    kept for the config only: upstream's stage does not use it either.
+    features gets ours (raw, :data:`~acts_gnn.nn.files.RAW_EDGE_FEATURES`). Before a model
+    trained on inner -> outer edges (ours record it, ``edgeOrientation``) the pipeline orients
+    the pairs inner -> outer (:func:`~acts_gnn.chain.pipeline.settle_edge_orientation`); a
+    model without our metadata gets upstream's order. ``phiScale`` is kept for the config only:
+    upstream's stage does not use it either.
     """
 
     Config = _TorchMetricLearningConfig
@@ -374,6 +377,7 @@ class ModuleMapCuda(_UpstreamStage):
 
     Config = _ModuleMapCudaConfig
     edgeFeatureConvention = ACTS_EDGE_FEATURES
+    edgeOrientation = INNER_TO_OUTER
     #: both computed exactly from the hit positions; the algorithm picks the model's
     supportedEdgeFeatureConventions = (ACTS_EDGE_FEATURES, RAW_EDGE_FEATURES)
 

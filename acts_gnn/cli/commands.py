@@ -273,10 +273,16 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         edge_cut=args.edge_cut,
         truth_metrics=args.truth_metrics,
         ckf_presets=tuple(getattr(args, "ckf_preset", None) or ("fast",)),
+        also_min_pt=tuple(getattr(args, "also_min_pt", (0.5,))),
     )
 
 
-def _run_compare(config: CompareConfig) -> int:
+def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
+    """Run the comparison, write the report, print the table; with ``acts_log``, ACTS's own
+    output of the run goes to that file (appended) and one line counts it."""
+    import contextlib
+
+    from acts_gnn.sequencer.acts_log import LogCounts, acts_output_to
     from acts_gnn.sequencer.compare import (
         headline_table,
         input_notes,
@@ -284,16 +290,23 @@ def _run_compare(config: CompareConfig) -> int:
         write_report,
     )
 
-    summary = run_comparison(config)
+    with acts_output_to(acts_log) if acts_log else contextlib.nullcontext():
+        summary = run_comparison(config)
     paths = write_report(summary, config.output)
     sel = summary["selection"]
     print()
     print(
         f"{summary['events']} events, {summary['measurements_per_event']:.0f} measurements per "
-        f"event; particles with pT > {sel['min_pt_GeV']} GeV, |eta| < {sel['max_abs_eta']}, "
+        f"event; particles with pT > "
+        + " / ".join(
+            f"{v['selection']['min_pt_GeV']:g}" for v in summary["gnn"]["selections"].values()
+        )
+        + f" GeV, |eta| < {sel['max_abs_eta']}, "
         f">= {sel['min_measurements']} measurements (ACTS TrackTruthMatcher + performance writer)"
     )
     print(headline_table(summary))
+    if acts_log:
+        print(LogCounts.of(acts_log).describe(acts_log))
     for note in input_notes(summary):
         print(f"note: {note}")
     for stage, m in summary["gnn"]["gnn_edge_metrics"].items():
@@ -314,6 +327,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from acts_gnn.io.atomic import require_writable_dir
     from acts_gnn.io.root_reader import SimulationFiles
+    from acts_gnn.sequencer.acts_log import LogCounts, acts_output_to
     from acts_gnn.simulation import GeneratorConfig, simulate
     from acts_gnn.simulation.pythia8 import Pythia8Config
 
@@ -330,7 +344,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"Fatras, seed {args.seed}"
     )
     t0 = time.perf_counter()
-    sim = simulate(out / "sim", args.events, config, seed=args.seed, progress=True)
+    acts_log = out / "report" / "acts.log"  # ACTS's INFO lines, Fatras's per-particle errors
+    acts_log.unlink(missing_ok=True)
+    with acts_output_to(acts_log):
+        sim = simulate(out / "sim", args.events, config, seed=args.seed, progress=True)
+    print(f"      {LogCounts.of(acts_log).describe(acts_log)}")
     _plot_simulated(
         config,
         SimulationFiles(sim.particles_file, sim.hits_file),
@@ -342,7 +360,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "[2/2] reconstructing with both chains in one ACTS Sequencer: "
         f"GNN ({args.graph}, {args.backend}, {args.device}) and ACTS seeding + CKF"
     )
-    return _run_compare(_compare_config(args, out / "sim", out / "report"))
+    return _run_compare(_compare_config(args, out / "sim", out / "report"), acts_log=acts_log)
 
 
 def _selection(args: argparse.Namespace) -> TruthSelection:

@@ -158,6 +158,19 @@ def _add_ckf_preset_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_compare_selection_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--also-min-pt",
+        nargs="*",
+        type=float,
+        default=[0.5],
+        metavar="GEV",
+        help="further particle selections reported next to pT > 1 GeV (same |eta| < 2.5 and "
+        ">= 7 measurements), each counted by ACTS and by us (default: %(default)s; none: "
+        "give the option alone)",
+    )
+
+
 def compare_arguments(p: argparse.ArgumentParser) -> None:
     """``acts-gnn compare``."""
     add_input_option(p, "simulation folder (ROOT)")
@@ -165,6 +178,7 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
     add_events_option(p)
     add_chain_options(p)
     _add_ckf_preset_option(p)
+    _add_compare_selection_option(p)
 
 
 def demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -184,6 +198,7 @@ def demo_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_chain_options(p)
     _add_ckf_preset_option(p)
+    _add_compare_selection_option(p)
 
 
 # -- evaluation -------------------------------------------------------------------------------

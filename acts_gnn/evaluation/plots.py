@@ -521,88 +521,11 @@ def plot_track_metrics(
     return save_figure(fig, output, dpi=80)
 
 
-def _accepted_ratio(h: dict[str, list[float]]) -> tuple[Any, Any, Any]:
-    edges = np.asarray(h["edges"])
-    acc, tot = np.asarray(h["accepted"]), np.asarray(h["total"])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(tot > 0, acc / tot, np.nan)
-        error = np.where(tot > 0, np.sqrt(np.clip(value * (1 - value), 0, None) / tot), np.nan)
-    return 0.5 * (edges[1:] + edges[:-1]), value, error
-
-
-def plot_comparison(
-    summary: dict[str, Any], output: str | Path, chains: Sequence[tuple[str, str]]
-) -> list[Path]:
-    """Efficiency vs pT and eta, fake and duplicate ratio vs eta, time per stage [s] and
-    efficiency vs CPU time per event (fake ratio annotated) of the chains of a :func:`acts_gnn.sequencer.compare.run_comparison` summary, overlaid in each
-    figure; ``chains``: (summary key, legend title) of each chain
-    (:func:`acts_gnn.sequencer.compare.chain_titles`). PNGs in the folder ``output``."""
-    output = Path(output)
-    paths = []
-    specs = (
-        ("efficiency_vs_pt", "efficiency", r"$p_T$ [GeV]", True),
-        ("efficiency_vs_eta", "efficiency", r"$\eta$", False),
-        ("fake_ratio_vs_eta", "fake ratio", r"$\eta$", False),
-        ("duplicate_ratio_vs_eta", "duplicate ratio", r"$\eta$", False),
-    )
-    for key, ylabel, xlabel, logx in specs:
-        fig, ax = new_figure(figsize=(7, 5))
-        for chain, title in chains:
-            h = summary[chain]["histograms"].get(key)
-            if h is None:
-                continue
-            x, y, e = _accepted_ratio(h)
-            ax.errorbar(x, y, yerr=e, fmt="o", ms=4, label=title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if logx:
-            ax.set_xscale("log")
-        ax.legend(loc="best", fontsize="small")
-        ax.set_title(f"{summary['events']} events", fontsize="small")
-        paths.append(save_figure(fig, output / f"{key}.png", dpi=110, tight_bbox=True))
-    labels: list[str] = []
-    fig, ax = new_figure(figsize=(7, 5))
-    for chain, title in chains:
-        stages = {s: v for s, v in summary[chain]["time_per_event"].items() if s != "total"}
-        y = np.arange(len(labels), len(labels) + len(stages))
-        ax.barh(y, list(stages.values()), label=title)
-        labels += list(stages)
-    ax.set_yticks(range(len(labels)), labels, fontsize="small")
-    ax.invert_yaxis()
-    ax.set_xlabel("time per event [s]")
-    ax.legend(fontsize="small", loc="lower right")
-    ax.set_title(f"{summary['events']} events, one thread", fontsize="small")
-    paths.append(save_figure(fig, output / "time_per_stage.png", dpi=110, tight_bbox=True))
-    # efficiency against CPU time per event: one point per chain (CKF: per preset)
-    fig, ax = new_figure(figsize=(7, 5))
-    for chain, title in chains:
-        total = summary[chain]["time_per_event"].get("total")
-        if total is None:
-            continue
-        c = summary[chain]
-        ax.plot(total, c["efficiency"], "o", ms=7, label=title)
-        ax.annotate(
-            f"fake {c['fake_ratio']:.4f}",
-            (total, c["efficiency"]),
-            textcoords="offset points",
-            xytext=(6, -10),
-            fontsize="x-small",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("CPU time per event [s], one thread")
-    ax.set_ylabel("efficiency")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    ax.set_title(f"{summary['events']} events", fontsize="small")
-    paths.append(save_figure(fig, output / "efficiency_vs_time.png", dpi=110, tight_bbox=True))
-    return paths
-
-
 __all__ = [
     "DPI",
     "ScoredEdgeEvaluation",
     "generated_distributions",
     "new_figure",
-    "plot_comparison",
     "plot_edge_efficiency",
     "plot_evaluation",
     "plot_generated_distributions",

@@ -335,6 +335,7 @@ class TrackMetrics:
             "pt": p["pt"],
             "eta": p["eta"],
             "phi": p["phi"],
+            "vr": np.hypot(p["vx"], p["vy"]),  # production radius [mm]
             "n_hits": m.particle_n_hits,
             "reconstructable": reco,
             "acts": m.n_acts_matched > 0,
@@ -490,23 +491,46 @@ class TrackMetrics:
         h.fill(values, passed)
         return h
 
+    def histograms(self) -> dict[str, dict[str, list[float]]]:
+        """The binned ratios of the comparison report (:func:`default_axis` binning), each
+        ``{"edges", "accepted", "total"}``: ``efficiency_vs_<pt|eta|phi|vr>`` over the
+        selected particles (production radius ``vr`` [mm]); ``fake_ratio_vs_<pt|eta>`` and
+        ``duplicate_ratio_vs_<pt|eta>`` over the tracks with a majority particle, binned in
+        that particle's pT / eta (ACTS FAKE / DUPLICATE)."""
+        out: dict[str, dict[str, list[float]]] = {}
+        hists = {f"efficiency_vs_{v}": self.efficiency_hist(v) for v in ("pt", "eta", "phi", "vr")}
+        for v in ("pt", "eta"):
+            hists[f"fake_ratio_vs_{v}"] = self.fake_hist(v)
+            hists[f"duplicate_ratio_vs_{v}"] = self.fake_hist(v, "duplicate")
+        for key, h in hists.items():
+            values = h.values()
+            out[key] = {
+                "edges": h.axes[0].edges.tolist(),
+                "accepted": values[:, 1].tolist(),
+                "total": values.sum(axis=1).tolist(),
+            }
+        return out
+
     def fake_hist(self, variable: str, definition: str = "acts", axis: Any = None) -> Any:
         """Histogram (``hist.Hist``) of tracks vs ``variable`` and a boolean ``fake`` axis.
 
         variable: ``n_hits`` (the track's hits; all tracks) or pt, eta, phi of the track's
         majority particle (tracks with one; proto tracks have no fitted parameters).
-        definition: ``"acts"`` (ACTS FAKE) or ``"exatrkx"`` (no match to a selected
-        particle, i.e. 1 - purity).
+        definition: ``"acts"`` (ACTS FAKE), ``"duplicate"`` (ACTS DUPLICATE: the ``fake``
+        axis then flags duplicates) or ``"exatrkx"`` (no match to a selected particle, i.e.
+        1 - purity).
         """
         import hist
 
         values = self._column(self.tracks, variable).astype(np.float64)
         if definition == "acts":
             fake = self._column(self.tracks, "acts") == FAKE
+        elif definition == "duplicate":
+            fake = self._column(self.tracks, "acts") == DUPLICATE
         elif definition == "exatrkx":
             fake = ~self._column(self.tracks, "exatrkx").astype(bool)
         else:
-            raise ValueError(f"definition must be acts or exatrkx, not {definition!r}")
+            raise ValueError(f"definition must be acts, duplicate or exatrkx, not {definition!r}")
         keep = ~np.isnan(values)
         h: Any = hist.Hist(
             default_axis(variable) if axis is None else axis, hist.axis.Boolean(name="fake")
@@ -516,7 +540,8 @@ class TrackMetrics:
 
 
 def default_axis(variable: str) -> Any:
-    """The default binning of ``variable`` (pt [GeV], eta, phi [rad], n_hits)."""
+    """The default binning of ``variable`` (pt [GeV], eta, phi [rad], n_hits, production
+    radius vr [mm])."""
     import hist
 
     axes = {
@@ -528,6 +553,11 @@ def default_axis(variable: str) -> Any:
         "eta": hist.axis.Regular(32, -4.0, 4.0, name="eta", label=r"$\eta$"),
         "phi": hist.axis.Regular(24, -np.pi, np.pi, name="phi", label=r"$\phi$ [rad]"),
         "n_hits": hist.axis.Regular(25, -0.5, 24.5, name="n_hits", label="hits"),
+        "vr": hist.axis.Variable(
+            [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0],
+            name="vr",
+            label="production radius [mm]",
+        ),
     }
     if variable not in axes:
         raise ValueError(f"no default axis for {variable!r}: use one of {sorted(axes)}")

@@ -65,6 +65,40 @@ EDGE_FEATURE_CONVENTIONS: dict[str, str] = {
 }
 
 
+#: Metadata key of the orientation of the edges an edge classifier was trained on.
+EDGE_ORIENTATION_KEY = "edge_orientation"
+#: Ours: every edge from the hit nearer the origin to the farther one (metric learning: 3D
+#: distance, ties by index; module map: module 1 -> module 2, i.e. inner -> outer).
+INNER_TO_OUTER = "inner-to-outer"
+#: Upstream's: the model takes the edges as its graph constructor orders them (for
+#: ``TorchMetricLearning`` unique ``(min, max)`` index pairs, for ``ModuleMapCuda`` inner ->
+#: outer); what a model without our metadata is assumed to expect.
+AS_CONSTRUCTED = "as-constructed"
+#: orientation -> what it means (for messages).
+EDGE_ORIENTATIONS: dict[str, str] = {
+    INNER_TO_OUTER: "edges inner -> outer (source the hit nearer the origin)",
+    AS_CONSTRUCTED: "edges in the graph constructor's order (upstream ACTS)",
+}
+
+
+def edge_orientation(metadata: dict[str, Any]) -> str:
+    """The edge orientation an edge classifier was trained on, from its metadata: the recorded
+    one; :data:`INNER_TO_OUTER` for a file of ours written before it was recorded (its metadata
+    names ``node_features`` or ``model``); :data:`AS_CONSTRUCTED` (upstream's) for a file
+    without our metadata."""
+    if EDGE_ORIENTATION_KEY in metadata:
+        value = str(metadata[EDGE_ORIENTATION_KEY])
+        if value not in EDGE_ORIENTATIONS:
+            raise ValueError(
+                f"unknown edge orientation {value!r} in the model metadata; "
+                f"known: {sorted(EDGE_ORIENTATIONS)}"
+            )
+        return value
+    if metadata.get("node_features") or metadata.get("model"):
+        return INNER_TO_OUTER
+    return AS_CONSTRUCTED
+
+
 def with_edge_feature_convention(info: dict[str, Any], takes_edges: bool = False) -> dict[str, Any]:
     """``info`` with :data:`EDGE_FEATURE_CONVENTION_KEY` set (:data:`RAW_EDGE_FEATURES` unless
     given) when the model takes edge features (``takes_edges`` or ``info["edge_features"]``
@@ -179,6 +213,8 @@ def write_torchscript(model: torch.nn.Module, path: Path, info: dict[str, Any]) 
     written atomically to ``path``."""
     n_edge = getattr(model, "edge_features", 0)
     info = with_edge_feature_convention(info, isinstance(n_edge, int) and n_edge > 0)
+    if isinstance(n_edge, int):  # an edge classifier (it declares its edge-feature count)
+        info.setdefault(EDGE_ORIENTATION_KEY, INNER_TO_OUTER)
     with atomic_path(path) as partial, _quiet_jit():
         scripted = torch.jit.script(model)
         torch.jit.save(scripted, str(partial), _extra_files={METADATA_FILE: json.dumps(info)})
@@ -221,6 +257,8 @@ def write_onnx(
     import onnx
 
     info = with_edge_feature_convention(info, INPUT_NAMES[2] in input_names)
+    if INPUT_NAMES[1] in input_names:  # an edge classifier
+        info.setdefault(EDGE_ORIENTATION_KEY, INNER_TO_OUTER)
     with atomic_path(path) as partial:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

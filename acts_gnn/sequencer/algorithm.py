@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from acts_gnn.chain.classify import as_torch_device, check_edge_feature_conventions
+from acts_gnn.chain.classify import as_torch_device
 from acts_gnn.chain.pipeline import GnnPipeline, StageTruth
 from acts_gnn.chain.upstream import node_feature_names
 from acts_gnn.graph.truth import TruthSelection, truth_graph
@@ -95,11 +95,12 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
     :class:`~acts_gnn.chain.upstream.Device`), ``shrinkNodes``, ``geometryIdMap`` (geometry
     id -> module id of the graph constructor, for every space point's module; an id missing
     from a non-empty map is an error). ``inputTruthGraph`` and ``outputGraph`` need the
-    whiteboard ``Graph`` type of upstream's GNN plugin, which the pyacts wheel does not have:
-    setting them raises, naming the alternative (``inputMeasurementParticlesMap`` +
+    whiteboard ``Graph`` type (``ActsExamples::Graph``), which pyacts 48 uses only inside its
+    C++ ``CsvGnnGraphReader``/``CsvGnnGraphWriter`` and does not bind to Python, so no Python
+    algorithm can read or write it: setting them raises, naming the alternative (``inputMeasurementParticlesMap`` +
     ``inputParticles`` give the same per-stage truth metrics, :attr:`counts` the edges after
-    each stage). The stages' edge-feature conventions are checked against each other
-    (:func:`~acts_gnn.chain.classify.check_edge_feature_conventions`).
+    each stage). The stages' edge-feature conventions and edge orientations are settled by the
+    pipeline (:class:`~acts_gnn.chain.pipeline.GnnPipeline`), as for any caller.
     """
 
     def __init__(
@@ -128,17 +129,17 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         for knob, value in (("inputTruthGraph", inputTruthGraph), ("outputGraph", outputGraph)):
             if value:
                 raise ValueError(
-                    f"{knob}={value!r}: the whiteboard Graph type belongs to upstream's GNN "
-                    "plugin, which the pyacts wheel lacks; for per-stage truth metrics set "
-                    "inputMeasurementParticlesMap and inputParticles (the edges after each "
-                    "stage are in the algorithm's counts)"
+                    f"{knob}={value!r}: the whiteboard Graph type (ActsExamples::Graph) has "
+                    "no Python binding in pyacts 48 (only the C++ CsvGnnGraphReader/Writer "
+                    "use it), so a Python algorithm can neither read nor write one; for "
+                    "per-stage truth metrics set inputMeasurementParticlesMap and "
+                    "inputParticles (the edges after each stage are in the algorithm's counts)"
                 )
         if len(nodeFeatures) != len(featureScales):
             raise ValueError(
                 f"nodeFeatures and featureScales must have the same length "
                 f"(got {len(nodeFeatures)} and {len(featureScales)})"
             )
-        check_edge_feature_conventions(graphConstructor, edgeClassifiers)
         self.pipeline = GnnPipeline(
             graphConstructor,
             edgeClassifiers,

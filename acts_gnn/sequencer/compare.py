@@ -6,7 +6,8 @@ TrackFindingAlgorithmGnn` -> track parameters -> Kalman fit -> track selection, 
 space points -> seeding -> CKF -> ambiguity resolution; both are matched to the truth with
 ``TrackTruthMatcher`` and scored with ``PythonPatternRecognitionPerformanceWriter``, and our
 independent :class:`~acts_gnn.metrics.tracks.TrackMetrics` (with the TrackML score) runs on
-the same tracks. :func:`write_report` writes ``summary.json``, ``summary.md`` and the plots.
+the same tracks. :func:`~acts_gnn.sequencer.compare_report.write_report` writes ``summary.json``,
+``summary.md`` and the plots.
 
 Definitions (ACTS's writer, double matching at 50 %): efficiency = selected particles matched
 by at least one track / selected particles; fake ratio = tracks matched to no particle / all
@@ -20,11 +21,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import platform
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,15 @@ from acts_gnn.chain.defaults import (
     pipeline_features,
 )
 from acts_gnn.errors import InputDataError
-from acts_gnn.evaluation.plots import plot_comparison
-from acts_gnn.io.atomic import require_writable_dir, write_json, write_text
+from acts_gnn.io.atomic import require_writable_dir
 from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
+from acts_gnn.sequencer.compare_report import (  # the report of a run, re-exported
+    chain_titles,
+    headline_table,
+    input_notes,
+    summary_markdown,
+    write_report,
+)
 from acts_gnn.sequencer.reconstruction import ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,19 @@ class CompareConfig:
     #: CKF operating points (:data:`acts_gnn.sequencer.ckf.CKF_PRESETS`), all on the same
     #: events; summary keys ``ckf`` (the first) and ``ckf_<name>`` (the others)
     ckf_presets: tuple[str, ...] = ("fast",)
+    #: further particle selections, each counted by ACTS and by us on the same tracks: the
+    #: same |eta| and measurement cuts as ``selection`` with pT > each value [GeV]
+    also_min_pt: tuple[float, ...] = (0.5,)
+
+    def selections(self) -> list[tuple[str, str, ParticleSelectionSettings]]:
+        """(summary key, whiteboard tag, settings) of every particle selection: ``selection``
+        first, then one per ``also_min_pt``; keys such as ``pt>1GeV``."""
+        out = []
+        for k, min_pt in enumerate((self.selection.min_pt, *self.also_min_pt)):
+            sel = self.selection if k == 0 else replace(self.selection, min_pt=float(min_pt))
+            tag = "" if k == 0 else "_pt" + f"{min_pt:g}".replace(".", "p")
+            out.append((f"pt>{min_pt:g}GeV", tag, sel))
+        return out
 
     @property
     def ckf(self) -> CkfSettings:
@@ -112,6 +131,14 @@ class CompareConfig:
             raise ValueError(f"ckf_presets must be distinct names, got {self.ckf_presets!r}")
         for name in self.ckf_presets:
             ckf_preset(name)  # ValueError naming the presets
+        cuts = (self.selection.min_pt, *self.also_min_pt)
+        if any(not (isinstance(v, (int, float)) and v >= 0) for v in cuts) or len(set(cuts)) != len(
+            cuts
+        ):
+            raise ValueError(
+                f"also_min_pt must be distinct pT cuts >= 0 GeV other than the selection's "
+                f"{self.selection.min_pt}, got {self.also_min_pt!r}"
+            )
         if not Path(self.input).is_dir():
             raise FileNotFoundError(f"simulation folder {self.input} does not exist")
         require_writable_dir(self.output)
@@ -277,7 +304,7 @@ def _writer_histograms(writer: Any) -> dict[str, dict[str, list[float]]]:
 def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, Any]:
     """Run both chains (module docstring) and return the summary (also written by
     :func:`write_report`)."""
-    from acts_gnn.detector.generic import load_generic_detector
+    from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, load_generic_detector
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.metrics.tracks import ParticleSelection
     from acts_gnn.progress import progress_bar
@@ -315,7 +342,9 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     for decorator in detector.decorators:
         s.addContextDecorator(decorator)
     addRootSimulationInput(s, config.input, detector, config.digitization_seed, level)
-    addParticleSelection(s, config.selection, logLevel=level)
+    selections = config.selections()
+    for _, tag, selection in selections:
+        addParticleSelection(s, selection, f"particles_selected{tag}", logLevel=level)
     spacepoints = addSpacePoints(
         s, detector, detector.spacepoint_selection_file, "gnn_spacepoints", level
     )
@@ -344,9 +373,14 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             prefix="" if k == 0 else f"{preset}_",
         )
     ckf_labels = tuple(label for label, _ in config.ckf_chains())
-    writers = {
-        label: addTrackPerformance(s, tracks, label, logLevel=level)
-        for label, tracks in collections.items()
+    writers = {  # selection key -> chain -> ACTS's writer
+        key: {
+            label: addTrackPerformance(
+                s, tracks, label + tag, selectedParticles=f"particles_selected{tag}", logLevel=level
+            )
+            for label, tracks in collections.items()
+        }
+        for key, tag, _ in selections
     }
     protos = {"gnn_prefit": "gnn_prototracks"}
     for label in ("gnn", *ckf_labels):
@@ -369,13 +403,19 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     ours = TrackMetricsAlgorithm(
         protos,
         "gnn_spacepoints",
-        ParticleSelection(
-            min_pt=sel.min_pt,
-            min_hits=sel.min_measurements,
-            max_abs_eta=sel.max_abs_eta,
-            primaries_only=sel.primaries_only,
-        ),
+        {
+            key: ParticleSelection(
+                min_pt=x.min_pt,
+                min_hits=x.min_measurements,
+                max_abs_eta=x.max_abs_eta,
+                primaries_only=x.primaries_only,
+            )
+            for key, _, x in [*selections, (NO_PT_CUT, "", replace(sel, min_pt=0.0))]
+        },
         level=level,
+        inputTracks={label: collections[label] for label in ("gnn", *ckf_labels)},
+        resolutionSelection=NO_PT_CUT,
+        bzTesla=SOLENOID_FIELD_TESLA,
     )
     s.addAlgorithm(ours)
     bar = progress_bar(total=n_events, desc="compare", unit="event", enabled=progress)
@@ -403,32 +443,28 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         "wall_seconds": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    for label, writer in writers.items():
-        stats = writer.stats()
-        metrics = ours.metrics[label]
+    primary = selections[0][0]
+    for label in collections:
         chain = "gnn" if label.startswith("gnn") else label
+        per_selection = {
+            key: _selection_entry(writers[key][label], ours.selection_metrics[key][label], x)
+            for key, _, x in selections
+        }
         entry: dict[str, Any] = {
             "tracks": collections[label],
-            "efficiency": stats["efficiencyParticles"],
-            "fake_ratio": stats["fakeRatioTracks"],
-            "duplicate_ratio": stats["duplicateRatioTracks"],
-            "trackml_score": float(np.mean(np.asarray(metrics.trackml_scores)[non_empty])),
+            **{k: v for k, v in per_selection[primary].items() if k != "selection"},
+            "trackml_score": float(
+                np.mean(np.asarray(ours.metrics[label].trackml_scores)[non_empty])
+            ),
             "selection": sel.describe(),
             "events": n_events,
             "measurements": int(np.sum(ours.n_hits)),
-            "acts_stats": {k: v for k, v in stats.items() if k != "subDetectors"},
-            "independent_count": {
-                "efficiency": metrics.efficiency,
-                "fake_ratio": metrics.fake_ratio,
-                "duplicate_ratio": metrics.duplicate_ratio,
-                "exatrkx_physics_efficiency": metrics.physics_efficiency,
-                "exatrkx_technical_efficiency": metrics.technical_efficiency,
-                "mean_completeness": metrics.mean_completeness,
-                "mean_purity": metrics.mean_purity,
-                "counts": {k: v for k, v in metrics.acts_stats().items() if k.startswith("n")},
-            },
-            "histograms": _writer_histograms(writer),
+            "selections": per_selection,
+            "distributions": distributions(ours, label, primary),
         }
+        if label in ours.resolutions:  # fitted tracks: resolutions, pT > the first cut
+            entry["resolutions"] = ours.resolutions[label].summary(min_pt=sel.min_pt)
+            entry["resolutions"]["skipped_no_reference_surface"] = ours.resolution_skips[label]
         if label != "gnn_prefit":
             stage_seconds = dict(times[chain])
             entry["time_per_event"] = {**stage_seconds, "total": sum(stage_seconds.values())}
@@ -449,6 +485,46 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             entry["ckf_preset"] = dict(config.ckf_chains())[label]
         summary[label] = entry
     return summary
+
+
+#: Our count's extra selection for the efficiency turn-on: the cuts of the first selection but
+#: pT (only efficiency vs pT uses it)
+NO_PT_CUT = "no pT cut"
+
+
+def distributions(ours: Any, label: str, primary: str) -> dict[str, dict[str, list[float]]]:
+    """The binned ratios of one chain (:meth:`~acts_gnn.metrics.tracks.TrackMetrics.
+    histograms`, our count): efficiency vs pT of the particles with no pT cut (the turn-on,
+    from 0.1 GeV), vs eta, phi and production radius of the ``primary`` selection; fake and
+    duplicate ratio vs the majority particle's pT and eta (all tracks)."""
+    out = ours.selection_metrics[primary][label].histograms()
+    out["efficiency_vs_pt"] = ours.selection_metrics[NO_PT_CUT][label].histograms()[
+        "efficiency_vs_pt"
+    ]
+    return out
+
+
+def _selection_entry(writer: Any, metrics: Any, selection: ParticleSelectionSettings) -> dict:
+    """One chain's numbers for one particle selection: ACTS's writer and our count."""
+    stats = writer.stats()
+    return {
+        "selection": selection.describe(),
+        "efficiency": stats["efficiencyParticles"],
+        "fake_ratio": stats["fakeRatioTracks"],
+        "duplicate_ratio": stats["duplicateRatioTracks"],
+        "acts_stats": {k: v for k, v in stats.items() if k != "subDetectors"},
+        "independent_count": {
+            "efficiency": metrics.efficiency,
+            "fake_ratio": metrics.fake_ratio,
+            "duplicate_ratio": metrics.duplicate_ratio,
+            "exatrkx_physics_efficiency": metrics.physics_efficiency,
+            "exatrkx_technical_efficiency": metrics.technical_efficiency,
+            "mean_completeness": metrics.mean_completeness,
+            "mean_purity": metrics.mean_purity,
+            "counts": {k: v for k, v in metrics.acts_stats().items() if k.startswith("n")},
+        },
+        "histograms": _writer_histograms(writer),
+    }
 
 
 def _describe(config: CompareConfig) -> dict[str, Any]:
@@ -501,132 +577,17 @@ def remove_stale_report(output: str | Path) -> None:
         (Path(output) / name).unlink(missing_ok=True)
 
 
-def input_notes(summary: dict[str, Any]) -> list[str]:
-    """Sentences about the input the headline numbers depend on: events with zero
-    measurements (left out of per-event averages) and hits on modules the map lacks."""
-    notes = []
-    empty = int(summary.get("empty_events", 0))
-    if empty:
-        notes.append(
-            f"{empty} of {summary['events']} events have zero measurements: the per-event "
-            "averages (TrackML score, measurements per event) leave them out; efficiencies, "
-            "ratios (sums) and times per event (ACTS's timing) count all events."
-        )
-    unknown = int(summary.get("hits_on_unknown_modules", 0))
-    if unknown:
-        total = max(int(summary.get("gnn", {}).get("measurements", 0)), 1)
-        notes.append(
-            f"{unknown} space points ({unknown / total:.2%}) lie on modules the module map "
-            "has never seen: they get no edges, so the GNN chain cannot find them."
-        )
-    return notes
-
-
-# -- report ----------------------------------------------------------------------------------
-
-#: How the report names each graph construction.
-GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning + filter"}
-
-
-def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(summary key, title) of the chains: the GNN's names its graph construction, each CKF
-    chain its preset."""
-    graph = summary.get("config", {}).get("graph", "module-map")
-    gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
-    ckf = [k for k in summary if k == "ckf" or k.startswith("ckf_")]
-    titles = [(k, f"ACTS seeding + CKF ({summary[k].get('ckf_preset', 'fast')})") for k in ckf]
-    return (("gnn", gnn), *titles)
-
-
-def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
-    """``summary.json``, ``summary.md`` and the comparison plots in ``output``."""
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    paths = [output / "summary.json", output / "summary.md"]
-    write_json(paths[0], summary)
-    write_text(paths[1], summary_markdown(summary))
-    paths += plot_comparison(summary, output, chain_titles(summary))
-    return paths
-
-
-def headline_table(summary: dict[str, Any]) -> str:
-    """The headline numbers as a Markdown table."""
-    rows = [
-        "| chain | efficiency | fake ratio | duplicate ratio | TrackML score | time/event [s] |",
-        "|---|---|---|---|---|---|",
-    ]
-    for key, title in (*chain_titles(summary), ("gnn_prefit", "GNN proto-tracks before the fit")):
-        c = summary[key]
-        t = c["time_per_event"].get("total", math.nan)
-        rows.append(
-            f"| {title} | {c['efficiency']:.4f} | {c['fake_ratio']:.4f} | "
-            f"{c['duplicate_ratio']:.4f} | {c['trackml_score']:.4f} | "
-            + ("" if math.isnan(t) else f"{t:.3f}")
-            + " |"
-        )
-    return "\n".join(rows)
-
-
-def summary_markdown(summary: dict[str, Any]) -> str:
-    sel = summary["selection"]
-    lines = [
-        "# GNN tracking vs ACTS seeding + CKF",
-        "",
-        f"{summary['events']} events from `{summary['input']}`, "
-        f"{summary['measurements_per_event']:.0f} measurements per event; "
-        f"machine: {summary['machine']}.",
-        f"Particles: pT > {sel['min_pt_GeV']} GeV, |eta| < {sel['max_abs_eta']}, "
-        f">= {sel['min_measurements']} measurements. ACTS TrackTruthMatcher (double matching, "
-        "50 %) + PythonPatternRecognitionPerformanceWriter.",
-        "",
-        headline_table(summary),
-        "",
-        *(f"Note: {note}\n" for note in input_notes(summary)),
-        "## Time per event by stage [s]",
-        "",
-    ]
-    for key, title in chain_titles(summary):
-        lines.append(
-            f"**{title}**: "
-            + ", ".join(
-                f"{stage} {seconds:.3f}"
-                for stage, seconds in summary[key]["time_per_event"].items()
-            )
-        )
-        lines.append("")
-    sub = summary["gnn"].get("gnn_substages", {})
-    if sub:
-        lines.append(
-            "GNN track finding, by stage (mean per event): "
-            + ", ".join(f"{k} {v['mean']:.3f}" for k, v in sub.items())
-        )
-        lines.append("")
-    candidates = summary["gnn"].get("gnn_candidates")
-    if candidates:
-        reasons = "; ".join(f"{k}: {v}" for k, v in candidates["skipped_by_reason"].items())
-        lost_by = candidates.get("lost_by_reason", candidates["skipped_by_reason"])
-        lost = "; ".join(f"{k}: {v}" for k, v in lost_by.items())
-        lines.append(
-            f"GNN candidates: {candidates['candidates']}, with start parameters (to the "
-            f"Kalman fit) {candidates['with_parameters']}, skipped by ProtoTracksToParameters "
-            f"{candidates['skipped']} (at most {candidates['skipped_per_event_max']} in one "
-            "event)" + (f": {reasons}" if reasons else "") + "; fitted after the fallback "
-            f"estimate: {candidates.get('recovered_by_fallback', 0)}; lost: "
-            f"{candidates.get('lost', candidates['skipped'])}" + (f" ({lost})." if lost else ".")
-        )
-        lines.append("")
-    lines.append("## Independent count (acts_gnn.metrics)")
-    lines.append("")
-    lines.append(
-        "Counted as ACTS counts: every track, fakes and duplicates of every particle (selected "
-        "or not), matched when >= 50 % of the track's hits and >= 50 % of the particle's hits "
-        "are the majority particle's; efficiency over the selected particles."
-    )
-    lines.append("")
-    for key, title in chain_titles(summary):
-        ic = summary[key]["independent_count"]
-        lines.append(
-            f"- {title}: efficiency {ic['efficiency']:.4f}, fake ratio {ic['fake_ratio']:.4f}, "
-            f"duplicate ratio {ic['duplicate_ratio']:.4f}"
-        )
-    return "\n".join(lines) + "\n"
+__all__ = [
+    "REPORT_FILES",
+    "CompareConfig",
+    "chain_titles",
+    "gnn_stages",
+    "headline_table",
+    "input_notes",
+    "non_empty_events",
+    "remove_stale_report",
+    "run_comparison",
+    "stage_times",
+    "summary_markdown",
+    "write_report",
+]

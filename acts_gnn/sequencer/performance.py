@@ -29,7 +29,8 @@ from acts_gnn.io.acts_edm import (
 )
 from acts_gnn.io.schemas import barcode_hash
 from acts_gnn.io.whiteboard import event_from_whiteboard
-from acts_gnn.metrics.tracks import ParticleSelection, TrackMetrics, trackml_score
+from acts_gnn.metrics.resolutions import ResolutionCollector, truth_perigee
+from acts_gnn.metrics.tracks import MATCHED, ParticleSelection, TrackMetrics, trackml_score
 from acts_gnn.sequencer.algorithm import space_point_columns
 
 
@@ -79,20 +80,50 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
     """Per label, :class:`TrackMetrics` of a proto-track collection (see module docstring).
 
     ``inputProtoTracks``: label -> whiteboard name; ``inputSpacePoints``: one space point per
-    measurement (the hits of the event); ``selection``: the particles efficiency counts.
+    measurement (the hits of the event); ``selection``: the particles efficiency counts, or
+    several selections by name, each counted on the same tracks (``selection_metrics[name]
+    [label]``; ``metrics`` is the first selection's, and alone holds the TrackML scores).
     """
 
     def __init__(
         self,
         inputProtoTracks: Mapping[str, str],
         inputSpacePoints: str,
-        selection: ParticleSelection,
+        selection: ParticleSelection | Mapping[str, ParticleSelection],
         inputParticles: str = "particles",
         inputMeasurementParticlesMap: str = "measurement_particles_map",
         level: Any = None,
+        inputTracks: Mapping[str, str] | None = None,
+        resolutionSelection: str | None = None,
+        bzTesla: float = 2.0,
     ) -> None:
+        """``inputTracks``: label -> the fitted track container whose proto tracks (same
+        order) ``inputProtoTracks[label]`` are; for each, the residuals and pulls of the
+        tracks ACTS-matched to a particle of selection ``resolutionSelection`` (default:
+        the first) against its truth perigee in the field ``bzTesla`` [T] go to
+        ``resolutions[label]`` (:class:`~acts_gnn.metrics.resolutions.ResolutionCollector`);
+        ``resolution_skips[label]`` counts tracks left out (no reference surface)."""
         super().__init__("TrackMetricsAlgorithm", acts.logging.INFO if level is None else level)
-        self.metrics = {label: TrackMetrics(selection=selection) for label in inputProtoTracks}
+        selections = selection if isinstance(selection, Mapping) else {"selection": selection}
+        if not selections:
+            raise ValueError("TrackMetricsAlgorithm needs at least one particle selection")
+        self.selection_metrics = {
+            key: {label: TrackMetrics(selection=sel) for label in inputProtoTracks}
+            for key, sel in selections.items()
+        }
+        self.metrics = next(iter(self.selection_metrics.values()))
+        self._resolution_selection = resolutionSelection or next(iter(selections))
+        if self._resolution_selection not in selections:
+            raise ValueError(f"resolutionSelection {resolutionSelection!r} is not a selection")
+        self._bz = float(bzTesla)
+        self._fitted = {
+            label: data_handle(
+                self, "read", acts.examples.ConstTrackContainer, f"InputTracks_{label}", name
+            )
+            for label, name in (inputTracks or {}).items()
+        }
+        self.resolutions = {label: ResolutionCollector() for label in self._fitted}
+        self.resolution_skips = dict.fromkeys(self._fitted, 0)
         self.n_hits: list[int] = []
         self.n_shared: list[int] = []  # per event: further particles of shared measurements
         self._tracks = {
@@ -137,7 +168,50 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
                 ids = np.asarray(list(proto), dtype=np.int64)
                 rows = row_of[ids[ids < len(row_of)]]
                 tracks.append(rows[rows >= 0])
-            metrics = self.metrics[label]
-            metrics.add(event, tracks, trackml=False, shared=shared)
-            metrics.trackml_scores.append(trackml_score(event, disjoint_tracks(tracks)))
+            for key, per_label in self.selection_metrics.items():
+                m = per_label[label].add(event, tracks, trackml=False, shared=shared)
+                if key == self._resolution_selection and label in self._fitted:
+                    self._add_resolutions(
+                        label, self._fitted[label](store), event, m, context.recoGeoContext
+                    )
+            self.metrics[label].trackml_scores.append(trackml_score(event, disjoint_tracks(tracks)))
         return acts.examples.ProcessCode.SUCCESS
+
+    def _add_resolutions(self, label: str, container: Any, event: Any, m: Any, gctx: Any) -> None:
+        """Residuals and pulls of the tracks of ``container`` matched (ACTS MATCHED) to a
+        selected particle of ``m`` (the matching of the same tracks as proto tracks)."""
+        if len(container) != len(m.n_hits):
+            raise RuntimeError(
+                f"event {event.event_id}: {label} has {len(container)} fitted tracks but "
+                f"{len(m.n_hits)} proto tracks; their order is assumed to be the same"
+            )
+        rows = np.flatnonzero((m.acts == MATCHED) & (m.particle >= 0))
+        rows = rows[m.selected[m.particle[rows]]]
+        fitted, cov, ref, keep = [], [], [], []
+        for k in rows.tolist():
+            track = container.getTrack(int(k))
+            if not track.hasReferenceSurface:
+                self.resolution_skips[label] += 1
+                continue
+            fitted.append(np.asarray(track.parameters, dtype=np.float64)[:5])
+            c = track.covariance  # acts.BoundMatrix: indexed [i, j] only
+            cov.append([[c[i, j] for j in range(5)] for i in range(5)])
+            centre = track.referenceSurface.center(gctx)
+            ref.append([centre[0], centre[1], centre[2]])
+            keep.append(k)
+        if not keep:
+            return
+        p = event.particles
+        pid = m.particle[np.asarray(keep)]
+        vertex = np.stack([p["vx"][pid], p["vy"][pid], p["vz"][pid]], axis=1)
+        momentum = np.stack([p["px"][pid], p["py"][pid], p["pz"][pid]], axis=1)
+        refs = np.asarray(ref)
+        truth = {name: np.empty(len(pid)) for name in ("d0", "z0", "phi", "theta", "qop")}
+        for point in np.unique(refs, axis=0):  # one perigee surface per reference point
+            same = np.all(refs == point, axis=1)
+            t = truth_perigee(vertex[same], momentum[same], p["q"][pid][same], self._bz, point)
+            for name in truth:
+                truth[name][same] = t[name]
+        self.resolutions[label].add(
+            np.asarray(fitted), np.asarray(cov), truth, p["pt"][pid], p["eta"][pid]
+        )

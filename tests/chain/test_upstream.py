@@ -314,3 +314,105 @@ def test_onnx_classifier_device_knob(tmp_path: Path) -> None:
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(RuntimeError, match="no CUDAExecutionProvider"):
             OnnxEdgeClassifier(path, device=Device.Cuda())
+
+
+# ---------------------------------------------------------------------------------------------
+# one place for every caller: the pipeline settles conventions and orientation
+# ---------------------------------------------------------------------------------------------
+
+
+class _Spy(TorchEdgeClassifier):
+    """A TorchEdgeClassifier that records the graph it is given."""
+
+    seen: list[tuple[torch.Tensor, torch.Tensor | None]]
+
+    def classify(self, x, edge_index, edge_attr=None):  # type: ignore[no-untyped-def]
+        self.seen.append((edge_index.clone(), None if edge_attr is None else edge_attr.clone()))
+        return super().classify(x, edge_index, edge_attr)
+
+
+def _spy(model: object) -> _Spy:
+    spy = _Spy(model, useEdgeFeatures=True, cut=0.0, edgeFeatureConvention=RAW_EDGE_FEATURES)  # type: ignore[arg-type]
+    spy.seen = []
+    return spy
+
+
+def test_pipeline_used_directly_checks_edge_feature_conventions(tmp_path: Path) -> None:
+    from acts_gnn.chain.pipeline import GnnPipeline
+
+    ours = export_torchscript(_gnn(), tmp_path / "gnn.pt", metadata=RAW_META, verify=False)
+    foreign = TorchEdgeClassifier(_gnn(6), useEdgeFeatures=True)  # no metadata: upstream's
+    with pytest.raises(ValueError, match=r"'acts-scaled'.*ModuleMapGraphBuilder.*'raw'"):
+        GnnPipeline(ModuleMapGraphBuilder(synthetic_map()), [foreign], BoostTrackBuilding())
+    module_map_cuda = ModuleMapCuda.__new__(ModuleMapCuda)
+    GnnPipeline(
+        module_map_cuda, [TorchEdgeClassifier(ours, useEdgeFeatures=True)], BoostTrackBuilding()
+    )
+    assert module_map_cuda.edgeFeatureConvention == RAW_EDGE_FEATURES  # switched by the pipeline
+
+
+def test_pipeline_orients_index_pairs_for_inner_to_outer_models(tmp_path: Path) -> None:
+    from acts_gnn.chain.pipeline import GnnPipeline
+    from acts_gnn.graph.metric_learning import MetricLearning
+    from acts_gnn.nn.files import AS_CONSTRUCTED, EDGE_ORIENTATION_KEY, INNER_TO_OUTER
+
+    ours = export_torchscript(_gnn(6), tmp_path / "gnn.pt", metadata={"node_features": ["r"]})
+    assert read_torchscript_metadata(ours)[EDGE_ORIENTATION_KEY] == INNER_TO_OUTER
+    onnx = export_onnx(_gnn(6), tmp_path / "gnn.onnx", metadata={"node_features": ["r"]})
+    assert read_onnx_metadata(onnx)[EDGE_ORIENTATION_KEY] == INNER_TO_OUTER
+    torch.manual_seed(0)
+    net = EmbeddingNet(3, 2, hidden=8, n_layers=1).eval()
+    positions = _positions(200, seed=5)
+    scales = [1000.0, math.pi, 1000.0]
+
+    def run(model: object) -> tuple[torch.Tensor, torch.Tensor]:
+        graph = TorchMetricLearning(net, rVal=0.8, knnVal=20, device="cpu")
+        graph.embeddingDim = None
+        spy = _spy(model)
+        pipe = GnnPipeline(graph, [spy], BoostTrackBuilding(), ["r", "phi", "z"], scales)
+        pipe(positions, np.zeros(len(positions), np.uint64))
+        ((edge_index, edge_attr),) = spy.seen
+        assert edge_attr is not None
+        return edge_index, edge_attr
+
+    # our model (inner -> outer recorded): every source is the hit nearer the origin and the
+    # features are those of the oriented edges, exactly
+    edges, feats = run(ours)
+    assert edges.shape[1] > 100
+    dist = np.linalg.norm(positions, axis=1)
+    assert np.all(dist[edges[0].numpy()] <= dist[edges[1].numpy()])
+    np.testing.assert_array_equal(feats.numpy(), edge_features(positions, edges.numpy()))
+    # an upstream model (no metadata) gets upstream's (min, max) pairs, the same edges
+    assert TorchEdgeClassifier(_gnn(6), useEdgeFeatures=True).edgeOrientation == AS_CONSTRUCTED
+    up_edges, _ = run(_gnn(6))
+    assert torch.all(up_edges[0] < up_edges[1])
+    key = lambda e: sorted(map(tuple, torch.sort(e, 0).values.numpy().T))  # noqa: E731
+    assert key(up_edges) == key(edges)
+    assert int((edges[0] > edges[1]).sum()) > 0  # some pairs were flipped
+    # a constructor that gives every edge twice cannot be oriented: refused, naming both
+    both = MetricLearning(net, rVal=0.8, knnVal=20, undirected=True)
+    with pytest.raises(ValueError, match=r"TorchEdgeClassifier.*'inner-to-outer'.*MetricLearning"):
+        GnnPipeline(both, [TorchEdgeClassifier(ours, useEdgeFeatures=True)], BoostTrackBuilding())
+
+
+def test_torch_edge_classifier_runs_where_its_pipeline_runs() -> None:
+    """Upstream's TorchEdgeClassifier has no device knob (only deviceID): it runs on the
+    execution context's device. Here: the pipeline's device, cuda:deviceID for CUDA."""
+    from acts_gnn.chain.pipeline import GnnPipeline
+
+    builder = ModuleMapGraphBuilder(synthetic_map())
+    follower = TorchEdgeClassifier(_gnn(0), deviceID=0)
+    assert follower.device == torch.device("cpu")  # outside a pipeline: the CPU
+    assert (follower.config.deviceID, follower.config.device) == (0, None)
+    GnnPipeline(builder, [follower], BoostTrackBuilding(), device="cpu")
+    assert follower.device == torch.device("cpu")
+    pinned = TorchEdgeClassifier(_gnn(0), device="cpu")  # ours: a device of its own
+    GnnPipeline(builder, [pinned], BoostTrackBuilding(), device="cuda")
+    assert pinned.device == torch.device("cpu")
+    if torch.cuda.is_available():
+        GnnPipeline(builder, [follower], BoostTrackBuilding(), device="cuda")
+        assert follower.device == torch.device("cuda", 0)
+        assert next(follower.model.parameters()).device == torch.device("cuda", 0)
+    else:
+        with pytest.raises(RuntimeError, match="CUDA"):
+            GnnPipeline(builder, [follower], BoostTrackBuilding(), device="cuda")
