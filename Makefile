@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning gnn-metric-learning defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning gnn-metric-learning vertex-pairs defaults clean
 
 setup: $(VENV)/.installed
 
@@ -79,9 +79,17 @@ gnn-metric-learning: setup
 	$(BIN)/acts-gnn graphs -q -i data/gnn-train-mu50-prepared -o data/ml-graphs-mu50 --embedding output/embedding-default/embedding.pt --filter output/filter-default/filter.pt
 	$(BIN)/acts-gnn train gnn --config configs/gnn-metric-learning.yaml --device $(DEVICE)
 
+# The shipped vertexing pair network (geometry/generic/models/vertex-pairs.*): 12 parametric
+# MU = 50 events (seed 24), their seeding + CKF tracks stored as track sets, then
+# configs/vertex-pairs.yaml (15 epochs, ~6 min on one CPU core).
+vertex-pairs: setup
+	test -f data/vertex-train/simulation.json || $(BIN)/acts-gnn simulate -q --generator parametric --events 12 --pileup 50 --seed 24 -o data/vertex-train
+	$(BIN)/python -c "from acts_gnn.chain.vertexing import VertexFinder; from acts_gnn.sequencer.vertexing_compare import run_vertexing_comparison as r; r('data/vertex-train', 'data/vertex-train-cmp', VertexFinder())"
+	$(BIN)/acts-gnn train vertex --config configs/vertex-pairs.yaml --device $(DEVICE)
+
 # Rebuild every shipped file from scratch (module map, GNN, embedding, filter, metric-learning
 # GNN) and copy them into geometry/generic.
-defaults: gnn-default metric-learning gnn-metric-learning
+defaults: gnn-default metric-learning gnn-metric-learning vertex-pairs
 	$(BIN)/acts-gnn module-map convert -i data/module-map.npz -o geometry/generic/module-map.npz --format compact
 	mkdir -p geometry/generic/models
 	cp output/gnn-default/gnn.onnx output/gnn-default/gnn.pt geometry/generic/models/
@@ -89,6 +97,7 @@ defaults: gnn-default metric-learning gnn-metric-learning
 	cp output/filter-default/filter.onnx output/filter-default/filter.pt geometry/generic/models/
 	cp output/gnn-metric-learning/gnn.onnx geometry/generic/models/gnn-metric-learning.onnx
 	cp output/gnn-metric-learning/gnn.pt geometry/generic/models/gnn-metric-learning.pt
+	cp output/vertex-pairs/vertex-pairs.onnx output/vertex-pairs/vertex-pairs.pt geometry/generic/models/
 
 clean:
 	rm -rf build $(VENV) output
