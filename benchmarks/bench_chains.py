@@ -13,10 +13,14 @@ Sequencer's own timing.csv) and prints one row per MU:
   GeV, |eta| < 2.5, >= 7 measurements), peak resident memory of the process;
 
 then the exponent k of time = c * hits^k fitted on log-log per-MU points, per chain, and the
-GNN track-finding stages at the largest MU. Usage::
+GNN track-finding stages at the largest MU. ``--precision bf16`` runs the GNN in bfloat16
+(docs/gnn.md, "CPU inference"). Existing simulations are reused: ``--keep DIR`` with
+``DIR/sim-mu<MU>`` folders holding ``hits.root`` (e.g. symbolic links to held-out folders
+made by ``acts-gnn simulate``). Usage::
 
     python benchmarks/bench_chains.py [--pileup 10 50 100 200] [--events 2] \\
-        [--module-map F] [--model F] [--backend torch|onnx] [--device cpu|cuda]
+        [--module-map F] [--model F] [--backend torch|onnx] [--device cpu|cuda] \\
+        [--precision fp32|bf16] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ def compare(sim: Path, report: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, "-m", "acts_gnn.cli", "compare"]
     command += ["-i", str(sim.resolve()), "-o", str(report.resolve())]
     command += ["--backend", args.backend, "--device", args.device]
+    if args.precision != "fp32":
+        command += ["--precision", args.precision]
     if args.module_map:
         command += ["--module-map", str(args.module_map.resolve())]
     if args.model:
@@ -66,6 +72,14 @@ def compare(sim: Path, report: Path, args: argparse.Namespace) -> dict:
     return json.loads((report / "summary.json").read_text())
 
 
+def uptime() -> str:
+    """The machine's load (``uptime``), printed with every table."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unavailable"
+
+
 def exponent(hits: list[float], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(hits), np.log(seconds), 1)[0])
 
@@ -81,9 +95,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16"), help="GNN arithmetic (CPU)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the data and reports here")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-chains-"))
+    load_before = uptime()
     rows = []
     for mu in args.pileup:
         sim = root / f"sim-mu{mu:g}"
@@ -107,9 +125,11 @@ def main() -> None:
             }
         )
     print(machine_line())
+    print(f"load before: {load_before}")
     print(
-        f"{args.events} events per MU, one thread, backend {args.backend}, device {args.device}; "
-        "times per event in seconds (Sequencer timing.csv)"
+        f"{args.events} events per MU, one thread, backend {args.backend}, device {args.device}, "
+        f"precision {args.precision}; times per event in seconds (Sequencer timing.csv; upper "
+        "bounds on a shared machine)"
     )
     print(
         f"{'MU':>5} {'hits':>8} {'edges':>8} {'GNN':>8} {'GNN+KF':>8} {'CKF':>8} "
@@ -135,6 +155,7 @@ def main() -> None:
         f"GNN track finding at MU={last['mu']:g} by stage [s]: "
         + ", ".join(f"{k} {v['mean']:.3f}" for k, v in last["stages"].items())
     )
+    print(f"load after: {uptime()}")
     print(f"data and reports: {root}")
 
 

@@ -70,9 +70,10 @@ class PreparedSample:
 
 
 def tiny_generator_config() -> Any:
-    from acts_gnn.simulation import GeneratorConfig
+    """Pythia8 ttbar + Poisson(3) minimum-bias pile-up: the default generator, tiny."""
+    from acts_gnn.simulation.pythia8 import Pythia8Config
 
-    return GeneratorConfig(pileup=3, hard_scatter=True)
+    return Pythia8Config(pileup=3)
 
 
 #: Fixtures that build the ACTS geometry or run ACTS (Fatras, digitization) when first used.
@@ -139,7 +140,7 @@ def detector() -> Any:
 
 @pytest.fixture(scope="session")
 def sim_sample(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> SimulatedSample:
-    """Two events simulated with Fatras (pile-up 3 + hard scatter), written to ROOT."""
+    """Two Pythia8 events (ttbar + pile-up 3) simulated with Fatras, written to ROOT."""
     from acts_gnn.simulation import simulate
 
     directory = tmp_path_factory.mktemp("sim")

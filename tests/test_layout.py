@@ -39,6 +39,7 @@ NO_TRAIN_PACKAGES = (
     "metrics",
     "detector",
     "simulation",
+    "distributed",
 )
 NO_TRAIN_MODULES = ("event", "errors", "extras", "progress")
 

@@ -45,6 +45,12 @@ chunking is baked in at export (``acts-gnn export gnn --chunks K``); a runtime `
 runs the upstream scheme for per-edge models and is refused for message-passing models
 exported here (it would silently change the scores).
 
+``engine`` and ``precision`` (ours, :class:`TorchEdgeClassifier`): what computes the logits
+(:data:`acts_gnn.nn.fused.ENGINES`; by default an Interaction Network runs on CPU through
+:class:`~acts_gnn.nn.fused.FusedInference`, the same scores up to float32
+rounding, 1.7-2x as fast) and in which arithmetic (``fp32``, or ``bf16`` with the fused
+engine); see docs/gnn.md, "CPU inference".
+
 A graph with zero edges gives empty outputs (upstream throws ``NoEdgesError``).
 """
 
@@ -290,6 +296,8 @@ class _TorchEdgeClassifierConfig:
     deviceID: int = 0
     useEdgeFeatures: bool = False
     device: Any = None  # ours: None runs where the pipeline runs, as upstream
+    engine: str = "auto"  # ours: acts_gnn.nn.fused.ENGINES
+    precision: str = "fp32"  # ours: acts_gnn.nn.fused.PRECISIONS
 
 
 @dataclass
@@ -322,6 +330,10 @@ class TorchEdgeClassifier(_EdgeClassifier):
     ``TrackFindingAlgorithmGnn`` / ``addGnn`` ``device``), on ``cuda:deviceID`` when that is
     CUDA; called outside a pipeline it runs on the CPU. ``device`` (ours) pins it instead:
     ``"cpu"``, ``"cuda:1"``, ``Device.Cuda(1)``.
+
+    ``engine`` (:data:`acts_gnn.nn.fused.ENGINES`, default ``auto``) and ``precision``
+    (``fp32`` default, or ``bf16``: needs the fused engine), ours: see the module docstring;
+    :attr:`fused` is the :class:`~acts_gnn.nn.fused.FusedInference` in use (None: the model).
     """
 
     Config = _TorchEdgeClassifierConfig
@@ -342,6 +354,8 @@ class TorchEdgeClassifier(_EdgeClassifier):
         deviceID: int = 0,
         edgeFeatureConvention: str | None = None,
         level: Any = None,
+        engine: str = "auto",
+        precision: str = "fp32",
     ) -> None:
         super().__init__(
             cut,
@@ -353,6 +367,8 @@ class TorchEdgeClassifier(_EdgeClassifier):
             selectedEdgeFeatures,
             edgeFeatureScales,
         )
+        self.engine = engine  # checked by _setup_engine
+        self.precision = precision
         self.device = as_torch_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA device requested but CUDA is not available")
@@ -366,6 +382,9 @@ class TorchEdgeClassifier(_EdgeClassifier):
         self.model = model.to(self.device).eval()
         self._model_edge_knobs(str(modelPath), edgeFeatureConvention)
         self.exact_chunks = hasattr(self.model, "forward_chunked")
+        #: the :class:`~acts_gnn.nn.fused.FusedInference` in use, or None
+        self.fused: Any = None
+        self._setup_engine()
         self._warm_up()
         if self.nChunks > 1 and not self.exact_chunks:
             log.warning(
@@ -387,13 +406,22 @@ class TorchEdgeClassifier(_EdgeClassifier):
         if target != self.device:
             self.device = target
             self.model = self.model.to(target)
+            self._setup_engine()
             self._warm_up()
+
+    def _setup_engine(self) -> None:
+        """Choose what computes the logits (:func:`acts_gnn.nn.fused.fused_engine`)."""
+        from acts_gnn.nn.fused import fused_engine
+
+        self.fused = fused_engine(
+            self.model, self.metadata, self.engine, self.precision, self.device, str(self.modelPath)
+        )
 
     def _warm_up(self) -> None:
         """TorchScript's profiling executor specialises a model on its first two calls, which
         take several times longer: make them here, on a small random graph, so that the
         first events do not pay for it (models that declare their feature counts only)."""
-        if not isinstance(self.model, torch.jit.ScriptModule):
+        if self.fused is not None or not isinstance(self.model, torch.jit.ScriptModule):
             return
         n_node = getattr(self.model, "node_features", None)
         n_edge = getattr(self.model, "edge_features", 0)
@@ -434,6 +462,8 @@ class TorchEdgeClassifier(_EdgeClassifier):
         def run(x: Any, ei: torch.Tensor, ea: torch.Tensor | None) -> torch.Tensor:
             return self.model(x, ei) if ea is None else self.model(x, ei, ea)
 
+        if self.fused is not None:  # exact for any nChunks: it slices the edge MLPs itself
+            return self.fused(x, edge_index, edge_attr)
         if self.nChunks == 1:
             return run(x, edge_index, edge_attr)
         if self.exact_chunks:

@@ -132,6 +132,7 @@ def edge_classifier(
     n_chunks: int = 1,
     expected: tuple[str, ...] = EDGE_CLASSIFIER_MODELS,
     feature_scales: tuple[float, ...] | None = None,
+    precision: str = "fp32",
 ) -> Any:
     """An edge-classifier stage for the model at ``path`` (``.onnx``: ONNX Runtime, else
     TorchScript with torch on ``device``), set up for a pipeline whose node features are
@@ -141,7 +142,9 @@ def edge_classifier(
     ``("InteractionNetwork",)`` for the GNN stage); an embedding is never an edge classifier.
     ``feature_scales``: the pipeline's scale of each of ``node_features``; when given, a model
     trained with other scales for the features it takes is refused (it would see features
-    scaled differently from training)."""
+    scaled differently from training). ``precision``: the TorchScript stage's arithmetic
+    (:class:`~acts_gnn.chain.classify.TorchEdgeClassifier`; ``bf16`` needs its fused engine,
+    refused for ONNX)."""
     from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
     from acts_gnn.graph.features import EDGE_FEATURES
 
@@ -176,9 +179,11 @@ def edge_classifier(
         "edgeFeatureScales": list(meta.get("edge_feature_scales") or []),
     }
     if Path(path).suffix == ".onnx":
+        if precision != "fp32":
+            raise ValueError(f"{path}: precision={precision!r} needs the torch backend")
         providers = ["CPUExecutionProvider"] if device == "cpu" else None
         return OnnxEdgeClassifier(str(path), providers=providers, **knobs)
-    return TorchEdgeClassifier(str(path), device=device, **knobs)
+    return TorchEdgeClassifier(str(path), device=device, precision=precision, **knobs)
 
 
 def pipeline_features(path: str | Path) -> tuple[list[str], list[float]]:

@@ -26,13 +26,14 @@ fitted tracks as perigee parameters with respect to the beam line, :class:`Track
      two clusters joined by a few links have ncut ~ (links / pairs), so the spurious links
      that chain vertices together ("non-zero interconnection between blocks") are cut;
 
-4. **vertex fit** (:func:`fit_vertices`) of every cluster with at least ``min_tracks``
-   tracks: an adaptive, beam-spot constrained weighted least-squares fit of (x, y, z) to the
-   tracks' (d0, z0) and their covariance, linearised near the beam line (d0 = -x sin phi +
-   y cos phi, z0 = z - cot theta (x cos phi + y sin phi)); track weights
-   ``w_i = 1 / (1 + exp((chi2_i - chi2_cut) / 2))`` recomputed ``fit_iterations`` times, so
-   outliers fade out as in ACTS's adaptive fitters; covariance: the inverse of the weighted
-   normal matrix. The perigee is the beam line (x = y = 0), as in the reconstruction here.
+4. **vertex fit** (:mod:`acts_gnn.chain.vertex_fit`) of every cluster with at least
+   ``min_tracks`` tracks: an adaptive, beam-spot constrained weighted least-squares fit of
+   (x, y, z) to the tracks' (d0, z0) and their covariance, linearised near the beam line
+   (:func:`~acts_gnn.chain.vertex_fit.fit_vertices`); then vertices compatible in z with a
+   large neighbour (fragments the split cut off it) are merged back and refitted
+   (:func:`~acts_gnn.chain.vertex_fit.merge_compatible`); optionally all vertices are refitted
+   together with shared tracks (:func:`~acts_gnn.chain.vertex_fit.multi_vertex_fit`). The
+   perigee is the beam line (x = y = 0), as in the reconstruction here.
 
 The result, :class:`Vertices`, is ordered by the sum of pT^2 of the vertex's tracks,
 descending: the first vertex is the hard-scatter candidate (the ACTS convention).
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from acts_gnn.chain.vertex_fit import (  # the fit of step 4, and the result type
+    Vertices,
+    fit_vertices,
+    merge_compatible,
+    multi_vertex_fit,
+)
 from acts_gnn.errors import InputDataError
 from acts_gnn.nn.vertex_pairs import N_TRACK_FEATURES
 
@@ -59,6 +66,8 @@ from acts_gnn.nn.vertex_pairs import N_TRACK_FEATURES
 PairScorer = Callable[[npt.NDArray[np.float32], npt.NDArray[np.int64]], npt.NDArray[np.float32]]
 #: Clustering methods of :class:`VertexFinder`.
 CLUSTERINGS = ("components", "split")
+#: Vertex fits of :class:`VertexFinder`: each cluster alone, or all together after that.
+FITS = ("adaptive", "multi")
 
 
 @dataclass
@@ -339,122 +348,6 @@ def split_clusters(
 
 
 # ---------------------------------------------------------------------------------------------
-# vertex fit
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Vertices:
-    """One event's vertices, ordered by ``sum_pt2`` descending (first: hard-scatter candidate).
-
-    ``position`` [V, 3] mm, ``covariance`` [V, 3, 3] mm^2, ``n_tracks`` [V], ``sum_pt2`` [V]
-    GeV^2, ``chi2`` [V] (of the z fit), ``track_vertex`` [N] (vertex of every input track;
-    -1: in no vertex), ``track_weight`` [N] (the track's weight in its vertex's fit, 0 if
-    none), ``times`` (seconds per step).
-    """
-
-    position: npt.NDArray[np.float64]
-    covariance: npt.NDArray[np.float64]
-    n_tracks: npt.NDArray[np.int64]
-    sum_pt2: npt.NDArray[np.float64]
-    chi2: npt.NDArray[np.float64]
-    track_vertex: npt.NDArray[np.int64]
-    track_weight: npt.NDArray[np.float64]
-    times: dict[str, float] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.position)
-
-    def tracks_of(self, vertex: int) -> npt.NDArray[np.int64]:
-        """Indices of the tracks of ``vertex``."""
-        return np.flatnonzero(self.track_vertex == vertex)
-
-
-def track_jacobians(tracks: TrackSet) -> npt.NDArray[np.float64]:
-    """d(d0, z0) / d(vx, vy, vz) [N, 2, 3] of every track near the beam line: a track from a
-    vertex V with direction (phi, theta) has d0 = -vx sin(phi) + vy cos(phi) and
-    z0 = vz - cot(theta) (vx cos(phi) + vy sin(phi)) (straight line over the um between V
-    and the perigee; ACTS's sign of d0)."""
-    phi, theta = tracks.params[:, 2], tracks.params[:, 3]
-    cot = np.cos(theta) / np.maximum(np.sin(theta), 1e-9)
-    a = np.zeros((len(tracks), 2, 3))
-    a[:, 0, 0], a[:, 0, 1] = -np.sin(phi), np.cos(phi)
-    a[:, 1, 0], a[:, 1, 1], a[:, 1, 2] = -cot * np.cos(phi), -cot * np.sin(phi), 1.0
-    return a
-
-
-def fit_vertices(
-    tracks: TrackSet,
-    labels: npt.NDArray[np.int64],
-    min_tracks: int = 2,
-    beam_spot: tuple[float, float] = (0.0, 0.0),
-    beam_sigma: tuple[float, float] = (0.0125, 0.0125),
-    chi2_cut: float = 9.0,
-    fit_iterations: int = 5,
-) -> Vertices:
-    """Fit every cluster of ``labels`` [N] (-1: no cluster) with >= ``min_tracks`` tracks:
-    an adaptive, beam-spot constrained weighted least-squares fit of (x, y, z) [mm] to the
-    tracks' (d0, z0) with their 2 x 2 covariance, linearised by :func:`track_jacobians`; the
-    beam spot (``beam_spot`` x, y [mm], widths ``beam_sigma`` [mm]) enters as a Gaussian
-    constraint in x and y. Track weights ``w_i = 1 / (1 + exp((chi2_i - chi2_cut) / 2))``
-    (chi2_i of the track's (d0, z0) to the vertex) are recomputed ``fit_iterations`` times.
-    Covariance: the inverse of the weighted normal matrix."""
-    labels = np.asarray(labels, np.int64)
-    valid = labels >= 0
-    counts = np.bincount(labels[valid], minlength=labels.max(initial=-1) + 1)
-    good = np.flatnonzero(counts >= min_tracks)
-    remap = np.full(len(counts), -1, np.int64)
-    remap[good] = np.arange(len(good))
-    cluster = np.where(valid, remap[np.maximum(labels, 0)], -1)
-    inside = cluster >= 0
-    c = cluster[inside]
-    n_v = len(good)
-    m = tracks.params[inside][:, :2]  # (d0, z0) [K, 2]
-    cov2 = tracks.covariance[inside][:, :2, :2]
-    g = np.linalg.inv(cov2)  # [K, 2, 2]
-    a = track_jacobians(tracks)[inside]  # [K, 2, 3]
-    at_g = np.einsum("kji,kjl->kil", a, g)  # A^T G [K, 3, 2]
-    at_g_a = at_g @ a  # [K, 3, 3]
-    at_g_m = np.einsum("kij,kj->ki", at_g, m)  # [K, 3]
-    prior = np.zeros((3, 3))
-    prior[0, 0], prior[1, 1] = 1 / beam_sigma[0] ** 2, 1 / beam_sigma[1] ** 2
-    prior_rhs = prior @ np.array([beam_spot[0], beam_spot[1], 0.0])
-    weight = np.ones(len(c))
-    position = np.zeros((n_v, 3))
-    covariance: npt.NDArray[np.float64] = np.zeros((n_v, 3, 3))
-    chi2_i = np.zeros(len(c))
-    for iteration in range(max(fit_iterations, 1) + 1):
-        normal = np.broadcast_to(prior, (n_v, 3, 3)).copy()
-        rhs = np.broadcast_to(prior_rhs, (n_v, 3)).copy()
-        np.add.at(normal, c, weight[:, None, None] * at_g_a)
-        np.add.at(rhs, c, weight[:, None] * at_g_m)
-        covariance = np.asarray(np.linalg.inv(normal), np.float64)
-        position = np.einsum("vij,vj->vi", covariance, rhs)
-        residual = m - np.einsum("kij,kj->ki", a, position[c])
-        chi2_i = np.einsum("ki,kij,kj->k", residual, g, residual)
-        if iteration < max(fit_iterations, 1):  # the last pass keeps the weights it used
-            weight = 1.0 / (1.0 + np.exp(np.clip((chi2_i - chi2_cut) / 2.0, -50, 50)))
-    chi2 = np.bincount(c, weight * chi2_i, minlength=n_v)
-    sum_pt2 = np.bincount(c, tracks.pt[inside] ** 2, minlength=n_v)
-    order = np.argsort(-sum_pt2, kind="stable")
-    rank = np.empty(n_v, np.int64)
-    rank[order] = np.arange(n_v)
-    track_vertex = np.full(len(labels), -1, np.int64)
-    track_vertex[inside] = rank[c]
-    track_weight = np.zeros(len(labels))
-    track_weight[inside] = weight
-    return Vertices(
-        position=position[order],
-        covariance=covariance[order],
-        n_tracks=np.bincount(c, minlength=n_v)[order].astype(np.int64),
-        sum_pt2=sum_pt2[order].astype(np.float64),
-        chi2=chi2[order].astype(np.float64),
-        track_vertex=track_vertex,
-        track_weight=track_weight,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # the stage
 # ---------------------------------------------------------------------------------------------
 
@@ -468,7 +361,11 @@ class VertexFinder:
     :data:`CLUSTERINGS`; ``split_ncut``: normalised-cut threshold of ``"split"``;
     ``max_significance``: pairs further apart in z0 than this many sigma are not scored
     (:func:`compatible_pairs`; None: all pairs in the window); ``min_tracks``: smallest
-    vertex; the rest are :func:`fit_vertices`'s knobs.
+    vertex; ``beam_spot``, ``beam_sigma``, ``chi2_cut``, ``temperatures``: the knobs of
+    :func:`~acts_gnn.chain.vertex_fit.fit_vertices`; ``merge_significance`` (None: no merge)
+    and ``merge_min_tracks``: those of :func:`~acts_gnn.chain.vertex_fit.merge_compatible`;
+    ``fit``: one of :data:`FITS` (``"multi"``: then
+    :func:`~acts_gnn.chain.vertex_fit.multi_vertex_fit`, with ``reassign``).
     """
 
     scorer: PairScorer | None = None
@@ -481,10 +378,17 @@ class VertexFinder:
     beam_spot: tuple[float, float] = (0.0, 0.0)
     beam_sigma: tuple[float, float] = (0.0125, 0.0125)
     chi2_cut: float = 9.0
+    fit: str = "adaptive"
+    reassign: bool = False
+    temperatures: tuple[float, ...] | None = None
+    merge_significance: float | None = 3.0
+    merge_min_tracks: int = 20
 
     def __post_init__(self) -> None:
         if self.clustering not in CLUSTERINGS:
             raise ValueError(f"clustering must be one of {CLUSTERINGS}, got {self.clustering!r}")
+        if self.fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, got {self.fit!r}")
         if self.scorer is None:
             self.scorer = SignificanceScorer()
 
@@ -513,8 +417,34 @@ class VertexFinder:
         labels, times = self.cluster(tracks)
         t0 = time.perf_counter()
         vertices = fit_vertices(
-            tracks, labels, self.min_tracks, self.beam_spot, self.beam_sigma, self.chi2_cut
+            tracks,
+            labels,
+            self.min_tracks,
+            self.beam_spot,
+            self.beam_sigma,
+            self.chi2_cut,
+            temperatures=self.temperatures,
         )
+        if self.merge_significance is not None:
+            merged = merge_compatible(vertices, self.merge_significance, self.merge_min_tracks)
+            vertices = fit_vertices(
+                tracks,
+                merged,
+                self.min_tracks,
+                self.beam_spot,
+                self.beam_sigma,
+                self.chi2_cut,
+                temperatures=self.temperatures,
+            )
+        if self.fit == "multi":
+            vertices = multi_vertex_fit(
+                tracks,
+                vertices,
+                self.beam_spot,
+                self.beam_sigma,
+                self.chi2_cut,
+                reassign=self.reassign,
+            )
         times["fit"] = time.perf_counter() - t0
         vertices.times = times
         return vertices

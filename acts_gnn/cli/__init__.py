@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from acts_gnn.cli.commands import cmd_train_gnn
 from acts_gnn.cli.parser import build_parser, build_train_parser
+from acts_gnn.distributed.executor import ChunkError
 from acts_gnn.errors import InputDataError
 
 
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputDataError as err:
         print(f"acts-gnn {args.command}: bad input: {err}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ChunkError) as err:  # ChunkError: a Dask task's
         print(f"acts-gnn {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from acts_gnn.distributed.executor import ParallelOptions
     from acts_gnn.graph import TruthSelection
     from acts_gnn.sequencer.compare import CompareConfig
     from acts_gnn.simulation import GeneratorConfig
@@ -32,7 +33,7 @@ def _generator_config(args: argparse.Namespace) -> EventSource:
         hard_process_settings,
     )
 
-    beam_spot = BeamSpot(*args.beam_spot)
+    beam_spot = BeamSpot(*args.beam_spot) if args.beam_spot else BeamSpot()
     selection = ParticleSelection(
         pt_min=0.15 if args.pt_min is None else args.pt_min, eta_max=args.eta_max
     )
@@ -59,7 +60,14 @@ def _generator_config(args: argparse.Namespace) -> EventSource:
             beam_spot=beam_spot,
             selection=selection,
         )
+    sigma_xy, sigma_z = GeneratorConfig.sigma_xy, GeneratorConfig.sigma_z
+    if args.beam_spot:
+        if args.beam_spot[0] != args.beam_spot[1]:
+            raise ValueError("--beam-spot: the parametric generator needs SX = SY")
+        sigma_xy, sigma_z = args.beam_spot[0], args.beam_spot[2]
     return GeneratorConfig(
+        sigma_xy=sigma_xy,
+        sigma_z=sigma_z,
         pileup=args.pileup,
         hard_scatter=args.hard_scatter,
         eta_max=args.eta_max,
@@ -110,6 +118,15 @@ def _describe(config: object) -> str:
     return f"parametric, pile-up {getattr(config, 'pileup', 0):g}"
 
 
+def _parallel(args: argparse.Namespace) -> ParallelOptions | None:
+    """The Dask options of ``args`` (:func:`acts_gnn.cli.options.add_parallel_options`);
+    None when the command runs in this process."""
+    from acts_gnn.distributed.executor import ParallelOptions
+
+    options = ParallelOptions.from_args(args)
+    return options if options.enabled else None
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.simulation import simulate
@@ -118,14 +135,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if _pythia8_missing(config):
         return 2
     start = time.perf_counter()
-    result = simulate(
-        args.output,
-        args.events,
-        config,
-        seed=args.seed,
-        progress=not args.quiet,
-        write_hepmc=args.write_hepmc,
-    )
+    parallel = _parallel(args)
+    if parallel is not None and args.write_hepmc is not None:
+        raise ValueError("--write-hepmc writes one file in event order: not with --workers")
+    if parallel is not None:
+        from acts_gnn.distributed.simulate import simulate_parallel
+
+        result = simulate_parallel(
+            args.output, args.events, config, parallel, args.seed, not args.quiet
+        )
+    else:
+        result = simulate(
+            args.output,
+            args.events,
+            config,
+            seed=args.seed,
+            progress=not args.quiet,
+            write_hepmc=args.write_hepmc,
+        )
     elapsed = time.perf_counter() - start
     print(f"wrote {result.particles_file} and {result.hits_file}")
     if args.write_hepmc is not None:
@@ -187,14 +214,31 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from acts_gnn.simulation.prepare import prepare
 
     start = time.perf_counter()
-    report = prepare(
-        args.input,
-        args.output,
-        seed=args.seed,
-        events=args.events,
-        progress=not args.quiet,
-        overwrite=args.overwrite,
-    )
+    from acts_gnn.simulation.noise import conditioned_prepare_input
+
+    args.input = conditioned_prepare_input(args)  # --noise / --misalign-*
+    parallel = _parallel(args)
+    if parallel is not None:
+        from acts_gnn.distributed.prepare import prepare_parallel
+
+        report = prepare_parallel(
+            args.input,
+            args.output,
+            parallel,
+            seed=args.seed,
+            events=args.events,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
+    else:
+        report = prepare(
+            args.input,
+            args.output,
+            seed=args.seed,
+            events=args.events,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
     elapsed = time.perf_counter() - start
     print(report.summary())
     n = max(len(report.written) + len(report.skipped), 1)
@@ -265,15 +309,19 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         graph=args.graph,
         backend=args.backend,
         device=args.device,
+        precision=getattr(args, "precision", "fp32"),
         module_map=args.module_map,
         model=args.model,
         embedding=args.embedding,
         filter=args.filter,
         builder=args.builder,
-        edge_cut=args.edge_cut,
+        edge_cut=args.gnn_cuts[0] if getattr(args, "gnn_cuts", None) else args.edge_cut,
+        gnn_cuts=tuple(args.gnn_cuts[1:]) if getattr(args, "gnn_cuts", None) else (),
         truth_metrics=args.truth_metrics,
         ckf_presets=tuple(getattr(args, "ckf_preset", None) or ("fast",)),
         also_min_pt=tuple(getattr(args, "also_min_pt", (0.5,))),
+        vertexing=bool(getattr(args, "vertexing", False)),
+        triplet_model=Path(args.gnn_seeded) if getattr(args, "gnn_seeded", None) else None,
     )
 
 
@@ -314,6 +362,11 @@ def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
             f"GNN chain after {stage}: edge efficiency {m['efficiency']:.4f} (pT > 1 GeV), "
             f"purity {m['purity']:.4f}"
         )
+    if "vertexing" in summary:
+        from acts_gnn.sequencer.vertexing_compare import vertexing_markdown
+
+        print()
+        print(vertexing_markdown(summary["vertexing"]))
     print()
     print(f"report: {paths[1]}  (summary.json beside it)")
     print("plots:  " + ", ".join(p.name for p in paths[2:]))
@@ -322,6 +375,12 @@ def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     return _run_compare(_compare_config(args, args.input, args.output))
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from acts_gnn.evaluation.robustness import robustness_command
+
+    return robustness_command(args, lambda: _compare_config(args, args.input, args.output))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -396,11 +455,26 @@ def cmd_module_map_build(args: argparse.Namespace) -> int:
     if args.mirror_z or args.rotate_phi:
         symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
     start = time.perf_counter()
-    events = (event for dataset in datasets for event in dataset)
-    with progress_bar(n_events, "module map", "event", enabled=not args.quiet) as bar:
-        module_map = build_module_map(
-            events, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
+    parallel = _parallel(args)
+    if parallel is not None:
+        from acts_gnn.distributed.module_map import build_module_map_parallel
+
+        refs = [(str(d.directory), e) for d in datasets for e in d.event_ids]
+        module_map = build_module_map_parallel(
+            refs,
+            _selection(args),
+            parallel,
+            args.mirror_z,
+            args.rotate_phi,
+            Path(args.output).parent,
+            not args.quiet,
         )
+    else:
+        events = (event for dataset in datasets for event in dataset)
+        with progress_bar(n_events, "module map", "event", enabled=not args.quiet) as bar:
+            module_map = build_module_map(
+                events, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
+            )
     if args.min_occurrence > 1:
         module_map = module_map.pruned(args.min_occurrence)
     paths = save_module_map(module_map, args.output, args.format)
@@ -497,6 +571,12 @@ def cmd_train_vertex(args: argparse.Namespace) -> int:
     return train_vertex_command(args)
 
 
+def cmd_train_triplet(args: argparse.Namespace) -> int:
+    from acts_gnn.train.triplet import train_triplet_command
+
+    return train_triplet_command(args)
+
+
 def cmd_export_gnn(args: argparse.Namespace) -> int:
     from acts_gnn.train.commands import export_command
 
@@ -504,7 +584,7 @@ def cmd_export_gnn(args: argparse.Namespace) -> int:
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
-    """``export embedding|filter`` (the model type is read from the checkpoint)."""
+    """``export embedding|filter|vertex-pairs`` (the model type is read from the checkpoint)."""
     from acts_gnn.train.commands import export_command
 
     return export_command(args, n_chunks=1)

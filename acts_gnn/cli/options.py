@@ -259,10 +259,11 @@ def add_generator_options(p: argparse.ArgumentParser, pileup: float) -> None:
         "--beam-spot",
         type=float,
         nargs=4,
-        default=[0.0125, 0.0125, 55.5, 5.0],
+        default=None,
         metavar=("SX", "SY", "SZ", "ST"),
-        help="Gaussian beam spot widths of pythia8 and HepMC3 events [mm mm mm ns] (default "
-        "0.0125 0.0125 55.5 5)",
+        help="Gaussian beam spot widths [mm mm mm ns] (default for pythia8 and HepMC3 events "
+        "0.0125 0.0125 55.5 5, ACTS's full_chain_odd.py; parametric: sigma_xy 0.0125, sigma_z "
+        "50, no time spread; there SX = SY is required and ST is ignored)",
     )
     g.add_argument(
         "--eta-max",
@@ -329,7 +330,7 @@ def add_generator_options(p: argparse.ArgumentParser, pileup: float) -> None:
 def add_chain_options(p: argparse.ArgumentParser) -> None:
     """The GNN chain of ``compare`` and ``demo`` (:class:`acts_gnn.sequencer.compare.
     CompareConfig`); every file defaults to the shipped one."""
-    from acts_gnn.chain.defaults import BACKENDS, BUILDERS
+    from acts_gnn.chain.defaults import BACKENDS, BUILDERS, default_files
 
     g = p.add_argument_group("GNN chain (files default to the shipped ones)")
     add_graph_option(g, "module-map", "graph construction")
@@ -340,6 +341,13 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         help="edge-classifier runtime: torch (TorchScript; about 2x faster than onnx on CPU here)",
     )
     add_device_option(g)
+    g.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="GNN arithmetic on CPU (torch backend, fused engine): fp32, or bf16 (AMX / "
+        "AVX-512 BF16; see docs/gnn.md, 'CPU inference'); default %(default)s",
+    )
     add_module_map_option(g, "module-map file", short=False, type=Path)
     add_model_option(
         g,
@@ -350,9 +358,28 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--builder", choices=BUILDERS, default="walkthrough", help="track building")
     g.add_argument("--edge-cut", type=float, default=0.5, help="GNN score cut of the track builder")
     g.add_argument(
+        "--gnn-cuts",
+        type=float,
+        nargs="+",
+        metavar="CUT",
+        default=None,
+        help="several GNN score cuts in one run, on the same graph and scores (one track "
+        "building + fit per cut, one row each; the first replaces --edge-cut)",
+    )
+    g.add_argument(
         "--truth-metrics",
         action="store_true",
         help="also print edge efficiency and purity after every GNN stage",
+    )
+    g.add_argument(
+        "--gnn-seeded",
+        nargs="?",
+        const=str(default_files().gnn_torchscript.with_name("triplet.pt")),
+        default=None,
+        metavar="TRIPLET_MODEL",
+        help="also the GNN-seeded CKF: triplet-classifier seeds -> ACTS track parameters -> "
+        "CKF (first --ckf-preset) -> ambiguity resolution (docs/triplet-seeds.md); the "
+        "triplet model is TorchScript (default: the shipped triplet.pt)",
     )
 
 
@@ -396,6 +423,82 @@ def add_export_options(p: argparse.ArgumentParser, *, chunks: bool) -> None:
         )
 
 
+def add_parallel_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS`` (exclusive), ``--chunk-events``, ``--retries``:
+    run the command's events in chunks on a Dask cluster (:mod:`acts_gnn.distributed`);
+    neither: in this process, as before. Results equal the serial run's."""
+    g = p.add_argument_group("parallel (Dask; docs/distributed.md)")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run on a local Dask cluster of N processes, one thread each (default: no "
+        "cluster, this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the existing Dask cluster of this scheduler, e.g. tcp://host:8786 "
+        "(workers must see the same files)",
+    )
+    g.add_argument(
+        "--chunk-events",
+        type=int,
+        default=None,
+        metavar="N",
+        help="events per task (default: about 4 tasks per worker); keep it fixed to resume",
+    )
+    g.add_argument(
+        "--retries", type=int, default=0, help="Dask retries of a failed task (default 0)"
+    )
+
+
+def add_conditions_options(p: argparse.ArgumentParser) -> None:
+    """Noise hits and misalignment applied to the simulated hits before digitization
+    (:mod:`acts_gnn.simulation.noise`, :mod:`acts_gnn.detector.misalignment`)."""
+    from acts_gnn.detector.misalignment import MISALIGNMENT_LEVELS
+
+    g = p.add_argument_group("detector conditions (docs/robustness.md)")
+    g.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="noise hits at this occupancy per channel-equivalent cell and event (1e-6: about "
+        "2.4 %% of a MU = 200 event's measurements); default %(default)s",
+    )
+    g.add_argument(
+        "--misalign-shift",
+        type=float,
+        default=0.0,
+        metavar="UM",
+        help="Gaussian sigma of each module (or layer) shift [um]; default %(default)s",
+    )
+    g.add_argument(
+        "--misalign-rotation",
+        type=float,
+        default=0.0,
+        metavar="MRAD",
+        help="Gaussian sigma of each module (or layer) rotation angle [mrad]; default %(default)s",
+    )
+    g.add_argument(
+        "--misalign-level",
+        choices=MISALIGNMENT_LEVELS,
+        default="module",
+        help="draw one displacement per module or per layer (default %(default)s)",
+    )
+    g.add_argument(
+        "--conditions-seed",
+        type=int,
+        default=1,
+        help="seed of the noise hits (with the event id) and of the misalignment (default "
+        "%(default)s)",
+    )
+
+
 def add_verbose_option(p: argparse.ArgumentParser, help: str) -> None:
     """``--verbose`` / ``-v``: more logging."""
     p.add_argument("-v", "--verbose", action="store_true", help=help)
@@ -407,6 +510,7 @@ __all__ = [
     "ArgumentContainer",
     "PathType",
     "add_chain_options",
+    "add_conditions_options",
     "add_device_option",
     "add_embedding_option",
     "add_events_option",
@@ -421,6 +525,7 @@ __all__ = [
     "add_model_option",
     "add_module_map_option",
     "add_output_option",
+    "add_parallel_options",
     "add_plots_option",
     "add_quiet_option",
     "add_seed_option",

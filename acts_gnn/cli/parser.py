@@ -19,6 +19,7 @@ from pathlib import Path
 from acts_gnn.cli import commands
 from acts_gnn.cli.options import (
     add_chain_options,
+    add_conditions_options,
     add_device_option,
     add_embedding_option,
     add_events_option,
@@ -33,6 +34,7 @@ from acts_gnn.cli.options import (
     add_model_option,
     add_module_map_option,
     add_output_option,
+    add_parallel_options,
     add_plots_option,
     add_quiet_option,
     add_seed_option,
@@ -59,6 +61,7 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_quiet_option(p)
     add_generator_options(p, pileup=50.0)
+    add_parallel_options(p)
 
 
 def prepare_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,6 +78,8 @@ def prepare_arguments(p: argparse.ArgumentParser) -> None:
         "always replaced)",
     )
     add_quiet_option(p)
+    add_parallel_options(p)
+    add_conditions_options(p)
 
 
 def inspect_arguments(p: argparse.ArgumentParser) -> None:
@@ -110,6 +115,7 @@ def module_map_build_arguments(p: argparse.ArgumentParser) -> None:
     add_switch_option(p, "--rotate-phi", "add copies rotated by the module pitch (default on)")
     add_quiet_option(p)
     add_selection_options(p, min_pt=0.9)
+    add_parallel_options(p)
 
 
 def module_map_merge_arguments(p: argparse.ArgumentParser) -> None:
@@ -179,6 +185,54 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
     add_chain_options(p)
     _add_ckf_preset_option(p)
     _add_compare_selection_option(p)
+    p.add_argument(
+        "--vertexing",
+        action="store_true",
+        help="also find primary vertices on the CKF tracks with the shipped pair network and "
+        "with ACTS's AMVF, and report both (docs/vertexing.md)",
+    )
+
+
+def robustness_arguments(p: argparse.ArgumentParser) -> None:
+    """``acts-gnn robustness``."""
+    from acts_gnn.detector.misalignment import MISALIGNMENT_LEVELS
+    from acts_gnn.evaluation.robustness import DEFAULT_MISALIGNMENTS, DEFAULT_NOISE_RATES
+
+    add_input_option(p, "simulation folder (ROOT)")
+    add_output_option(p, "report folder")
+    add_events_option(p)
+    add_chain_options(p)
+    p.add_argument(
+        "--noise-rates",
+        type=float,
+        nargs="*",
+        default=list(DEFAULT_NOISE_RATES),
+        metavar="RATE",
+        help="noise occupancies per channel-equivalent cell and event (default %(default)s)",
+    )
+    p.add_argument(
+        "--misalignments",
+        nargs="*",
+        default=[f"{s:g}:{r:g}" for s, r in DEFAULT_MISALIGNMENTS],
+        metavar="UM:MRAD",
+        help="misalignment points, shift sigma [um]:rotation sigma [mrad] (default %(default)s)",
+    )
+    p.add_argument(
+        "--misalign-level",
+        choices=MISALIGNMENT_LEVELS,
+        default="module",
+        help="per module or layer",
+    )
+    p.add_argument(
+        "--ckf-preset", default="fast", help="CKF preset of the reference chain (default fast)"
+    )
+    add_seed_option(p, 1, "seed of the noise hits and the misalignment (default %(default)s)")
+    p.add_argument(
+        "--keep-simulation",
+        action="store_true",
+        help="keep each point's conditioned simulation folder (points/<key>/simulation)",
+    )
+    add_quiet_option(p)
 
 
 def demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -259,6 +313,7 @@ def evaluate_gnn_arguments(p: argparse.ArgumentParser) -> None:
     add_threads_option(p)
     add_plots_option(p, "write the PNGs (default on)")
     add_quiet_option(p)
+    add_parallel_options(p)
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -297,6 +352,7 @@ def graphs_arguments(p: argparse.ArgumentParser) -> None:
         default=False,
     )
     add_quiet_option(p)
+    add_parallel_options(p)
 
 
 # -- the parsers ------------------------------------------------------------------------------
@@ -402,6 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_command(
         sub,
+        "robustness",
+        robustness_arguments,
+        commands.cmd_robustness,
+        "both chains over a grid of noise rates and misalignments on the same events: "
+        "table and plots (docs/robustness.md)",
+    )
+    add_command(
+        sub,
         "demo",
         demo_arguments,
         commands.cmd_demo,
@@ -462,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
         commands.cmd_train_vertex,
         "train the vertexing track-pair network on track-set files",
     )
+    add_command(
+        models,
+        "triplet",
+        add_train_options,
+        commands.cmd_train_triplet,
+        "train the triplet classifier (GNN seeds; docs/triplet-seeds.md)",
+    )
 
     export = sub.add_parser("export", help="export trained models to ONNX and TorchScript")
     models = export.add_subparsers(dest="action", required=True, metavar="MODEL")
@@ -480,6 +551,22 @@ def build_parser() -> argparse.ArgumentParser:
             commands.cmd_export_model,
             f"export a {name} checkpoint with the upstream ACTS I/O",
         )
+    add_command(
+        models,
+        "vertex-pairs",
+        partial(add_export_options, chunks=False),
+        commands.cmd_export_model,
+        "export a vertexing track-pair checkpoint (acts-gnn train vertex): inputs x [N, 10], "
+        "edge_index [2, P], output logits [P]",
+    )
+    add_command(
+        models,
+        "triplet",
+        partial(add_export_options, chunks=False),
+        commands.cmd_export_model,
+        "export a triplet-classifier checkpoint (acts-gnn train triplet): inputs x [D, 13], "
+        "edge_index [2, T], edge_attr [T, 7], output logits [T]",
+    )
     return parser
 
 

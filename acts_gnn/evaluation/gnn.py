@@ -383,8 +383,28 @@ def evaluate_gnn_command(args: Any) -> int:
         graph = module_map_graphs(args.module_map, args.threads)
         origin = f"module map {args.module_map}"
     meta = model_metadata(args.model)
-    with progress_bar(len(dataset), "evaluate GNN", "event", enabled=not args.quiet) as bar:
-        scored = score_events(dataset, graph, classifier, names, scales, selection, bar)
+    from acts_gnn.distributed.executor import ParallelOptions
+
+    parallel = ParallelOptions.from_args(args)
+    if parallel.enabled:  # the same arrays, scored in event chunks on Dask workers
+        from acts_gnn.distributed.evaluate import score_events_parallel
+
+        scored = score_events_parallel(
+            args.input,
+            list(dataset.event_ids),
+            args.model,
+            selection,
+            parallel,
+            graphs=args.graphs,
+            module_map=None if args.graphs else args.module_map,
+            device=args.device,
+            threads=args.threads,
+            state_root=args.output,
+            progress=not args.quiet,
+        )
+    else:
+        with progress_bar(len(dataset), "evaluate GNN", "event", enabled=not args.quiet) as bar:
+            scored = score_events(dataset, graph, classifier, names, scales, selection, bar)
     evaluation = evaluate_scored(
         scored,
         cut=args.cut,

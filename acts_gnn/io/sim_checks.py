@@ -56,7 +56,9 @@ def check_event(
     rows = particle_rows(particle_hash, hit_hash)
     matched = rows >= 0
     problems = []
-    orphans = int((~matched).sum())
+    # the all-zero barcode is no particle (noise hits, acts_gnn.simulation.noise): not an orphan
+    noise = ~np.any(np.stack([np.asarray(hits[f"barcode_{c}"]) for c in fields]), axis=0)
+    orphans = int((~matched & ~noise).sum())
     if orphans > MAX_ORPHAN_FRACTION * n_hits:
         problems.append(
             (

@@ -54,13 +54,15 @@ vertex (the order of our truth graph); ``order="dz"`` ranks by |z - vz| as the r
 library does. Tracks must not share hits (the challenge scores a partition).
 
 Particle selection: :class:`ParticleSelection` (pT [GeV], |eta|, min measurements,
-primaries), the same class as the truth-graph selection.
+primaries), the same class as the truth-graph selection; the measurements it counts are the
+particle's hits including the measurements it shares with other particles (``shared``), as
+ACTS's ``ParticleSelector`` counts the particle -> measurements map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -180,7 +182,11 @@ def match_tracks(
     p_hits = np.where(has, particle_n_hits[np.maximum(particle, 0)], 1)
     double_majority = has & (2 * particle_hits > n_hits) & (2 * particle_hits > p_hits)
 
-    selected = selection.particle_mask(event)
+    # the measurement count of the selection includes the shared measurements, as ACTS's
+    # ParticleSelector counts the particle -> measurements map (the hit table's
+    # ``n_measurements`` holds the first particle of each measurement only)
+    selected = replace(selection, min_hits=0).particle_mask(event)
+    selected &= particle_n_hits >= selection.min_hits
     classified = has  # every particle: fakes and duplicates of unselected particles count
     with np.errstate(invalid="ignore", divide="ignore"):
         reco_ok = particle_hits / np.maximum(n_hits, 1) >= matchingRatio

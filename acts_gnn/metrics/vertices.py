@@ -22,9 +22,11 @@ Definitions (every report states these; ``match_fraction`` default 0.5):
   vertex and *identified* when vertex 0 is its (non-split) match; its z residual
   z(vertex 0) - z(truth) [mm] is recorded when identified.
 
-Per truth vertex the number of its tracks and the local pile-up density (truth vertices per
-mm within +- ``density_window`` mm, itself excluded) are kept, to bin efficiency and merging
-in them.
+Per truth vertex the number of its tracks, its z and the local pile-up density (truth
+vertices per mm within +- ``density_window`` mm, itself excluded) are kept, to bin efficiency
+and merging in them (:func:`efficiency_vs`); per reconstructed vertex its number of tracks,
+whether it is merged, split or fake, and (matched ones, with ``reco_z``) its z residual to its
+truth vertex, to bin the rates (:func:`rates_vs`) and measure the z resolution of all vertices.
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ class VertexEventMetrics:
     truth_density: npt.NDArray[np.float64] = field(repr=False)
     truth_found: npt.NDArray[np.bool_] = field(repr=False)
     truth_merged: npt.NDArray[np.bool_] = field(repr=False)
+    #: z [mm] of every reconstructable truth vertex (the order of ``truth_n_tracks``)
+    truth_zpos: npt.NDArray[np.float64] = field(repr=False, default_factory=lambda: np.zeros(0))
+    #: per reconstructed vertex [V]: tracks, merged / split / fake flags, z residual [mm]
+    #: to its truth vertex (NaN if fake or without ``reco_z``)
+    reco_n_tracks: npt.NDArray[np.int64] = field(
+        repr=False, default_factory=lambda: np.zeros(0, np.int64)
+    )
+    reco_merged: npt.NDArray[np.bool_] = field(
+        repr=False, default_factory=lambda: np.zeros(0, bool)
+    )
+    reco_split: npt.NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros(0, bool))
+    reco_fake: npt.NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros(0, bool))
+    reco_dz: npt.NDArray[np.float64] = field(repr=False, default_factory=lambda: np.zeros(0))
 
 
 def event_vertex_metrics(
@@ -111,6 +126,12 @@ def event_vertex_metrics(
     if hs_ident and reco_z is not None and hard_scatter in truth_z:
         dz = float(np.asarray(reco_z)[0] - truth_z[hard_scatter])
     rec_ids = np.flatnonzero(reconstructable)
+    reco_dz = np.full(n_reco, np.nan)
+    if reco_z is not None:
+        rz = np.asarray(reco_z, np.float64)[:n_reco]
+        for r in np.flatnonzero(matched):
+            if int(majority[r]) in truth_z:
+                reco_dz[r] = rz[r] - truth_z[int(majority[r])]
     z_all = np.array([truth_z[i] for i in ids], np.float64) if len(ids) else np.zeros(0)
     density = np.array(
         [
@@ -137,6 +158,12 @@ def event_vertex_metrics(
         truth_density=density,
         truth_found=found[rec_ids],
         truth_merged=truth_merged[rec_ids],
+        truth_zpos=np.array([truth_z.get(int(i), np.nan) for i in rec_ids], np.float64),
+        reco_n_tracks=size.astype(np.int64),
+        reco_merged=merged,
+        reco_split=split,
+        reco_fake=~matched,
+        reco_dz=reco_dz,
     )
 
 
@@ -146,13 +173,18 @@ def _ratio(a: float, b: float) -> float:
 
 def summarise_vertex_metrics(events: list[VertexEventMetrics]) -> dict[str, Any]:
     """Totals over events: efficiency, merge / split / fake rates, hard-scatter rates, the
-    hard-scatter z residual's RMS and 68 % half-width [mm] (identified events only)."""
+    hard-scatter z residual's RMS and 68 % half-width [mm] (identified events only), the
+    residuals themselves (``hs_dz``; ``hs_dz_by_event``: one per event, None where the hard
+    scatter is not identified) and the 68 % half-width of the z residual of every matched
+    vertex (``matched_dz_68`` [mm])."""
     total = {
         k: sum(int(getattr(e, k)) for e in events)
         for k in ("n_reco", "n_reconstructable", "n_found", "n_fake", "n_split", "n_merged")
     }
     hs_events = sum(e.hs_reconstructable for e in events)
     dz = np.array([e.hs_dz for e in events if e.hs_dz is not None], np.float64)
+    all_dz = np.concatenate([e.reco_dz for e in events]) if events else np.zeros(0)
+    all_dz = np.abs(all_dz[np.isfinite(all_dz)])
     return {
         "events": len(events),
         **total,
@@ -164,6 +196,9 @@ def summarise_vertex_metrics(events: list[VertexEventMetrics]) -> dict[str, Any]
         "hs_identification_rate": _ratio(sum(e.hs_identified for e in events), hs_events),
         "hs_dz_rms": float(np.sqrt(np.mean(dz**2))) if len(dz) else float("nan"),
         "hs_dz_68": float(np.quantile(np.abs(dz), 0.68)) if len(dz) else float("nan"),
+        "hs_dz": dz.tolist(),
+        "hs_dz_by_event": [e.hs_dz for e in events],
+        "matched_dz_68": float(np.quantile(all_dz, 0.68)) if len(all_dz) else float("nan"),
     }
 
 
@@ -171,8 +206,9 @@ def efficiency_vs(
     events: list[VertexEventMetrics], quantity: str, edges: npt.ArrayLike
 ) -> dict[str, list[float]]:
     """Efficiency and truth-merge fraction of reconstructable truth vertices in bins of
-    ``quantity`` (``"n_tracks"`` or ``"density"`` [vertices / mm]) with bin ``edges``."""
-    key = {"n_tracks": "truth_n_tracks", "density": "truth_density"}[quantity]
+    ``quantity`` (``"n_tracks"``, ``"density"`` [vertices / mm] or ``"z"`` [mm]) with bin
+    ``edges``."""
+    key = {"n_tracks": "truth_n_tracks", "density": "truth_density", "z": "truth_zpos"}[quantity]
     values = np.concatenate([getattr(e, key) for e in events]) if events else np.zeros(0)
     found = np.concatenate([e.truth_found for e in events]) if events else np.zeros(0, bool)
     merged = np.concatenate([e.truth_merged for e in events]) if events else np.zeros(0, bool)
@@ -189,3 +225,51 @@ def efficiency_vs(
             "efficiency": (nf / n).tolist(),
             "merged": (nm / n).tolist(),
         }
+
+
+def rates_vs(events: list[VertexEventMetrics], edges: npt.ArrayLike) -> dict[str, list[float]]:
+    """Merge, split and fake rates of reconstructed vertices in bins of their number of
+    tracks (bin ``edges``): ``{"edges", "n", "merge_rate", "split_rate", "fake_rate"}``."""
+    edges = np.asarray(edges, np.float64)
+
+    def values(key: str, dtype: Any) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(e, key) for e in events]) if events else np.zeros(0, dtype)
+
+    b = np.digitize(values("reco_n_tracks", np.int64), edges) - 1
+    inside = (b >= 0) & (b < len(edges) - 1)
+    n = np.bincount(b[inside], minlength=len(edges) - 1)
+    out: dict[str, list[float]] = {"edges": edges.tolist(), "n": n.tolist()}
+    flags = {"merge_rate": "reco_merged", "split_rate": "reco_split", "fake_rate": "reco_fake"}
+    for name, key in flags.items():
+        flag = values(key, bool)
+        k = np.bincount(b[inside], flag[inside].astype(float), minlength=len(edges) - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = (k / n).tolist()
+    return out
+
+
+def common_hard_scatter(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The hard-scatter z residuals of two finders' summaries (:func:`summarise_vertex_metrics`
+    of the same events) on the events where both identify it: ``{"events", "a_68", "b_68",
+    "a_rms", "b_rms"}`` [mm] (NaN without such events)."""
+    pairs = [
+        (x, y)
+        for x, y in zip(a["hs_dz_by_event"], b["hs_dz_by_event"], strict=True)
+        if x is not None and y is not None
+    ]
+    da = np.array([p[0] for p in pairs], np.float64)
+    db = np.array([p[1] for p in pairs], np.float64)
+
+    def q68(d: npt.NDArray[np.float64]) -> float:
+        return float(np.quantile(np.abs(d), 0.68)) if len(d) else float("nan")
+
+    def rms(d: npt.NDArray[np.float64]) -> float:
+        return float(np.sqrt(np.mean(d**2))) if len(d) else float("nan")
+
+    return {
+        "events": len(pairs),
+        "a_68": q68(da),
+        "b_68": q68(db),
+        "a_rms": rms(da),
+        "b_rms": rms(db),
+    }

@@ -327,6 +327,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any]], torch.nn.Module]]:
     from acts_gnn.nn.embedding import build_embedding_net
     from acts_gnn.nn.filter import build_edge_filter
     from acts_gnn.nn.interaction_network import build_interaction_network
+    from acts_gnn.nn.triplet_classifier import build_triplet_classifier
     from acts_gnn.nn.vertex_pairs import build_vertex_pair_net
 
     return {
@@ -334,6 +335,7 @@ def _builders() -> dict[str, Callable[[dict[str, Any]], torch.nn.Module]]:
         "EdgeFilter": build_edge_filter,
         "EmbeddingNet": build_embedding_net,
         "VertexPairNet": build_vertex_pair_net,
+        "TripletClassifier": build_triplet_classifier,
     }
 
 

@@ -57,8 +57,9 @@ class CkfSettings:
     max_holes: int | None = None
     max_outliers: int | None = None
 
-    def track_selector(self) -> Any:
-        """The CKF chain's ``acts.TrackSelector.Config``."""
+    def track_selector(self, **overrides: Any) -> Any:
+        """The CKF chain's ``acts.TrackSelector.Config`` (``overrides``: further or other
+        ``TrackSelector.Config`` fields, e.g. ``absEtaMin``)."""
         cuts: dict[str, Any] = {"ptMin": self.min_pt, "minMeasurements": self.min_measurements}
         if self.max_abs_eta is not None:
             cuts["absEtaMax"] = self.max_abs_eta
@@ -68,7 +69,7 @@ class CkfSettings:
             cuts["maxHoles"] = self.max_holes
         if self.max_outliers is not None:
             cuts["maxOutliers"] = self.max_outliers
-        return acts.TrackSelector.Config(**cuts)
+        return acts.TrackSelector.Config(**{**cuts, **overrides})
 
 
 #: Named CKF operating points (``acts-gnn compare --ckf-preset NAME ...``).

@@ -14,12 +14,12 @@ by at least one track / selected particles; fake ratio = tracks matched to no pa
 tracks; duplicate ratio = tracks that are a second or later match of a particle / all tracks.
 Both chains keep tracks with >= ``CkfSettings.min_measurements`` measurements and
 pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection), so fakes are counted on
-the same footing.
+the same footing; the GNN tracks beyond the efficiency acceptance (|eta| >= 2.5) need one
+measurement more (``CompareConfig.gnn_forward_selection``).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import platform
 import resource
@@ -53,7 +53,8 @@ from acts_gnn.sequencer.compare_report import (  # the report of a run, re-expor
     summary_markdown,
     write_report,
 )
-from acts_gnn.sequencer.reconstruction import ParticleSelectionSettings
+from acts_gnn.sequencer.compare_times import split_cut_times, stage_times  # re-exported
+from acts_gnn.sequencer.reconstruction import ForwardTrackSelection, ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class CompareConfig:
     graph: str = "module-map"
     backend: str = "torch"
     device: str = "cpu"
+    #: GNN arithmetic of the torch backend (:data:`acts_gnn.nn.fused.PRECISIONS`)
+    precision: str = "fp32"
     module_map: Path | None = None
     model: Path | None = None
     embedding: Path | None = None
@@ -88,6 +91,21 @@ class CompareConfig:
     #: further particle selections, each counted by ACTS and by us on the same tracks: the
     #: same |eta| and measurement cuts as ``selection`` with pT > each value [GeV]
     also_min_pt: tuple[float, ...] = (0.5,)
+    #: further edge-score cuts of the GNN chain's track builder, on the same graph and scores
+    #: (``edge_cut`` is the first): summary keys ``gnn_cut<cut>`` (e.g. ``gnn_cut0p8``)
+    gnn_cuts: tuple[float, ...] = ()
+    #: the GNN tracks' extra selection beyond the efficiency acceptance (None: the CKF
+    #: chain's track selection only; :class:`~acts_gnn.sequencer.reconstruction.
+    #: ForwardTrackSelection`)
+    gnn_forward_selection: ForwardTrackSelection | None = field(
+        default_factory=ForwardTrackSelection
+    )
+    #: also ML vertexing and ACTS's AMVF on the first CKF chain's tracks (summary key
+    #: ``vertexing``; :mod:`acts_gnn.sequencer.vertexing_compare`)
+    vertexing: bool = False
+    #: also the GNN-seeded CKF (summary key ``gnn_seeded``; :mod:`acts_gnn.sequencer.
+    #: gnn_seeded`) with this triplet model (TorchScript), after the CKF chains
+    triplet_model: Path | None = None
 
     def selections(self) -> list[tuple[str, str, ParticleSelectionSettings]]:
         """(summary key, whiteboard tag, settings) of every particle selection: ``selection``
@@ -103,6 +121,13 @@ class CompareConfig:
     def ckf(self) -> CkfSettings:
         """The first preset's settings: its track selection also applies to the GNN tracks."""
         return ckf_preset(self.ckf_presets[0])
+
+    def gnn_chains(self) -> list[tuple[str, float]]:
+        """(summary key, edge cut) of every GNN track set: ``gnn`` at ``edge_cut``, then one
+        per ``gnn_cuts``."""
+        from acts_gnn.sequencer.gnn_cuts import cut_label
+
+        return [("gnn", self.edge_cut), *((cut_label(c), float(c)) for c in self.gnn_cuts)]
 
     def ckf_chains(self) -> list[tuple[str, str]]:
         """(summary key, preset name) of every CKF chain, in ``ckf_presets`` order."""
@@ -138,6 +163,14 @@ class CompareConfig:
             raise ValueError(
                 f"also_min_pt must be distinct pT cuts >= 0 GeV other than the selection's "
                 f"{self.selection.min_pt}, got {self.also_min_pt!r}"
+            )
+        edge_cuts = [c for _, c in self.gnn_chains()]
+        if len(set(edge_cuts)) != len(edge_cuts) or not all(0 <= c <= 1 for c in edge_cuts):
+            raise ValueError(f"GNN edge cuts must be distinct scores in [0, 1], got {edge_cuts}")
+        if self.builder == "walkthrough" and min(edge_cuts) < self.low_cut:
+            raise ValueError(
+                f"GNN edge cuts must be >= the walkthrough's low cut {self.low_cut}, got "
+                f"{edge_cuts}"
             )
         if not Path(self.input).is_dir():
             raise FileNotFoundError(f"simulation folder {self.input} does not exist")
@@ -211,6 +244,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
             device=config.device,
             node_features=tuple(names),
             expected=("InteractionNetwork",),
+            precision=config.precision,
             feature_scales=tuple(scales),
         )
     )
@@ -235,43 +269,6 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         "nodeFeatures": names,
         "featureScales": scales,
     }
-
-
-#: Sequencer algorithms -> (chain, stage); SpacePointMaker rows alternate gnn, ckf
-_STAGES = {
-    "Algorithm:TrackFindingAlgorithmGnn": ("gnn", "GNN track finding"),
-    "Algorithm:ProtoTracksToParameters": ("gnn", "track parameters"),
-    "Algorithm:TrackFittingAlgorithm": ("gnn", "Kalman fit"),
-    "Algorithm:TrackMerge": ("gnn", "Kalman fit"),  # the fallback fits joined to the others
-    "Algorithm:GridTripletSeedingAlgorithm": ("ckf", "seeding"),
-    "Algorithm:TrackParamsEstimationAlgorithm": ("ckf", "track parameters"),
-    "Algorithm:TrackFindingAlgorithm": ("ckf", "CKF"),
-    "Algorithm:GreedyAmbiguityResolutionAlgorithm": ("ckf", "ambiguity resolution"),
-}
-
-
-def stage_times(
-    timing_csv: Path, ckf_labels: tuple[str, ...] = ("ckf",)
-) -> dict[str, dict[str, float]]:
-    """chain -> stage -> seconds per event, from the Sequencer's ``timing.csv`` (algorithms
-    in the order added: the GNN's space points first, then one CKF chain per label, each
-    starting with its own space points)."""
-    out: dict[str, dict[str, float]] = {"gnn": {}, **{label: {} for label in ckf_labels}}
-    space_point_makers = 0
-    current = ckf_labels[0]
-    with timing_csv.open() as f:
-        for row in csv.DictReader(f):
-            name, seconds = row["identifier"], float(row["time_perevent_s"])
-            if name == "Algorithm:SpacePointMaker":
-                chain = "gnn" if space_point_makers == 0 else ckf_labels[space_point_makers - 1]
-                current = chain if chain != "gnn" else current
-                space_point_makers += 1
-                out[chain]["space points"] = out[chain].get("space points", 0.0) + seconds
-            elif name in _STAGES:
-                chain, stage = _STAGES[name]
-                chain = current if chain == "ckf" else chain
-                out[chain][stage] = out[chain].get(stage, 0.0) + seconds
-    return out
 
 
 def _hist(efficiency: Any) -> dict[str, list[float]]:
@@ -360,9 +357,20 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         matchTracks=False,  # matched below, with the settings of the CKF chain
         fit=True,
         truthMetrics=config.truth_metrics,
+        extraEdgeCuts=config.gnn_cuts,
     ).gnnAlgorithm
-    addTrackQualitySelection(s, "gnn_tracks", "gnn_selected_tracks", config.ckf, level)
-    collections = {"gnn": "gnn_selected_tracks", "gnn_prefit": "gnn_prefit_tracks"}
+    gnn_labels = tuple(label for label, _ in config.gnn_chains())
+    collections = {}
+    for label in gnn_labels:  # every edge cut: the same selection of its fitted tracks
+        collections[label] = addTrackQualitySelection(
+            s,
+            f"{label}_tracks",
+            f"{label}_selected_tracks",
+            config.ckf,
+            level,
+            forward=config.gnn_forward_selection,
+        )
+    collections["gnn_prefit"] = "gnn_prefit_tracks"
     for k, (label, preset) in enumerate(config.ckf_chains()):
         collections[label] = addCkfReference(
             s,
@@ -373,6 +381,22 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             prefix="" if k == 0 else f"{preset}_",
         )
     ckf_labels = tuple(label for label, _ in config.ckf_chains())
+    seeded: tuple[str, ...] = ()
+    if config.triplet_model is not None:  # the GNN-seeded CKF, with the first preset's CKF
+        from acts_gnn.sequencer.gnn_seeded import addGnnSeededCkf
+
+        seeded = ("gnn_seeded",)
+        collections["gnn_seeded"] = addGnnSeededCkf(
+            s,
+            detector,
+            config.triplet_model,
+            spacepoints,
+            config.ckf_presets[0],
+            moduleMap=config.module_map,
+            gnnModel=config.model if config.graph == "module-map" else None,
+            device=config.device,
+            logLevel=level,
+        )
     writers = {  # selection key -> chain -> ACTS's writer
         key: {
             label: addTrackPerformance(
@@ -383,7 +407,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         for key, tag, _ in selections
     }
     protos = {"gnn_prefit": "gnn_prototracks"}
-    for label in ("gnn", *ckf_labels):
+    for label in (*gnn_labels, *ckf_labels, *seeded):
         s.addAlgorithm(
             acts.examples.TracksToTrajectories(
                 level=level,
@@ -413,12 +437,19 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             for key, _, x in [*selections, (NO_PT_CUT, "", replace(sel, min_pt=0.0))]
         },
         level=level,
-        inputTracks={label: collections[label] for label in ("gnn", *ckf_labels)},
+        inputTracks={label: collections[label] for label in (*gnn_labels, *ckf_labels, *seeded)},
         resolutionSelection=NO_PT_CUT,
         bzTesla=SOLENOID_FIELD_TESLA,
+        reversedProtoTracks=(*gnn_labels, *ckf_labels, *seeded),  # TrajectoriesToProtoTracks
     )
     s.addAlgorithm(ours)
     bar = progress_bar(total=n_events, desc="compare", unit="event", enabled=progress)
+    vertexing = None
+    if config.vertexing:
+        from acts_gnn.sequencer.vertexing_compare import add_vertexing_comparison
+
+        tracks = collections["ckf"]
+        vertexing = add_vertexing_comparison(s, detector, output / "vertexing", None, tracks)
     s.addAlgorithm(_ProgressAlgorithm(bar, level))
     start = time.perf_counter()
     try:
@@ -426,9 +457,16 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     finally:
         bar.close()
     wall = time.perf_counter() - start
-    times = stage_times(output / "sequencer" / "timing.csv", ckf_labels)
+    times = stage_times(output / "sequencer" / "timing.csv", ckf_labels, gnn_labels[1:])
+    if seeded:
+        from acts_gnn.sequencer.gnn_seeded import move_seeded_times
+
+        timing = output / "sequencer" / "timing.csv"
+        move_seeded_times(times, timing, seeded[0], {"ckf": ckf_labels[-1]})
     if gnn.truth_seconds:  # truth bookkeeping is not part of the chain
         times["gnn"]["GNN track finding"] -= float(np.mean(gnn.truth_seconds))
+    if len(gnn_labels) > 1:
+        split_cut_times(times, gnn_labels, gnn.cut_candidates.mean_seconds())
     gnn_substages = gnn.times.summary()
     non_empty = non_empty_events(ours.n_hits, config.input)
     summary: dict[str, Any] = {
@@ -445,7 +483,7 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     }
     primary = selections[0][0]
     for label in collections:
-        chain = "gnn" if label.startswith("gnn") else label
+        chain = "gnn" if label == "gnn_prefit" else label
         per_selection = {
             key: _selection_entry(writers[key][label], ours.selection_metrics[key][label], x)
             for key, _, x in selections
@@ -470,7 +508,11 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
             entry["time_per_event"] = {**stage_seconds, "total": sum(stage_seconds.values())}
         else:
             entry["time_per_event"] = {}
-        if chain == "gnn":
+        if label in gnn_labels:
+            entry["gnn_edge_cut"] = dict(config.gnn_chains())[label]
+        if label in gnn_labels[1:]:
+            entry["gnn_candidates"] = gnn.cut_parameter_accounting[label].summary()
+        if label == "gnn":
             entry["gnn_substages"] = gnn_substages
             entry["gnn_counts"] = gnn.mean_counts()
             accounting = getattr(gnn, "parameter_accounting", None)
@@ -481,9 +523,11 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
                 k: {"efficiency": e, "purity": p}
                 for k, (e, p) in gnn.edge_metrics.summary().items()
             }
-        if chain != "gnn":
+        if label in ckf_labels:
             entry["ckf_preset"] = dict(config.ckf_chains())[label]
         summary[label] = entry
+    if vertexing is not None:
+        summary["vertexing"] = vertexing.summary(output / "sequencer" / "timing.csv")
     return summary
 
 
@@ -587,6 +631,7 @@ __all__ = [
     "non_empty_events",
     "remove_stale_report",
     "run_comparison",
+    "split_cut_times",
     "stage_times",
     "summary_markdown",
     "write_report",

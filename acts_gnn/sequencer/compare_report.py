@@ -44,13 +44,20 @@ GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning 
 
 
 def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(summary key, title) of the chains: the GNN's names its graph construction, each CKF
-    chain its preset."""
+    """(summary key, title) of the chains: the GNN's names its graph construction (and, when
+    the run had several, its edge cut: one chain per cut), each CKF chain its preset."""
     graph = summary.get("config", {}).get("graph", "module-map")
     gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
+    cuts = ["gnn", *(k for k in summary if k.startswith("gnn_cut"))]
+    titles = [
+        (k, gnn if len(cuts) == 1 else f"{gnn}, edge cut {summary[k].get('gnn_edge_cut', 0):g}")
+        for k in cuts
+    ]
     ckf = [k for k in summary if k == "ckf" or k.startswith("ckf_")]
-    titles = [(k, f"ACTS seeding + CKF ({summary[k].get('ckf_preset', 'fast')})") for k in ckf]
-    return (("gnn", gnn), *titles)
+    titles += [(k, f"ACTS seeding + CKF ({summary[k].get('ckf_preset', 'fast')})") for k in ckf]
+    if "gnn_seeded" in summary:  # compare --gnn-seeded
+        titles.append(("gnn_seeded", "GNN triplet seeds + CKF"))
+    return tuple(titles)
 
 
 def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
@@ -61,6 +68,10 @@ def write_report(summary: dict[str, Any], output: str | Path) -> list[Path]:
     write_json(paths[0], summary)
     write_text(paths[1], summary_markdown(summary))
     paths += plot_comparison(summary, output, chain_titles(summary))
+    if "vertexing" in summary:  # compare --vertexing: its table in summary.md, its plots
+        from acts_gnn.sequencer.vertexing_compare import write_vertexing_report
+
+        paths += write_vertexing_report(summary["vertexing"], output, paths[1])
     return paths
 
 

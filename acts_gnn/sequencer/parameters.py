@@ -9,6 +9,14 @@ without the distance cut (the fallback estimate of
 :func:`~acts_gnn.sequencer.reconstruction.addGnn`); :class:`TrackMerge` joins the two fits
 into one track collection, so every candidate with three layers reaches the fit and the
 rest are counted, with why.
+
+Start covariance: ``ProtoTracksToParameters`` (ACTS 48) gives every candidate a fixed
+covariance far tighter than its three-space-point estimate (sigma loc0 0.025 mm, loc1 0.1 mm,
+phi and theta 0.35 mrad); the Kalman fit then trusts the rough start values over the
+measurements, which left the fitted tracks' pulls at 4-6 in d0, z0, phi and theta.
+:func:`add_start_parameters` re-estimates the parameters from the same seeds with
+``TrackParamsEstimationAlgorithm`` and the CKF chain's start covariance
+(:data:`START_SIGMAS`), so both chains' fits start from the same prior.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import acts.examples
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn.detector.generic import Detector
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.sequencer.algorithm import space_point_columns
 
@@ -31,6 +40,48 @@ SKIP_REASONS = (
     "no 3 layers with space points >= minTransverseDistance apart",
     "parameter estimation failed",
 )
+
+
+u = acts.UnitConstants
+
+#: Start-parameter sigmas of the GNN candidates: loc0, loc1 [mm], phi, theta [rad], q/p
+#: [e/GeV] (0: from :data:`START_SIGMA_QOP_PT` and :data:`START_SIGMA_PT_REL` instead),
+#: time [ns]; as the CKF chain's (ACTS's ``ckf_tracks.py`` ``addSeeding`` values).
+START_SIGMAS = (1 * u.mm, 1 * u.mm, 1 * u.degree, 1 * u.degree, 0.0, 1 * u.ns)
+#: sigma(q/pT) [e/GeV] of the start parameters
+START_SIGMA_QOP_PT = 0.1 / u.GeV
+#: relative sigma of pT of the start parameters
+START_SIGMA_PT_REL = 0.1
+
+
+def add_start_parameters(
+    s: acts.examples.Sequencer,
+    detector: Detector,
+    inputSeeds: str,
+    inputProtoTracks: str,
+    tag: str,
+    level: Any,
+) -> None:
+    """``TrackParamsEstimationAlgorithm`` on ``ProtoTracksToParameters``' seeds and
+    proto-tracks (same order) -> ``{tag}_parameters``, ``{tag}_seeds`` and
+    ``{tag}_fit_prototracks`` (one each per seed whose estimate succeeds), with the start
+    covariance of :data:`START_SIGMAS` (module docstring)."""
+    s.addAlgorithm(
+        acts.examples.TrackParamsEstimationAlgorithm(
+            level=level,
+            inputSeeds=inputSeeds,
+            inputProtoTracks=inputProtoTracks,
+            outputTrackParameters=f"{tag}_parameters",
+            outputSeeds=f"{tag}_seeds",
+            outputProtoTracks=f"{tag}_fit_prototracks",
+            trackingGeometry=detector.tracking_geometry,
+            magneticField=detector.field,
+            initialSigmas=list(START_SIGMAS),
+            initialSigmaQoverPt=START_SIGMA_QOP_PT,
+            initialSigmaPtRel=START_SIGMA_PT_REL,
+            initialVarInflation=[1.0] * 6,
+        )
+    )
 
 
 def skip_reason(
@@ -180,10 +231,16 @@ class CandidateAccounting(acts.examples.IAlgorithm):  # type: ignore[misc]
 
 class TrackMerge(acts.examples.IAlgorithm):  # type: ignore[misc]
     """One track collection from several (``inputTracks``, in order; tracks and their states
-    copied) -> ``outputTracks``."""
+    copied) -> ``outputTracks``; ``name``: the algorithm's (and its ``timing.csv`` row's)."""
 
-    def __init__(self, inputTracks: list[str], outputTracks: str, level: Any = None) -> None:
-        super().__init__("TrackMerge", acts.logging.INFO if level is None else level)
+    def __init__(
+        self,
+        inputTracks: list[str],
+        outputTracks: str,
+        level: Any = None,
+        name: str = "TrackMerge",
+    ) -> None:
+        super().__init__(name, acts.logging.INFO if level is None else level)
         self._inputs = [
             data_handle(self, "read", acts.examples.ConstTrackContainer, f"InputTracks{k}", name)
             for k, name in enumerate(inputTracks)
@@ -203,4 +260,13 @@ class TrackMerge(acts.examples.IAlgorithm):  # type: ignore[misc]
         return acts.examples.ProcessCode.SUCCESS
 
 
-__all__ = ["SKIP_REASONS", "CandidateAccounting", "TrackMerge", "skip_reason"]
+__all__ = [
+    "SKIP_REASONS",
+    "START_SIGMAS",
+    "START_SIGMA_PT_REL",
+    "START_SIGMA_QOP_PT",
+    "CandidateAccounting",
+    "TrackMerge",
+    "add_start_parameters",
+    "skip_reason",
+]

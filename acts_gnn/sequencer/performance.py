@@ -13,7 +13,7 @@ track that holds it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import acts
@@ -65,13 +65,16 @@ def shared_measurement_particles(
 
 def disjoint_tracks(tracks: list[npt.NDArray[np.int64]]) -> list[npt.NDArray[np.int64]]:
     """The tracks with every shared hit kept only on the longest track holding it (ties: the
-    earlier track); hit order within a track kept."""
+    earlier track) and a hit a track lists twice kept once; hit order within a track kept."""
     order = sorted(range(len(tracks)), key=lambda k: (-len(tracks[k]), k))
     taken: set[int] = set()
     out: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * len(tracks)
     for k in order:
-        keep = [h for h in tracks[k].tolist() if h not in taken]
-        taken.update(keep)
+        keep = []
+        for h in tracks[k].tolist():
+            if h not in taken:
+                taken.add(h)
+                keep.append(h)
         out[k] = np.asarray(keep, dtype=np.int64)
     return out
 
@@ -96,13 +99,18 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         inputTracks: Mapping[str, str] | None = None,
         resolutionSelection: str | None = None,
         bzTesla: float = 2.0,
+        reversedProtoTracks: Sequence[str] = (),
     ) -> None:
         """``inputTracks``: label -> the fitted track container whose proto tracks (same
         order) ``inputProtoTracks[label]`` are; for each, the residuals and pulls of the
         tracks ACTS-matched to a particle of selection ``resolutionSelection`` (default:
         the first) against its truth perigee in the field ``bzTesla`` [T] go to
         ``resolutions[label]`` (:class:`~acts_gnn.metrics.resolutions.ResolutionCollector`);
-        ``resolution_skips[label]`` counts tracks left out (no reference surface)."""
+        ``resolution_skips[label]`` counts tracks left out (no reference surface).
+        ``reversedProtoTracks``: the labels whose proto tracks list the hits from the track's
+        last state backwards, as ``TrajectoriesToProtoTracks`` makes them from fitted or CKF
+        tracks; they are turned round, so that a tie for the majority particle goes where
+        ACTS's matcher (walking the track states from the last) sends it."""
         super().__init__("TrackMetricsAlgorithm", acts.logging.INFO if level is None else level)
         selections = selection if isinstance(selection, Mapping) else {"selection": selection}
         if not selections:
@@ -124,6 +132,10 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
         }
         self.resolutions = {label: ResolutionCollector() for label in self._fitted}
         self.resolution_skips = dict.fromkeys(self._fitted, 0)
+        self._reversed = frozenset(reversedProtoTracks)
+        unknown = self._reversed - set(inputProtoTracks)
+        if unknown:
+            raise ValueError(f"reversedProtoTracks {sorted(unknown)} are not proto-track labels")
         self.n_hits: list[int] = []
         self.n_shared: list[int] = []  # per event: further particles of shared measurements
         self._tracks = {
@@ -167,7 +179,8 @@ class TrackMetricsAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
             for proto in handle(store):
                 ids = np.asarray(list(proto), dtype=np.int64)
                 rows = row_of[ids[ids < len(row_of)]]
-                tracks.append(rows[rows >= 0])
+                rows = rows[rows >= 0]
+                tracks.append(rows[::-1] if label in self._reversed else rows)
             for key, per_label in self.selection_metrics.items():
                 m = per_label[label].add(event, tracks, trackml=False, shared=shared)
                 if key == self._resolution_selection and label in self._fitted:

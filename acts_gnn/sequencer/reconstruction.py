@@ -38,7 +38,14 @@ from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, Detector
 from acts_gnn.graph.truth import TruthSelection
 from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
 from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
-from acts_gnn.sequencer.parameters import CandidateAccounting, TrackMerge
+from acts_gnn.sequencer.fitting import addCandidateFit
+from acts_gnn.sequencer.gnn_cuts import (
+    CutProtoTracks,
+    MultiCutTrackBuilding,
+    addCutFits,
+    cut_label,
+)
+from acts_gnn.sequencer.parameters import TrackMerge
 
 u = acts.UnitConstants
 log = logging.getLogger(__name__)
@@ -100,44 +107,6 @@ def addSpacePoints(
     return outputSpacePoints
 
 
-def _kalman_fit(
-    s: acts.examples.Sequencer,
-    detector: Detector,
-    inputProtoTracks: str,
-    inputParameters: str,
-    outputTracks: str,
-    level: Any,
-) -> None:
-    fit = acts.examples.makeKalmanFitterFunction(
-        detector.tracking_geometry,
-        detector.field,
-        multipleScattering=True,
-        energyLoss=True,
-        reverseFilteringMomThreshold=0.0,
-        reverseFilteringCovarianceScaling=100.0,
-        freeToBoundCorrection=acts.examples.FreeToBoundCorrection(False),
-        level=level,
-        chi2Cut=float(
-            "inf"
-        ),  # anything finite silently rejects every track (docs/design.md, "pyacts facts")
-        useJosephFormulation=False,
-    )
-    s.addAlgorithm(
-        acts.examples.TrackFittingAlgorithm(
-            level=level,
-            inputMeasurements="measurements",
-            inputProtoTracks=inputProtoTracks,
-            inputInitialTrackParameters=inputParameters,
-            inputClusters="",
-            outputTracks=outputTracks,
-            pickTrack=-1,
-            fit=fit,
-            calibrator=acts.examples.makePassThroughCalibrator(),
-            referenceSurface=acts.Surface.createPerigee(acts.Vector3(0, 0, 0)),
-        )
-    )
-
-
 def addGnn(
     s: acts.examples.Sequencer,
     graphConstructor: Any,
@@ -161,6 +130,7 @@ def addGnn(
     ckfFromGnn: bool = False,
     truthMetrics: bool = False,
     parameterSpacePointDistance: float = 10 * u.mm,
+    extraEdgeCuts: Sequence[float] = (),
 ) -> acts.examples.Sequencer:
     """GNN track finding, as upstream ACTS's ``addGnn``, and optionally our fitting chain.
 
@@ -189,8 +159,14 @@ def addGnn(
     ``truthMetrics``: edge efficiency and purity after every stage (pT > 1 GeV truth).
     ``parameterSpacePointDistance``: ``ProtoTracksToParameters.minTransverseDistance``; the
     candidates it skips for that get a fallback estimate without the cut and are fitted too
-    (:func:`_start_parameters_and_fit`), so only candidates on fewer than three layers are
-    lost, counted in the accounting.
+    (:func:`~acts_gnn.sequencer.fitting.addCandidateFit`; start covariance: the CKF
+    chain's), so only candidates on fewer than three layers are lost, counted in the
+    accounting. ``extraEdgeCuts``: the same graph and edge scores built into tracks at each
+    further cut too (:mod:`acts_gnn.sequencer.gnn_cuts`; needs ``numThreads=1``):
+    ``{label}_prototracks`` and, with ``fit``, ``{label}_tracks`` per cut
+    (``label = cut_label(cut)``, e.g. ``gnn_cut0p8``); ``s.gnnAlgorithm.edge_cuts`` maps
+    ``gnn`` and each label to its cut, ``.cut_candidates`` times the builders,
+    ``.cut_parameter_accounting`` holds each cut's accounting.
     """
     level = _level(s, logLevel)
     if outputDirRoot is not None and not matchTracks:
@@ -210,6 +186,9 @@ def addGnn(
         ("measurement_particles_map", "particles") if truthMetrics else ("", "")
     )
     outputProtoTracks = "gnn-protoTracks"
+    extra = [float(c) for c in extraEdgeCuts]
+    if extra:  # one graph and classification, track building at every cut
+        trackBuilder = MultiCutTrackBuilding(trackBuilder, extra)
     algorithm = TrackFindingAlgorithmGnn(
         graphConstructor=graphConstructor,
         edgeClassifiers=edgeClassifiers,
@@ -229,6 +208,16 @@ def addGnn(
     )
     algorithm.writeMatchingDetails = writeMatchingDetails
     s.addAlgorithm(algorithm)
+    labels = [cut_label(c) for c in extra]
+    if extra:
+        algorithm.cut_candidates = CutProtoTracks(
+            trackBuilder, outputProtoTracks, [f"{k}_prototracks" for k in labels], level
+        )
+        s.addAlgorithm(algorithm.cut_candidates)
+    #: summary key / whiteboard prefix -> edge cut of each track set (the chain's first)
+    algorithm.edge_cuts = dict(
+        zip(["gnn", *labels], getattr(trackBuilder, "cuts", ()), strict=False)
+    )
     s.addWhiteboardAlias("protoTracks", outputProtoTracks)
     s.addWhiteboardAlias("gnn_prototracks", outputProtoTracks)
     s.addAlgorithm(
@@ -278,87 +267,25 @@ def addGnn(
     s.gnnAlgorithm = algorithm
     if fit or ckfFromGnn:
         assert detector is not None
-        algorithm.parameter_accounting = _start_parameters_and_fit(
+        algorithm.parameter_accounting = addCandidateFit(
             s,
             detector,
             outputProtoTracks,
             inputSpacePoints,
             parameterSpacePointDistance,
             fit,
+            "gnn",
             level,
+        )
+    if extra and fit:
+        assert detector is not None
+        algorithm.cut_parameter_accounting = addCutFits(
+            s, detector, labels, inputSpacePoints, parameterSpacePointDistance, level
         )
     if ckfFromGnn:
         assert detector is not None
         _add_ckf(s, detector, "gnn_parameters", "gnn_seeds", "gnn_ckf_tracks", level)
     return s
-
-
-def _parameters(
-    s: acts.examples.Sequencer,
-    detector: Detector,
-    candidates: str,
-    spacePoints: str,
-    distance: float,
-    tag: str,
-    level: Any,
-) -> None:
-    s.addAlgorithm(
-        acts.examples.ProtoTracksToParameters(
-            level=level,
-            inputProtoTracks=candidates,
-            inputSpacePoints=spacePoints,
-            outputSeeds=f"{tag}_seeds",
-            outputParameters=f"{tag}_parameters",
-            outputProtoTracks=f"{tag}_fit_prototracks",
-            geometry=detector.tracking_geometry,
-            magneticField=detector.field,
-            minTransverseDistance=distance,
-        )
-    )
-
-
-def _start_parameters_and_fit(
-    s: acts.examples.Sequencer,
-    detector: Detector,
-    candidates: str,
-    spacePoints: str,
-    distance: float,
-    fit: bool,
-    level: Any,
-) -> CandidateAccounting:
-    """``ProtoTracksToParameters`` (``distance`` [mm] apart) -> ``gnn_parameters``,
-    ``gnn_seeds``, ``gnn_fit_prototracks``; the candidates it skips get a fallback estimate
-    without the distance cut (when ``distance`` > 0); with ``fit``, both sets are Kalman
-    fitted and merged into ``gnn_tracks``. Returns the accounting (every candidate reaches
-    the fit or is counted as lost, with why)."""
-    fallback = distance > 0
-    _parameters(s, detector, candidates, spacePoints, distance, "gnn", level)
-    accounting = CandidateAccounting(
-        candidates,
-        "gnn_fit_prototracks",
-        spacePoints,
-        distance,
-        outputSkippedProtoTracks="gnn_fallback_candidates" if fallback else None,
-        level=level,
-    )
-    s.addAlgorithm(accounting)
-    if fallback:
-        _parameters(s, detector, "gnn_fallback_candidates", spacePoints, 0.0, "gnn_fallback", level)
-        accounting.fallback = CandidateAccounting(
-            "gnn_fallback_candidates", "gnn_fallback_fit_prototracks", spacePoints, 0.0, level=level
-        )
-        s.addAlgorithm(accounting.fallback)
-    if fit:
-        if not fallback:
-            _kalman_fit(s, detector, "gnn_fit_prototracks", "gnn_parameters", "gnn_tracks", level)
-            return accounting
-        for tag in ("gnn", "gnn_fallback"):
-            fitted = f"{tag}_fit_prototracks"
-            _kalman_fit(s, detector, fitted, f"{tag}_parameters", f"{tag}_fitted_tracks", level)
-        s.addAlgorithm(
-            TrackMerge(["gnn_fitted_tracks", "gnn_fallback_fitted_tracks"], "gnn_tracks", level)
-        )
-    return accounting
 
 
 def _add_ckf(
@@ -403,6 +330,11 @@ def _add_ckf(
             stayOnSeed=True,
         )
     )
+
+
+#: The CKF step from given start parameters and seeds, for chains seeded elsewhere
+#: (:mod:`acts_gnn.sequencer.gnn_seeded`).
+addCkfFromSeeds = _add_ckf
 
 
 def addCkfReference(
@@ -491,25 +423,61 @@ def addCkfReference(
     return outputTracks
 
 
+@dataclass(frozen=True)
+class ForwardTrackSelection:
+    """More measurements for tracks at |eta| >= ``abs_eta`` (ACTS units): there a track
+    needs >= ``min_measurements``.
+
+    Why (docs/results.md, "Fake tracks of the GNN chain"): the particle selection, and so the
+    efficiency, stops at |eta| < 2.5; beyond it particles cross the pixel and strip disks and
+    leave more measurements (median 13-14 at pT > 1 GeV against 12 in the barrel), and the
+    GNN chain's fakes there are short pure fragments of such trajectories, holding the
+    minimum 7 measurements but less than half of their particle's (ACTS's 50 % rule calls
+    them fake). One more measurement beyond the acceptance removes most of them and no track
+    of a selected particle."""
+
+    abs_eta: float = 2.5
+    min_measurements: int = 8
+
+
 def addTrackQualitySelection(
     s: acts.examples.Sequencer,
     inputTracks: str,
     outputTracks: str,
     settings: CkfSettings | None = None,
     logLevel: Any = None,
+    forward: ForwardTrackSelection | None = None,
 ) -> str:
     """The CKF chain's track selection (:meth:`CkfSettings.track_selector`: pT, measurements
     and, where the settings have them, |eta|, loc0, holes, outliers) on other tracks, e.g.
-    the fitted GNN tracks, so both chains are scored on the same footing."""
+    the fitted GNN tracks, so both chains are scored on the same footing; with ``forward``
+    (:class:`ForwardTrackSelection`), tracks at |eta| >= ``forward.abs_eta`` need its
+    measurements too (ACTS's ``TrackSelectorAlgorithm`` on each side, joined; the tracks at
+    lower |eta| first)."""
     c = settings or CkfSettings()
-    s.addAlgorithm(
-        acts.examples.TrackSelectorAlgorithm(
-            level=_level(s, logLevel),
-            inputTracks=inputTracks,
-            outputTracks=outputTracks,
-            selectorConfig=c.track_selector(),
+    level = _level(s, logLevel)
+
+    def select(name: str, config: Any) -> str:
+        s.addAlgorithm(
+            acts.examples.TrackSelectorAlgorithm(
+                level=level, inputTracks=inputTracks, outputTracks=name, selectorConfig=config
+            )
         )
+        return name
+
+    if forward is None:
+        return select(outputTracks, c.track_selector())
+    edge = forward.abs_eta
+    if c.max_abs_eta is not None and c.max_abs_eta <= edge:
+        return select(outputTracks, c.track_selector())  # nothing beyond the edge is kept
+    central = select(f"{outputTracks}_central", c.track_selector(absEtaMax=edge))
+    beyond = select(
+        f"{outputTracks}_forward",
+        c.track_selector(
+            absEtaMin=edge, minMeasurements=max(c.min_measurements, forward.min_measurements)
+        ),
     )
+    s.addAlgorithm(TrackMerge([central, beyond], outputTracks, level, name="TrackSelectionMerge"))
     return outputTracks
 
 

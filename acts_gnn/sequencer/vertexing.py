@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from acts_gnn.chain.vertexing import TrackSet, VertexFinder, Vertices
+from acts_gnn.chain.vertex_fit import Vertices
+from acts_gnn.chain.vertexing import TrackSet, VertexFinder
 from acts_gnn.errors import InputDataError
 from acts_gnn.io.acts_edm import data_handle, particles_to_columns
 from acts_gnn.io.track_sets import TruthTrackSet, write_track_set

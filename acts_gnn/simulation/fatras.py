@@ -101,6 +101,7 @@ def simulate(
     progress: bool = True,
     log_level: Any = None,
     write_hepmc: str | Path | None = None,
+    first_event: int = 0,
 ) -> SimulationResult:
     """Generate ``events`` events, simulate them with Fatras, write particles.root/hits.root.
 
@@ -112,6 +113,9 @@ def simulate(
     The same ``seed`` gives the same events: the generator draws from ``event_rng(seed, i)`` and
     Fatras from ACTS's ``RandomNumbers(seed)``, which also derives per-event streams; the
     per-event Pythia8 seeds are recorded in ``simulation.json`` (``per_event``).
+    ``first_event``: number of the first event (events ``first_event`` ..
+    ``first_event + events - 1`` are made, each exactly as in a run from 0: what
+    :mod:`acts_gnn.distributed` runs in each task; not with HepMC3 input).
     """
     import acts
     import acts.examples
@@ -120,6 +124,8 @@ def simulate(
         raise ValueError(f"events must be > 0, got {events}")
     if isinstance(generator, HepMC3Input):
         check_hepmc3_input(generator, events)  # before the minutes of setting up
+        if first_event:
+            raise ValueError("HepMC3 input is read from its first event: first_event must be 0")
     level = log_level if log_level is not None else acts.logging.WARNING
     detector = detector or load_generic_detector()
     output_dir = Path(output_dir)
@@ -132,7 +138,7 @@ def simulate(
     }
     rnd = acts.examples.RandomNumbers(seed=seed)
     sequencer = acts.examples.Sequencer(
-        events=events, numThreads=1, logLevel=level, trackFpes=False
+        events=events, skip=first_event, numThreads=1, logLevel=level, trackFpes=False
     )
     for decorator in detector.decorators:
         sequencer.addContextDecorator(decorator)
@@ -150,7 +156,8 @@ def simulate(
     if write_hepmc is not None:
         hepmc_writer = HepMC3EventWriter(Path(write_hepmc) / HEPMC_FILE)
         metadata["hepmc_output"] = str(Path(write_hepmc) / HEPMC_FILE)
-    per_event = {str(k): info for k in range(events) if (info := source.event_info(k))}
+    numbers = range(first_event, first_event + events)
+    per_event = {str(k): info for k in numbers if (info := source.event_info(k))}
     if per_event:  # Pythia8 seeds and pile-up counts, recorded before the run
         metadata["per_event"] = per_event
     writer = SimulationRootWriter(output_dir, metadata)

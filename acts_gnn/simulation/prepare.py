@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,11 @@ class PrepareReport:
     simhits_dropped: dict[int, int] = field(default_factory=dict)
     #: of those, the hits on passive surfaces (geometry id without a sensitive number)
     simhits_not_on_sensitive: int = 0
+    #: sim hits ACTS digitization merged into the measurement of an earlier sim hit on the
+    #: same module, per event (only events with some): one measurement, several sim hits
+    simhits_merged: dict[int, int] = field(default_factory=dict)
+    #: of those, the hits of another particle than the measurement's (its label is lost)
+    simhits_merged_other_particle: int = 0
     #: events of an earlier prepare of the same input that this run replaced
     replaced: list[int] = field(default_factory=list)
     seconds_per_event: list[float] = field(default_factory=list)
@@ -82,6 +88,12 @@ class PrepareReport:
                 f"{dropped - self.simhits_not_on_sensitive} outside their module's bounds); "
                 f"per event: {events}{', ...' if len(self.simhits_dropped) > 5 else ''}"
             )
+        merged = sum(self.simhits_merged.values())
+        if merged:
+            lines.append(
+                f"sim hits merged by ACTS digitization into another hit's measurement: {merged} "
+                f"({self.simhits_merged_other_particle} of another particle)"
+            )
         return "\n".join(lines)
 
 
@@ -92,7 +104,7 @@ def measurements_to_event(
     hits: dict[str, npt.NDArray],
     particles: dict[str, npt.NDArray],
     surfaces: SurfaceTransforms,
-) -> tuple[Event, int, npt.NDArray[np.int64]]:
+) -> tuple[Event, int, npt.NDArray[np.int64], tuple[int, int]]:
     """Build an :class:`Event` from ACTS measurements and the ROOT hit and particle columns.
 
     ``measurement_simhits`` is ACTS's measurement -> sim-hit map; its sim-hit index counts
@@ -100,8 +112,10 @@ def measurements_to_event(
     :meth:`SimulationFiles.hits` returns them (by geometry id, then time), whatever order the
     file has (checked: each measurement's module must be its sim hit's module). The particle
     of a measurement is that of its (first) sim hit, taken from the ROOT columns.
-    Returns the event, the number of measurements whose particle is not in ``particles`` and
-    the rows of ``hits`` that ACTS made no measurement of.
+    Returns the event, the number of measurements whose particle is not in ``particles``, the
+    rows of ``hits`` that ACTS made no measurement of, and (merged, of another particle): the
+    number of sim hits whose measurement is that of an earlier sim hit, and how many of those
+    belong to another particle than that hit.
     """
     n = len(measurements)
     geometry_id = np.empty(n, dtype=np.uint64)
@@ -115,8 +129,10 @@ def measurements_to_event(
 
     particle_table, particle_hash = event_particle_table(particles)
     particle_id = np.full(n, -1, dtype=np.int64)
-    links = np.array([(m, h) for m, h in measurement_simhits], dtype=np.int64).reshape(-1, 2)
+    # (measurement, sim hit) pairs, flattened without a Python tuple per pair (~30 % faster)
+    links = np.fromiter(chain.from_iterable(measurement_simhits), np.int64).reshape(-1, 2)
     missing = 0
+    merged = (0, 0)
     n_simhits = len(hits["geometry_id"])
     if len(links):
         measured, first = np.unique(links[:, 0], return_index=True)
@@ -144,6 +160,14 @@ def measurements_to_event(
             )
         hashes = barcode_hash(*(hits[f"barcode_{c}"][rows] for c in BARCODE_FIELDS))
         found_rows = particle_rows(particle_hash, hashes)
+        if len(links) > len(measured):  # several sim hits in one measurement
+            later = np.ones(len(links), dtype=bool)
+            later[first] = False
+            first_of = np.searchsorted(measured, links[later, 0])
+            all_hashes = barcode_hash(
+                *(hits[f"barcode_{c}"][links[later, 1]] for c in BARCODE_FIELDS)
+            )
+            merged = (int(later.sum()), int(np.sum(all_hashes != hashes[first_of])))
         found = found_rows >= 0
         particle_id[measured[found]] = found_rows[found]
         missing = int((~found).sum())
@@ -153,7 +177,7 @@ def measurements_to_event(
         particle_id[particle_id >= 0], minlength=len(particle_hash)
     ).astype(np.int32)
     hits = hit_columns(np.arange(n, dtype=np.int64), position, geometry_id, particle_id, local)
-    return Event(event_id, hits, particle_table), missing, np.flatnonzero(unmeasured)
+    return Event(event_id, hits, particle_table), missing, np.flatnonzero(unmeasured), merged
 
 
 def check_output_folder(output_dir: Path, input_dir: Path, overwrite: bool) -> list[int]:
@@ -211,6 +235,7 @@ def prepare(
     progress: bool = True,
     log_level: Any = None,
     overwrite: bool = False,
+    chunk: tuple[int, int] | None = None,
 ) -> PrepareReport:
     """Digitize the simulation in ``input_dir`` and write prepared events to ``output_dir``.
 
@@ -222,6 +247,11 @@ def prepare(
     without a particle and sim hits ACTS digitization drops are counted (in the returned
     report and in ``dataset.json``). If the run fails, the events it wrote are removed and no
     ``dataset.json`` is written.
+
+    ``chunk`` = (start, stop): only the events at positions start .. stop - 1 of that list,
+    digitized exactly as in the whole run, with neither the output-folder check nor
+    ``dataset.json`` (one task of :mod:`acts_gnn.distributed`, which does both once and
+    writes ``dataset.json`` with :func:`write_prepared_info`).
     """
     import acts
     import acts.examples
@@ -233,21 +263,25 @@ def prepare(
     output_dir = Path(output_dir)
     files = SimulationFiles.from_dir(input_dir)
     report = PrepareReport()
-    replaced = check_output_folder(output_dir, Path(input_dir), overwrite)
+    replaced = [] if chunk else check_output_folder(output_dir, Path(input_dir), overwrite)
     detector = detector or load_generic_detector()
     event_ids = files.event_ids[:events] if events is not None else files.event_ids
+    first = chunk[0] if chunk else 0
+    event_ids = event_ids[first : chunk[1]] if chunk else event_ids
     surfaces = detector.surfaces()
     files.validate(event_ids, surfaces.geometry_ids)  # every event, before any work
     if replaced or (output_dir / DATASET_FILE).exists():
         remove_events(output_dir, replaced)  # only now: bad input leaves old events in place
     report.replaced = replaced
     if not event_ids:
-        write_dataset_info(output_dir, _info(input_dir, detector, seed, report))
+        if not chunk:
+            write_dataset_info(output_dir, _info(input_dir, detector, seed, report))
         return report
 
     sequencer = acts.examples.Sequencer(
         # event number k is the k-th event present (make_root_reader): no cost per id gap
         events=len(event_ids),
+        skip=first,
         numThreads=1,
         logLevel=level,
         trackFpes=False,
@@ -295,7 +329,7 @@ def prepare(
                 report.skipped[event_id] = "no measurements (empty event)"
                 log.warning("event %d of %s has no measurements: skipped", event_id, input_dir)
             else:
-                event, missing, unmeasured = measurements_to_event(
+                event, missing, unmeasured, merged = measurements_to_event(
                     event_id,
                     measurements,
                     self.map(context.eventStore),
@@ -304,6 +338,9 @@ def prepare(
                     surfaces,
                 )
                 report.hits_without_particle += missing
+                if merged[0]:
+                    report.simhits_merged[event_id] = merged[0]
+                    report.simhits_merged_other_particle += merged[1]
                 write_event(output_dir, event, stamp)
                 report.written.append(event_id)
                 if len(unmeasured):
@@ -326,8 +363,20 @@ def prepare(
         raise
     finally:
         bar.close()
-    write_dataset_info(output_dir, _info(input_dir, detector, seed, report))
+    if not chunk:
+        write_dataset_info(output_dir, _info(input_dir, detector, seed, report))
     return report
+
+
+def write_prepared_info(
+    input_dir: str | Path,
+    output_dir: str | Path,
+    detector: Detector,
+    seed: int,
+    report: PrepareReport,
+) -> None:
+    """Write ``dataset.json`` of a prepared folder from the (merged) report of its run."""
+    write_dataset_info(Path(output_dir), _info(input_dir, detector, seed, report))
 
 
 def _info(
@@ -348,4 +397,7 @@ def _info(
             str(k): v for k, v in sorted(report.simhits_dropped.items())
         },
         "simhits_not_on_sensitive_surface": report.simhits_not_on_sensitive,
+        "simhits_merged": sum(report.simhits_merged.values()),
+        "simhits_merged_per_event": {str(k): v for k, v in sorted(report.simhits_merged.items())},
+        "simhits_merged_other_particle": report.simhits_merged_other_particle,
     }

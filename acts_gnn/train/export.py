@@ -302,7 +302,9 @@ def export_checkpoint(
 ) -> list[Path]:
     """Export a checkpoint's model to ONNX and / or TorchScript; returns the paths written.
     ``metadata`` replaces recorded values (e.g. an embedding's ``r`` and ``k``); a key the
-    checkpoint does not record is an error."""
+    checkpoint does not record is an error. A vertexing pair network goes through
+    :func:`acts_gnn.train.vertexing.export_vertex_pairs` (inputs ``x`` [N, 10], ``edge_index``
+    [2, P], output logits [P])."""
     model, recorded = model_from_checkpoint(checkpoint)
     unknown = sorted(set(metadata or {}) - set(recorded))
     if unknown:
@@ -312,6 +314,11 @@ def export_checkpoint(
     metadata = {**recorded, **(metadata or {})}
     if type(model).__name__ == "EmbeddingNet":  # node -> embedding I/O
         return export_embedding(model, onnx_path, torchscript_path, opset=opset, metadata=metadata)
+    if type(model).__name__ == "VertexPairNet":  # track pairs -> logits I/O, verified
+        from acts_gnn.train.vertexing import export_vertex_pairs
+
+        export_vertex_pairs(model, onnx_path, torchscript_path, metadata=metadata, opset=opset)
+        return [Path(p) for p in (onnx_path, torchscript_path) if p is not None]
     written = []
     if onnx_path is not None:
         written.append(

@@ -159,14 +159,19 @@ def write_graph_files(
     selection: TruthSelection | None = None,
     overwrite: bool = False,
     progress: Any | None = None,
+    report_dir: str | Path | None = None,
 ) -> GraphFileReport:
     """Build ``graphs(event)`` for every event of ``events`` and write its graph file to
-    ``output``; returns (and writes as ``graphs.json``) the report (module docstring)."""
+    ``output``; returns (and writes as ``graphs.json``) the report (module docstring).
+    ``report_dir``: where ``graphs.json`` is read and written (default ``output``; a task of
+    :mod:`acts_gnn.train.graph_files_parallel` keeps its own)."""
     selection = selection or TruthSelection()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
+    report_dir = Path(report_dir) if report_dir is not None else output
+    report_dir.mkdir(parents=True, exist_ok=True)
     report = GraphFileReport(builder=builder, selection=asdict(selection))
-    previous = output / "graphs.json"
+    previous = report_dir / "graphs.json"
     if previous.is_file():
         before = json.loads(previous.read_text())
         if before.get("builder") == builder and before.get("selection") == report.selection:
@@ -203,11 +208,11 @@ def write_graph_files(
                     "seconds": round(seconds, 3),
                 }
             )
-            report.write(output)
+            report.write(report_dir)
         if progress is not None:
             progress.update(1)
     report.events.sort(key=lambda e: e["event_id"])
-    report.write(output)
+    report.write(report_dir)
     return report
 
 
@@ -219,13 +224,12 @@ def write_graph_files(
 def graphs_command(args: Any) -> int:
     """``acts-gnn graphs`` (``args``: its options, :mod:`acts_gnn.cli.parser`): write the graph
     files and ``graphs.json``, print the totals."""
-    from acts_gnn.chain.defaults import default_files
+    from acts_gnn.distributed.executor import ParallelOptions
     from acts_gnn.io.atomic import require_writable_dir
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.progress import progress_bar
 
     torch.set_num_threads(args.threads)
-    files = default_files()
     dataset = PreparedDataset(args.input)
     if args.skip < 0 or (args.events is not None and args.events < 1):
         raise ValueError("--skip must be >= 0 and --events >= 1")
@@ -235,6 +239,28 @@ def graphs_command(args: Any) -> int:
         raise ValueError(f"no events left in {args.input} after --skip {args.skip}")
     require_writable_dir(args.output)  # before the work, not after it
     dataset = PreparedDataset(args.input, ids)
+    graphs, builder = graph_source(args)
+    selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
+    parallel = ParallelOptions.from_args(args)
+    if parallel.enabled:  # the same files, written by event chunks on Dask workers
+        from acts_gnn.train.graph_files_parallel import write_graph_files_parallel
+
+        report = write_graph_files_parallel(args, list(ids), builder, selection, parallel)
+    else:
+        with progress_bar(len(dataset), "graphs", "event", enabled=not args.quiet) as bar:
+            report = write_graph_files(
+                dataset, graphs, args.output, builder, selection, args.overwrite, bar
+            )
+    _print_totals(args, builder, selection, report)
+    return 0
+
+
+def graph_source(args: Any) -> tuple[GraphSource, dict[str, Any]]:
+    """The graph source ``acts-gnn graphs`` was asked for (``args``: its options) and the
+    builder record of ``graphs.json`` (builder, files, knobs)."""
+    from acts_gnn.chain.defaults import default_files
+
+    files = default_files()
     builder: dict[str, Any] = {"graph": args.graph}
     graphs: GraphSource
     if args.graph == "module-map":
@@ -250,11 +276,12 @@ def graphs_command(args: Any) -> int:
             embedding, args.r, args.k, filter_path, args.filter_cut, args.device
         )
         builder.update(knobs)
-    selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
-    with progress_bar(len(dataset), "graphs", "event", enabled=not args.quiet) as bar:
-        report = write_graph_files(
-            dataset, graphs, args.output, builder, selection, args.overwrite, bar
-        )
+    return graphs, builder
+
+
+def _print_totals(
+    args: Any, builder: dict[str, Any], selection: TruthSelection, report: GraphFileReport
+) -> None:
     t = report.totals()
     knobs_text = ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in builder.items()
@@ -274,4 +301,3 @@ def graphs_command(args: Any) -> int:
             f"rebuilt {len(report.rebuilt_stale)} existing graph files built from other inputs "
             "(another module map or data set)"
         )
-    return 0

@@ -225,3 +225,36 @@ def test_model_files(tmp_path: Path) -> None:
     )
     with pytest.raises(FileNotFoundError):
         TorchEdgeClassifier(tmp_path / "nothing.pt")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit")
+def test_engines(tmp_path: Path) -> None:
+    """engine="auto" runs the fused inference on CPU for an Interaction Network (module or
+    TorchScript file with our metadata), scores within 1e-5 of the model itself; other models
+    and the ``model`` engine run the model; bf16 needs the fused engine."""
+    model = gnn(2)
+    script = export_torchscript(model, tmp_path / "gnn.pt")
+    x, ei, ea = random_graph(80, 333, 3, 2)
+    reference = TorchEdgeClassifier(model, useEdgeFeatures=True, engine="model")
+    assert reference.fused is None
+    expected = reference(x, ei, ea)[0]
+    with torch.no_grad():
+        torch.testing.assert_close(expected, torch.sigmoid(model(x, ei, ea)))
+    for source in (model, script):
+        clf = TorchEdgeClassifier(source, useEdgeFeatures=True)
+        assert clf.fused is not None
+        assert clf.config.engine == "auto"
+        torch.testing.assert_close(clf(x, ei, ea)[0], expected, atol=1e-5, rtol=0)
+        bf16 = TorchEdgeClassifier(source, useEdgeFeatures=True, precision="bf16")
+        assert bf16.fused is not None
+        assert bf16.fused.precision == "bf16"
+        assert float((bf16(x, ei, ea)[0] - expected).abs().max()) < 0.05
+    assert TorchEdgeClassifier(EdgeMLP()).fused is None  # not an Interaction Network
+    with pytest.raises(ValueError, match="needs an InteractionNetwork"):
+        TorchEdgeClassifier(EdgeMLP(), engine="fused")
+    with pytest.raises(ValueError, match="needs the fused engine"):
+        TorchEdgeClassifier(EdgeMLP(), precision="bf16")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        TorchEdgeClassifier(model, engine="fast")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TorchEdgeClassifier(model, precision="int8")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from acts_gnn.chain.vertex_fit import (
+    fit_vertices,
+    merge_compatible,
+    multi_vertex_fit,
+    track_jacobians,
+)
 from acts_gnn.chain.vertexing import (
     SignificanceScorer,
     TrackSet,
     VertexFinder,
     candidate_pairs,
     connected_clusters,
-    fit_vertices,
     split_clusters,
-    track_jacobians,
 )
 from acts_gnn.errors import InputDataError
 
@@ -147,6 +151,74 @@ def test_the_adaptive_fit_down_weights_an_outlier() -> None:
     assert vertices.track_weight[0] < 1e-6
     assert (vertices.track_weight[1:] > 0.9).all()
     assert abs(vertices.position[0, 2] - tracks.z0[1:].mean()) < 0.05 / 3
+
+
+def test_the_fit_returns_a_known_vertex_within_its_stated_resolution() -> None:
+    # 200 vertices of 50 tracks each (z0 resolution 50 um): the fitted z is within the fit's
+    # own uncertainty (pull width ~ 1) and that uncertainty is sigma_z0 / sqrt(50)
+    pulls, sigmas = [], []
+    for seed in range(200):
+        tracks, _ = make_tracks([1.0], [50], sigma_z0=0.05, seed=seed)
+        v = fit_vertices(tracks, np.zeros(50, np.int64))
+        sigmas.append(np.sqrt(v.covariance[0, 2, 2]))
+        pulls.append((v.position[0, 2] - 1.0) / sigmas[-1])
+    assert np.median(sigmas) == pytest.approx(0.05 / np.sqrt(50), rel=0.05)
+    assert 0.85 < np.std(pulls) < 1.15
+    assert abs(np.mean(pulls)) < 0.25
+
+
+def test_the_multi_vertex_fit_takes_back_the_tracks_the_clustering_left_out() -> None:
+    # vertex A (z = 0, 40 tracks) and B (z = 1 mm, 20 tracks); the clustering left 15 of A's
+    # tracks out and put 3 of A's into B's cluster
+    pulls, sigmas = [], []
+    for seed in range(50):
+        tracks, truth = make_tracks([0.0, 1.0], [40, 20], sigma_z0=0.05, seed=seed)
+        labels = truth.copy()
+        labels[:15] = -1
+        labels[15:18] = 1
+        single = fit_vertices(tracks, labels)
+        assert sorted(single.n_tracks.tolist()) == [22, 23]
+        multi = multi_vertex_fit(tracks, single)
+        a = int(np.argmin(np.abs(multi.position[:, 2])))
+        sigmas.append(np.sqrt(multi.covariance[a, 2, 2]))
+        pulls.append(multi.position[a, 2] / sigmas[-1])
+        assert multi.track_vertex.tolist() == single.track_vertex.tolist()  # membership kept
+    # all 40 tracks of A count: sigma_z0 / sqrt(40), not / sqrt(22)
+    assert np.median(sigmas) == pytest.approx(0.05 / np.sqrt(40), rel=0.05)
+    assert np.std(pulls) < 1.2
+    # a track half-way between two vertices is shared, the others are not
+    tracks, truth = make_tracks([0.0, 0.3], [30, 30], sigma_z0=0.05, seed=3)
+    tracks.params[0, 1] = 0.15
+    tracks.params[0, 0] = 0.0
+    seeds = fit_vertices(tracks, truth)
+    multi = multi_vertex_fit(tracks, seeds, reassign=True)
+    assert 0.2 < multi.track_weight[0] < 0.6
+    # reassign: the other tracks go to the vertex nearest in z0 (where that is clear)
+    nearest = np.argmin(np.abs(tracks.z0[:, None] - multi.position[None, :, 2]), axis=1)
+    assert (multi.track_vertex[1:] == nearest[1:]).mean() > 0.95
+
+
+def test_fragments_of_a_large_vertex_are_merged_back() -> None:
+    # vertex A (z = 0, 60 tracks) split by the clustering into 45 + 15 tracks; vertex B 0.5 mm
+    # away (25 tracks) and a small vertex C 0.3 mm from B (5 tracks): z resolution 50 um
+    tracks, truth = make_tracks([0.0, 0.5, 0.8], [60, 25, 5], sigma_z0=0.05, seed=2)
+    labels = truth.copy() + 1
+    labels[45:60] = 0  # the fragment of A
+    vertices = fit_vertices(tracks, labels)
+    assert len(vertices) == 4
+    merged = merge_compatible(vertices, 3.0, min_tracks_large=20)
+    refit = fit_vertices(tracks, merged)
+    assert len(refit) == 3
+    assert same_partition(refit.track_vertex, truth)
+    a = int(np.argmin(np.abs(refit.position[:, 2])))
+    assert abs(refit.position[a, 2]) < 3 * np.sqrt(refit.covariance[a, 2, 2])
+    assert refit.n_tracks[a] == 60
+    # B and C (both fitted to < 15 um, 0.3 mm apart) are not compatible; nor is anything
+    # with a large vertex when min_tracks_large is above every vertex
+    assert len(fit_vertices(tracks, merge_compatible(vertices, 3.0, 100))) == 4
+    # the stage does it by default: one vertex per truth vertex
+    finder_vertices = VertexFinder(scorer=SignificanceScorer())(tracks)
+    assert sorted(finder_vertices.n_tracks.tolist()) == [5, 25, 60]
 
 
 def test_small_clusters_are_not_vertices() -> None:

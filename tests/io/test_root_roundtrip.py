@@ -240,7 +240,8 @@ def test_run_info_records_seed(sim_sample, tiny_config):
     assert info["seed"] == sim_sample.seed
     assert info["events"] == sim_sample.events
     assert info["generator"]["pileup"] == tiny_config.pileup
-    assert info["generator"]["hard_scatter"] is True
+    assert info["generator"]["generator"] == "pythia8"
+    assert "Top:qqbar2ttbar = on" in info["generator"]["hard_process"]
     assert info["detector"] == "generic"
     # the ACTS version as a version number, not an object's repr
     assert info["acts_version"].split(".")[0] == "48", info["acts_version"]

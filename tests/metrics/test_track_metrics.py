@@ -193,6 +193,24 @@ def test_majority_ties_and_shared_measurements() -> None:
     assert metrics.mean_purity == pytest.approx(1.0)
 
 
+def test_selection_counts_shared_measurements() -> None:
+    """ACTS's ParticleSelector counts a particle's measurements in the particle ->
+    measurements map, shared ones included: C has 4 hits of its own; with 7 measurements
+    required it is selected only when 3 more (here: A's first three, also made by C) count."""
+    event, r = build_event()
+    selection = ParticleSelection(min_pt=0.1, min_hits=7)
+    assert match_tracks(event, [], selection).selected.tolist() == [False] * 4
+    shared = (np.array(r["A"][:3]), np.array([2, 2, 2]))
+    m = match_tracks(event, [], selection, shared=shared)
+    assert m.particle_n_hits.tolist() == [6, 6, 7, 3]
+    assert m.selected.tolist() == [False, False, True, False]
+    metrics = TrackMetrics(selection)
+    metrics.add(event, [np.array(r["C"])], trackml=False, shared=shared)
+    # C's own 4 hits are 4/7 of its measurements (>= 50 %): matched, efficiency 1
+    assert metrics.acts_stats()["nTotalParticles"] == 1
+    assert metrics.efficiency == 1.0
+
+
 def test_matching_ratio_and_single_matching() -> None:
     event, tracks = four_kinds()
     # ratio 0.6: B's halves (3/6) no longer match -> fakes; T1 (4/6) still a duplicate

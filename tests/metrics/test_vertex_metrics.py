@@ -61,3 +61,40 @@ def test_efficiency_in_bins_of_tracks() -> None:
     binned = efficiency_vs([m], "n_tracks", [1.5, 2.5, 3.5])
     assert binned["n"] == [2, 1]
     assert binned["efficiency"] == [0.5, 1.0]
+
+
+def test_per_vertex_arrays_rates_and_the_common_hard_scatter() -> None:
+    from acts_gnn.metrics.vertices import common_hard_scatter, rates_vs
+
+    track_truth = np.array([1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 0, 0])
+    track_vertex = np.array([0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4, 2])
+    reco_z = np.array([0.01, 10.0, 10.2, 20.5, 40.0])
+    m = event_vertex_metrics(track_vertex, track_truth, TRUTH_Z, reco_z=reco_z)
+    assert m.reco_n_tracks.tolist() == [4, 2, 2, 4, 2]
+    assert m.reco_merged.tolist() == [False, False, False, True, False]
+    assert m.reco_split.tolist() == [False, False, True, False, False]
+    assert m.reco_fake.tolist() == [False, False, False, False, True]
+    np.testing.assert_allclose(m.reco_dz, [0.01, 0.0, 0.2, 0.5, np.nan], equal_nan=True)
+    assert m.truth_zpos.tolist() == [0.0, 10.0, 20.0, 21.0]
+    by_z = efficiency_vs([m], "z", [-5.0, 5.0, 15.0, 25.0])
+    assert by_z["n"] == [1, 1, 2]
+    assert by_z["efficiency"] == [1.0, 1.0, 0.5]
+    rates = rates_vs([m], [2, 3, 5])
+    assert rates["n"] == [3, 2]
+    assert rates["split_rate"] == [1 / 3, 0.0]
+    assert rates["fake_rate"] == [1 / 3, 0.0]
+    assert rates["merge_rate"] == [0.0, 0.5]
+    s = summarise_vertex_metrics([m])
+    assert np.isclose(s["matched_dz_68"], np.quantile([0.01, 0.0, 0.2, 0.5], 0.68))
+    # the hard scatter on the events where both finders identify it
+    lost = event_vertex_metrics(np.array([1, 1, 0, 0, 0]), np.array([1, 1, 2, 2, 2]), TRUTH_Z)
+    other = event_vertex_metrics(
+        track_vertex, track_truth, TRUTH_Z, reco_z=reco_z + np.array([0.02, 0, 0, 0, 0])
+    )
+    a = summarise_vertex_metrics([m, lost, m])
+    b = summarise_vertex_metrics([other, other, lost])
+    assert a["hs_dz_by_event"] == [0.01, None, 0.01]
+    c = common_hard_scatter(a, b)
+    assert c["events"] == 1
+    assert np.isclose(c["a_68"], 0.01)
+    assert np.isclose(c["b_68"], 0.03)

@@ -72,9 +72,12 @@ def test_stage_times_split_by_preset(tmp_path: Path) -> None:
     rows = [
         ("Algorithm:SpacePointMaker", 0.1),
         ("Algorithm:TrackFindingAlgorithmGnn", 2.0),
+        ("Algorithm:ProtoTracksToParameters", 0.25),
+        ("Algorithm:TrackParamsEstimationAlgorithm", 0.125),  # the GNN chain's start covariance
         ("Algorithm:TrackFittingAlgorithm", 0.3),
         ("Algorithm:SpacePointMaker", 0.01),
         ("Algorithm:GridTripletSeedingAlgorithm", 0.2),
+        ("Algorithm:TrackParamsEstimationAlgorithm", 0.5),
         ("Algorithm:TrackFindingAlgorithm", 5.0),
         ("Algorithm:GreedyAmbiguityResolutionAlgorithm", 0.04),
         ("Algorithm:SpacePointMaker", 0.02),
@@ -85,10 +88,16 @@ def test_stage_times_split_by_preset(tmp_path: Path) -> None:
     path = tmp_path / "timing.csv"
     path.write_text("identifier,time_perevent_s\n" + "".join(f"{n},{t}\n" for n, t in rows))
     times = stage_times(path, ("ckf", "ckf_upstream"))
-    assert times["gnn"] == {"space points": 0.1, "GNN track finding": 2.0, "Kalman fit": 0.3}
+    assert times["gnn"] == {
+        "space points": 0.1,
+        "GNN track finding": 2.0,
+        "track parameters": 0.375,
+        "Kalman fit": 0.3,
+    }
     assert times["ckf"] == {
         "space points": 0.01,
         "seeding": 0.2,
+        "track parameters": 0.5,
         "CKF": 5.0,
         "ambiguity resolution": 0.04,
     }

@@ -47,6 +47,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Any) -
         model=model_path,
         truth_metrics=True,
         ckf_presets=("fast", "upstream"),
+        gnn_cuts=(0.8,),
     )
     summary = run_comparison(config, progress=False)
     write_report(summary, config.output)
@@ -87,12 +88,12 @@ def test_summary_has_both_chains(comparison: dict[str, Any]) -> None:
     ):
         assert (report / f"{name}.png").stat().st_size > 1000
     assert "ACTS seeding + CKF" in (report / "summary.md").read_text()
-    assert "| GNN (module map + GNN + KF) |" in headline_table(comparison)
+    assert "| GNN (module map + GNN + KF), edge cut 0.5 |" in headline_table(comparison)
 
 
 def test_acts_numbers_equal_an_independent_count(comparison: dict[str, Any]) -> None:
     counters = ("nTotalTracks", "nTotalFakeTracks", "nTotalDuplicateTracks", "nTotalParticles")
-    for chain in ("gnn", "gnn_prefit", "ckf", "ckf_upstream"):
+    for chain in ("gnn", "gnn_cut0p8", "gnn_prefit", "ckf", "ckf_upstream"):
         entry, ours = comparison[chain], comparison[chain]["independent_count"]
         assert entry["acts_stats"]["nTotalParticles"] > 0
         for key in ("efficiency", "fake_ratio", "duplicate_ratio"):
@@ -160,6 +161,33 @@ def test_ckf_presets_side_by_side(comparison: dict[str, Any]) -> None:
     assert candidates["candidates"] == comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
     summary_md = (Path(comparison["config"]["output"]) / "summary.md").read_text()
     assert "GNN candidates: " in summary_md
+
+
+def test_gnn_cuts_side_by_side(comparison: dict[str, Any]) -> None:
+    """One graph and classification, track building + fit per edge cut: each cut its own
+    row, time, candidates and numbers; a higher cut keeps fewer edges, so its candidates
+    hold fewer hits in all and its own track building is no part of the first's time."""
+    from acts_gnn.sequencer.compare import headline_table
+
+    low, high = comparison["gnn"], comparison["gnn_cut0p8"]
+    assert (low["gnn_edge_cut"], high["gnn_edge_cut"]) == (0.5, 0.8)
+    assert high["tracks"] == "gnn_cut0p8_selected_tracks"
+    table = headline_table(comparison)
+    assert "| GNN (module map + GNN + KF), edge cut 0.8 |" in table
+    for entry in (low, high):
+        times = entry["time_per_event"]
+        assert set(times) >= {"space points", "GNN track finding", "track parameters"}
+        assert times["Kalman fit"] > 0
+        assert times["total"] == pytest.approx(sum(v for k, v in times.items() if k != "total"))
+        c = entry["gnn_candidates"]
+        assert c["candidates"] == c["with_parameters"] + c["skipped"] > 0
+        assert set(entry["selections"]) == {"pt>1GeV", "pt>0.5GeV"}
+        assert entry["resolutions"]["tracks"] > 0
+    # the shared stages are the same for both: their totals differ by their own stages only
+    assert high["time_per_event"]["space points"] == low["time_per_event"]["space points"]
+    assert high["gnn_candidates"]["candidates"] != low["gnn_candidates"]["candidates"]
+    summary_md = (Path(comparison["config"]["output"]) / "summary.md").read_text()
+    assert summary_md.count("edge cut 0.8") >= 3  # headline, stage times, independent count
 
 
 def test_ckf_reference_works_on_this_detector(comparison: dict[str, Any]) -> None:
@@ -231,8 +259,10 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
     writer = addTrackPerformance(s, "gnn_ckf_tracks", "gnn_ckf")
     s.run()
     stats = writer.stats()
-    # every CKF track starts from a GNN candidate's parameters (one per proto-track at most)
-    assert 0 < stats["nTotalTracks"] <= comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
+    # every CKF track starts from a GNN candidate's parameters; with the CKF chain's start
+    # covariance a seed may branch into a few tracks, not many
+    n_candidates = comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"]
+    assert 0.5 * n_candidates < stats["nTotalTracks"] <= 1.5 * n_candidates
 
 
 def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path: Path) -> None:
@@ -262,7 +292,9 @@ def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path
     assert 0 <= metrics["efficiency"] <= 1
     assert summary["gnn"]["gnn_counts"]["graph construction edges"] > 0
     for key in ("efficiency", "fake_ratio"):
-        assert summary["gnn"]["independent_count"][key] == pytest.approx(summary["gnn"][key])
+        # the untrained GNN on a random graph may leave no fitted track: NaN ratios agree too
+        ours = summary["gnn"]["independent_count"][key]
+        assert ours == pytest.approx(summary["gnn"][key], nan_ok=True)
     bad = {**METADATA, "feature_scales": [1.0, 1.0, 1.0, 1.0]}
     export_embedding_torchscript(
         EmbeddingNet(4, 3, hidden=8, n_layers=1).eval(), tmp_path / "bad.pt", metadata=bad
@@ -288,7 +320,7 @@ def test_resolutions_of_fitted_tracks(comparison: dict[str, Any]) -> None:
             if chain.startswith("ckf"):
                 # the CKF's clean tracks: pulls of one check our truth perigee against ACTS's
                 # fitted parameters and covariance (a sign or phi error would blow them up)
-                assert 0.8 < pull < 1.25, (chain, name)
+                assert 0.8 < pull < 1.35, (chain, name)  # ~100 tracks: +- 0.1
             else:  # the untrained GNN's tracks carry wrong hits: wider, but finite
                 assert 0.3 < pull < 10.0, (chain, name)
         assert sum(res["d0"]["vs_pt"]["tracks"]) >= res["tracks"]

@@ -142,12 +142,13 @@ def _both_counts(simulation: Path, events: int, output: Path) -> dict[str, Any]:
 
 
 def _simulate(directory: Path, pileup: float, events: int) -> Path:
-    from acts_gnn.simulation import GeneratorConfig, simulate
+    from acts_gnn.simulation import simulate
+    from acts_gnn.simulation.pythia8 import Pythia8Config
 
     simulate(
         directory,
         events=events,
-        generator=GeneratorConfig(pileup=pileup, hard_scatter=True),
+        generator=Pythia8Config(pileup=pileup),  # ttbar + Poisson(pileup) minimum bias
         seed=11,
         progress=False,
     )
@@ -323,3 +324,12 @@ def test_track_merge_joins_collections(mu50_simulation: Path, tmp_path: Path) ->
     matched = a["nTotalTracks"] - a["nTotalFakeTracks"] - a["nTotalUnmatchedTracks"]
     assert b["nTotalDuplicateTracks"] == a["nTotalDuplicateTracks"] + matched
     assert b["nTotalFakeTracks"] == 2 * a["nTotalFakeTracks"]
+
+
+def test_disjoint_tracks_keep_each_hit_once() -> None:
+    from acts_gnn.sequencer.performance import disjoint_tracks
+
+    tracks = [np.array([4, 5, 6]), np.array([1, 2, 3, 2, 5]), np.array([7])]
+    # the longest track keeps its hits (its repeated hit 2 once), the next loses the shared 5
+    out = disjoint_tracks(tracks)
+    assert [t.tolist() for t in out] == [[4, 6], [1, 2, 3, 5], [7]]

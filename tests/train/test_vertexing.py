@@ -123,11 +123,25 @@ def test_a_short_training_learns_the_pairs(tmp_path: Path) -> None:
     baseline = roc_auc(SignificanceScorer()(x, pairs), y == 1, y == 0)
     assert history[-1]["val_auc"] > max(baseline - 0.03, history[0]["val_auc"])
     assert history[-1]["val_efficiency"] > 0.8
-    _model, metadata = model_from_checkpoint(out / "checkpoints" / "last.pt")
+    model, metadata = model_from_checkpoint(out / "checkpoints" / "last.pt")
     assert metadata["window"] == 3.0
     assert metadata["split_ncut"] == 0.9
     assert (out / "vertex-pairs.onnx").is_file()
     assert (out / "vertex-pairs.pt").is_file()
+    # acts-gnn export vertex-pairs routes the checkpoint to the verified pair export, with its
+    # recorded metadata, and the files score pairs as the checkpoint's model does
+    from acts_gnn.cli import main
+
+    onnx, ts = tmp_path / "cli.onnx", tmp_path / "cli.pt"
+    argv = ["export", "vertex-pairs", "--checkpoint", str(out / "checkpoints" / "last.pt")]
+    assert main([*argv, "--onnx", str(onnx), "--torchscript", str(ts)]) == 0
+    assert read_onnx_metadata(onnx)["split_ncut"] == 0.9
+    assert read_onnx_metadata(onnx)["model"] == "VertexPairNet"
+    x, pairs, _ = pair_samples(read_track_set(files[-1]), 3.0, 6.0)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x), torch.from_numpy(pairs)).numpy()
+    np.testing.assert_allclose(OnnxPairScorer(onnx)(x, pairs), ref, atol=1e-4)
+    np.testing.assert_allclose(TorchPairScorer(ts)(x, pairs), ref, atol=1e-5)
 
 
 def test_config_errors_name_the_key() -> None:

@@ -1,0 +1,101 @@
+"""The Dask executor: chunks, options, a failing task named by its event range, resume.
+
+One local cluster of 2 processes serves the whole test process (``get_client`` keeps it), so
+the cluster start (a few seconds) is paid once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from acts_gnn.cli.options import add_parallel_options
+from acts_gnn.distributed.executor import (
+    ChunkError,
+    ChunkState,
+    ParallelOptions,
+    default_chunk_events,
+    describe_range,
+    event_chunks,
+    run_chunks,
+)
+
+TWO = ParallelOptions(workers=2, chunk_events=2)
+
+
+def test_event_chunks_cover_the_events_once() -> None:
+    assert event_chunks(5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert event_chunks(4, 4) == [(0, 4)]
+    assert default_chunk_events(40, 2) == 5  # 4 tasks per worker
+    assert default_chunk_events(3, 2) == 1
+    assert describe_range(4, 8) == "events 4-7"
+    assert describe_range(1, 3, [10, 11, 12]) == "events 11-12"
+    assert describe_range(0, 1, [7]) == "event 7"
+
+
+def test_options_from_the_command_line() -> None:
+    p = argparse.ArgumentParser()
+    add_parallel_options(p)
+    assert not ParallelOptions.from_args(p.parse_args([])).enabled  # today's in-process run
+    opts = ParallelOptions.from_args(p.parse_args(["--workers", "3", "--chunk-events", "5"]))
+    assert opts.enabled
+    assert opts.workers == 3
+    assert opts.chunk_events == 5
+    assert ParallelOptions.from_args(p.parse_args(["--scheduler", "tcp://h:8786"])).enabled
+    with pytest.raises(SystemExit):  # one or the other
+        p.parse_args(["--workers", "2", "--scheduler", "tcp://h:8786"])
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        ParallelOptions(workers=0)
+
+
+def test_results_come_back_in_event_order() -> None:
+    def task(start: int, stop: int, ticker: object) -> list[int]:
+        ticker.update(stop - start)  # type: ignore[attr-defined]
+        return [k * k for k in range(start, stop)]
+
+    parts = run_chunks(task, 7, TWO, desc="squares", progress=False)
+    assert [v for part in parts for v in part] == [k * k for k in range(7)]
+
+
+def test_a_failing_task_names_its_event_range_and_error() -> None:
+    def task(start: int, stop: int, ticker: object) -> int:
+        if start <= 5 < stop:
+            raise KeyError("no such hit column 'x'")
+        return stop - start
+
+    with pytest.raises(ChunkError, match=r"prepare events 4-5: KeyError: .no such hit column"):
+        run_chunks(task, 8, TWO, desc="prepare", progress=False)
+    # with event ids: the message names the ids, not the positions
+    with pytest.raises(ChunkError, match=r"x events 104-105: KeyError"):
+        run_chunks(task, 8, TWO, desc="x", event_ids=list(range(100, 108)), progress=False)
+
+
+def test_an_interrupted_run_resumes_from_its_finished_chunks(tmp_path: Path) -> None:
+    state = ChunkState.under(tmp_path, "test", {"seed": 1})
+    calls = tmp_path / "calls"
+    calls.mkdir()
+
+    def task(start: int, stop: int, ticker: object) -> list[int]:
+        (calls / f"{start}-{stop}").touch()  # the same file system as the workers
+        if start == 4 and not (calls / "fixed").exists():
+            raise RuntimeError("worker lost")
+        return list(range(start, stop))
+
+    with pytest.raises(ChunkError, match="events 4-5"):
+        run_chunks(task, 6, TWO, desc="test", state=state, progress=False)
+    done = sorted(p.name for p in state.folder.glob("chunk-*.pkl"))
+    assert "chunk-000000004-000000006.pkl" not in done
+    assert len(done) >= 1
+    for p in calls.iterdir():
+        p.unlink()
+    (calls / "fixed").touch()
+    parts = run_chunks(task, 6, TWO, desc="test", state=state, progress=False)
+    assert [v for part in parts for v in part] == list(range(6))
+    ran = {p.name for p in calls.iterdir()} - {"fixed"}
+    assert "4-6" in ran
+    assert len(ran) == 3 - len(done)  # the finished chunks were not run again
+    state.remove()
+    assert not state.folder.exists()
+    assert not (tmp_path / ".acts-gnn-chunks").exists()
