@@ -119,7 +119,7 @@ def addGnnSeededCkf(
     CKF preset (name or :class:`CkfSettings`; None: ``fast``) whose start covariance, CKF and
     ambiguity-resolution knobs are used. The seeding algorithm is ``s.gnnSeeding``."""
     from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
-    from acts_gnn.sequencer.reconstruction import addCkfFromSeeds
+    from acts_gnn.sequencer.reconstruction import addAmbiguityResolution, addCkfFromSeeds
 
     c = ckf_preset(settings) if isinstance(settings, str) else settings or CkfSettings()
     level = acts.examples.defaultLogging(s, logLevel)()
@@ -179,20 +179,7 @@ def addGnnSeededCkf(
         level,
         c,
     )
-    if c.max_shared_hits is None:
-        s.addWhiteboardAlias(out, raw)
-        return out
-    s.addAlgorithm(
-        acts.examples.GreedyAmbiguityResolutionAlgorithm(
-            level=level,
-            inputTracks=raw,
-            outputTracks=out,
-            maximumSharedHits=c.max_shared_hits,
-            nMeasurementsMin=c.min_measurements,
-            maximumIterations=c.ambiguity_iterations,
-        )
-    )
-    return out
+    return addAmbiguityResolution(s, raw, out, c, level)
 
 
 def move_seeded_times(

@@ -407,17 +407,25 @@ def addCkfReference(
     )
     raw = f"{prefix}ckf_raw_tracks"
     _add_ckf(s, detector, f"{prefix}estimatedparameters", f"{prefix}estimatedseeds", raw, level, c)
-    if c.max_shared_hits is None:
-        s.addWhiteboardAlias(outputTracks, raw)
+    return addAmbiguityResolution(s, raw, outputTracks, c, level)
+
+
+def addAmbiguityResolution(
+    s: Any, inputTracks: str, outputTracks: str, settings: CkfSettings, level: Any
+) -> str:
+    """ACTS's greedy ambiguity resolution of CKF tracks with ``settings``' shared-hit limits
+    (an alias of the input when ``settings.max_shared_hits`` is None); returns the output name."""
+    if settings.max_shared_hits is None:
+        s.addWhiteboardAlias(outputTracks, inputTracks)
         return outputTracks
     s.addAlgorithm(
         acts.examples.GreedyAmbiguityResolutionAlgorithm(
             level=level,
-            inputTracks=raw,
+            inputTracks=inputTracks,
             outputTracks=outputTracks,
-            maximumSharedHits=c.max_shared_hits,
-            nMeasurementsMin=c.min_measurements,
-            maximumIterations=c.ambiguity_iterations,
+            maximumSharedHits=settings.max_shared_hits,
+            nMeasurementsMin=settings.min_measurements,
+            maximumIterations=settings.ambiguity_iterations,
         )
     )
     return outputTracks

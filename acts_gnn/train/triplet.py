@@ -46,7 +46,7 @@ from acts_gnn.graph.triplets import (
 from acts_gnn.io.atomic import atomic_path, write_json, write_text
 from acts_gnn.nn.files import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint
 from acts_gnn.nn.triplet_classifier import TripletClassifier
-from acts_gnn.train.config import ConfigError, config_from_dict
+from acts_gnn.train.config import ConfigError, load_config
 from acts_gnn.train.triplet_seeds import (
     SEED_CUTS,
     SEED_TARGET,
@@ -109,14 +109,7 @@ class TripletTrainingConfig:
 
 def load_triplet_config(path: str | Path) -> TripletTrainingConfig:
     """Read and validate a ``train triplet`` YAML config."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    config: TripletTrainingConfig = config_from_dict(data, str(path), TripletTrainingConfig)  # type: ignore[type-var]
-    config.validate(str(path))
+    config: TripletTrainingConfig = load_config(path, TripletTrainingConfig)  # type: ignore[type-var]
     return config
 
 

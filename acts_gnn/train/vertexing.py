@@ -46,7 +46,7 @@ from acts_gnn.nn.files import (
     write_torchscript,
 )
 from acts_gnn.nn.vertex_pairs import N_TRACK_FEATURES, TRACK_FEATURES, VertexPairNet
-from acts_gnn.train.config import ConfigError, config_from_dict
+from acts_gnn.train.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,7 @@ class VertexTrainingConfig:
 
 def load_vertex_config(path: str | Path) -> VertexTrainingConfig:
     """Read and validate a ``train vertex`` YAML config."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    # strict keys and types as for the other trainings (the config is not a TrainingConfigLike)
-    config: VertexTrainingConfig = config_from_dict(data, str(path), VertexTrainingConfig)  # type: ignore[type-var]
+    config: VertexTrainingConfig = load_config(path, VertexTrainingConfig)  # type: ignore[type-var]
     return config
 
 
