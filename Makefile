@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning gnn-metric-learning vertex-pairs defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
 
 setup: $(VENV)/.installed
 
@@ -96,7 +96,19 @@ vertex-pairs: setup
 
 # Rebuild every shipped file from scratch (module map, GNN, embedding, filter, metric-learning
 # GNN) and copy them into geometry/generic.
-defaults: gnn-default metric-learning gnn-metric-learning vertex-pairs
+# The shipped triplet classifier (geometry/generic/models/triplet.*): 4 + 2 Pythia8 MU=200
+# events (seeds 2501, 2502), doublets of the module map shipped at commit 80e415c (the one it
+# was trained on, before the Pythia8 rebuild) and the shipped doublet GNN, configs/triplet.yaml
+# (30 epochs, ~36 min on one loaded CPU core), exported with the score cut 0.5 (docs/triplet-seeds.md).
+triplet: setup
+	test -f data/triplet-train/dataset.json || { $(BIN)/acts-gnn simulate -q --events 4 --pileup 200 --seed 2501 -o data/triplet-sim2501 && $(BIN)/acts-gnn prepare -q -i data/triplet-sim2501 -o data/triplet-train; }
+	test -f data/triplet-val/dataset.json || { $(BIN)/acts-gnn simulate -q --events 2 --pileup 200 --seed 2502 -o data/triplet-sim2502 && $(BIN)/acts-gnn prepare -q -i data/triplet-sim2502 -o data/triplet-val; }
+	git show 80e415c:geometry/generic/module-map.npz > data/module-map-80e415c.npz
+	sed 's|^module_map: ""|module_map: data/module-map-80e415c.npz|' configs/triplet.yaml > data/triplet-shipped.yaml
+	$(BIN)/acts-gnn train triplet --config data/triplet-shipped.yaml --device $(DEVICE)
+	$(BIN)/acts-gnn export triplet --checkpoint output/triplet/checkpoints/last.pt --onnx output/triplet/triplet-shipped.onnx --torchscript output/triplet/triplet-shipped.pt --metadata score_cut=0.5
+
+defaults: gnn-default metric-learning gnn-metric-learning vertex-pairs triplet
 	$(BIN)/acts-gnn module-map convert -i data/module-map.npz -o geometry/generic/module-map.npz --format compact
 	mkdir -p geometry/generic/models
 	cp output/gnn-default/gnn.onnx output/gnn-default/gnn.pt geometry/generic/models/
@@ -105,6 +117,8 @@ defaults: gnn-default metric-learning gnn-metric-learning vertex-pairs
 	cp output/gnn-metric-learning/gnn.onnx geometry/generic/models/gnn-metric-learning.onnx
 	cp output/gnn-metric-learning/gnn.pt geometry/generic/models/gnn-metric-learning.pt
 	cp output/vertex-pairs/vertex-pairs.onnx output/vertex-pairs/vertex-pairs.pt geometry/generic/models/
+	cp output/triplet/triplet-shipped.onnx geometry/generic/models/triplet.onnx
+	cp output/triplet/triplet-shipped.pt geometry/generic/models/triplet.pt
 
 clean:
 	rm -rf build $(VENV) output

@@ -47,21 +47,7 @@ def join_scored(parts: list[ScoredEdges]) -> ScoredEdges:
     """The :class:`ScoredEdges` of all the parts' events, in the parts' order."""
     joined = ScoredEdges()
     for part in parts:
-        for name in (
-            "edge_score",
-            "edge_target",
-            "edge_true",
-            "edge_eta",
-            "truth_score",
-            "truth_pt",
-            "truth_eta",
-            "truth_target",
-            "seconds_graph",
-            "seconds_gnn",
-        ):
-            getattr(joined, name).extend(getattr(part, name))
-        joined.nodes += part.nodes
-        joined.events += part.events
+        joined.extend(part)
     return joined
 
 

@@ -75,6 +75,19 @@ ETA_BINS: tuple[float, ...] = tuple(float(v) for v in np.linspace(-4.0, 4.0, 33)
 # ---------------------------------------------------------------------------------------------
 
 
+#: The per-edge array fields of :class:`ScoredEdges` (one array per event each).
+SCORED_ARRAYS = (
+    "edge_score",
+    "edge_target",
+    "edge_true",
+    "edge_eta",
+    "truth_score",
+    "truth_pt",
+    "truth_eta",
+    "truth_target",
+)
+
+
 @dataclass
 class ScoredEdges:
     """Per-edge and per-truth-edge arrays of the evaluated events, concatenated.
@@ -132,24 +145,21 @@ class ScoredEdges:
         self.nodes += n
         self.events += 1
 
+    def extend(self, other: ScoredEdges) -> None:
+        """Append ``other``'s events after these (every per-event list, and the counts)."""
+        for name in (*SCORED_ARRAYS, "seconds_graph", "seconds_gnn"):
+            getattr(self, name).extend(getattr(other, name))
+        self.nodes += other.nodes
+        self.events += other.events
+
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         """The concatenated arrays (keys as the fields)."""
-        names = (
-            "edge_score",
-            "edge_target",
-            "edge_true",
-            "edge_eta",
-            "truth_score",
-            "truth_pt",
-            "truth_eta",
-            "truth_target",
-        )
         empty = {"edge_target": bool, "edge_true": bool, "truth_target": bool}
         return {
             n: np.concatenate(getattr(self, n))
             if getattr(self, n)
             else np.zeros(0, empty.get(n, np.float64))
-            for n in names
+            for n in SCORED_ARRAYS
         }
 
 

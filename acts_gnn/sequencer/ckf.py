@@ -57,6 +57,25 @@ class CkfSettings:
     max_holes: int | None = None
     max_outliers: int | None = None
 
+    def start_covariance(self) -> dict[str, Any]:
+        """The start covariance of the track-parameter estimate from seeds, as keyword
+        arguments of ACTS's ``TrackParamsEstimationAlgorithm`` / ``addSeeding``: sigmas 1 mm,
+        1 mm, 1 degree, 1 degree, ``initial_sigma_qop``, 1 ns; ``initial_sigma_qop_pt`` (None:
+        ACTS's default) and 10 % of pT; no inflation."""
+        return {
+            "initialSigmas": [
+                1 * u.mm,
+                1 * u.mm,
+                1 * u.degree,
+                1 * u.degree,
+                self.initial_sigma_qop,
+                1 * u.ns,
+            ],
+            "initialSigmaQoverPt": self.initial_sigma_qop_pt,
+            "initialSigmaPtRel": 0.1,
+            "initialVarInflation": [1.0] * 6,
+        }
+
     def track_selector(self, **overrides: Any) -> Any:
         """The CKF chain's ``acts.TrackSelector.Config`` (``overrides``: further or other
         ``TrackSelector.Config`` fields, e.g. ``absEtaMin``)."""

@@ -153,19 +153,8 @@ def addGnnSeededCkf(
             outputSeeds=f"{prefix}estimatedseeds",
             trackingGeometry=detector.tracking_geometry,
             magneticField=detector.field,
-            **acts.examples.defaultKWArgs(  # None: ACTS's default, as addSeeding does
-                initialSigmas=[
-                    1 * u.mm,
-                    1 * u.mm,
-                    1 * u.degree,
-                    1 * u.degree,
-                    c.initial_sigma_qop,
-                    1 * u.ns,
-                ],
-                initialSigmaQoverPt=c.initial_sigma_qop_pt,
-                initialSigmaPtRel=0.1,
-                initialVarInflation=[1.0] * 6,
-            ),
+            # None: ACTS's default, as addSeeding does
+            **acts.examples.defaultKWArgs(**c.start_covariance()),
         )
     )
     raw = f"{prefix}raw_tracks"
