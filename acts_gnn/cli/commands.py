@@ -325,9 +325,15 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
     )
 
 
-def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
+def _run_compare(
+    config: CompareConfig,
+    acts_log: Path | None = None,
+    parallel: ParallelOptions | None = None,
+    progress: bool = True,
+) -> int:
     """Run the comparison, write the report, print the table; with ``acts_log``, ACTS's own
-    output of the run goes to that file (appended) and one line counts it."""
+    output of the run goes to that file (appended) and one line counts it; with
+    ``parallel``, the events run in chunks on Dask (:mod:`acts_gnn.distributed.compare`)."""
     import contextlib
 
     from acts_gnn.sequencer.acts_log import LogCounts, acts_output_to
@@ -339,7 +345,12 @@ def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
     )
 
     with acts_output_to(acts_log) if acts_log else contextlib.nullcontext():
-        summary = run_comparison(config)
+        if parallel is not None:
+            from acts_gnn.distributed.compare import compare_parallel
+
+            summary = compare_parallel(config, parallel, progress)
+        else:
+            summary = run_comparison(config, progress)
     paths = write_report(summary, config.output)
     sel = summary["selection"]
     print()
@@ -374,7 +385,8 @@ def _run_compare(config: CompareConfig, acts_log: Path | None = None) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    return _run_compare(_compare_config(args, args.input, args.output))
+    config = _compare_config(args, args.input, args.output)
+    return _run_compare(config, parallel=_parallel(args), progress=not args.quiet)
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:

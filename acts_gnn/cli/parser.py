@@ -191,6 +191,8 @@ def compare_arguments(p: argparse.ArgumentParser) -> None:
         help="also find primary vertices on the CKF tracks with the shipped pair network and "
         "with ACTS's AMVF, and report both (docs/vertexing.md)",
     )
+    add_quiet_option(p)
+    add_parallel_options(p)
 
 
 def robustness_arguments(p: argparse.ArgumentParser) -> None:

@@ -53,12 +53,14 @@ class ParallelOptions:
     """Where the chunks run: ``workers`` local processes (one thread each) or the cluster at
     ``scheduler`` (``tcp://host:8786``); neither: in-process, as a serial run.
     ``chunk_events``: events per task (None: about :data:`TASKS_PER_WORKER` tasks per
-    worker); ``retries``: Dask's retries of a failed task."""
+    worker); ``retries``: Dask's retries of a failed task; ``quiet`` (``-q``): Dask's INFO
+    log lines (scheduler, nanny, worker registration) and the cluster line not shown."""
 
     workers: int | None = None
     scheduler: str | None = None
     chunk_events: int | None = None
     retries: int = 0
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
@@ -83,6 +85,7 @@ class ParallelOptions:
             scheduler=getattr(args, "scheduler", None),
             chunk_events=getattr(args, "chunk_events", None),
             retries=getattr(args, "retries", 0) or 0,
+            quiet=bool(getattr(args, "quiet", False)),
         )
 
 
@@ -128,13 +131,17 @@ def _close_clients() -> None:
 def get_client(options: ParallelOptions, echo: Callable[[str], None] = print) -> Any:
     """The ``distributed.Client`` of ``options``: connected to ``options.scheduler``, or a
     local cluster of ``options.workers`` processes (one thread each; started once per process
-    and kept for later runs; its dashboard address printed through ``echo``)."""
+    and kept for later runs; its dashboard address printed through ``echo``, unless
+    ``options.quiet``, which also sets the ``distributed`` loggers to WARNING)."""
     from distributed import Client, LocalCluster
 
     key = (options.scheduler, options.workers)
     client = _CLIENTS.get(key)
     if client is not None and client.status == "running":
         return client
+    if options.quiet:
+        quiet_dask_logs()
+        echo = _silent
     if options.scheduler is not None:
         client = Client(options.scheduler)
         echo(
@@ -157,6 +164,25 @@ def get_client(options: ParallelOptions, echo: Callable[[str], None] = print) ->
         atexit.register(_close_clients)
     _CLIENTS[key] = client
     return client
+
+
+def _silent(message: str) -> None:
+    """An ``echo`` that prints nothing."""
+
+
+def quiet_dask_logs() -> None:
+    """Set the loggers of ``distributed`` (and those of its modules given their own level)
+    to WARNING: no INFO lines from the scheduler, nannies or worker registration."""
+    import logging
+
+    names = [
+        "distributed",
+        *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+    ]
+    for name in names:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def _has_bokeh() -> bool:
@@ -373,5 +399,6 @@ __all__ = [
     "describe_range",
     "event_chunks",
     "get_client",
+    "quiet_dask_logs",
     "run_chunks",
 ]

@@ -43,9 +43,9 @@ def _prepare_chunk(
         events=events,
         progress=False,
         chunk=(start, stop),
+        on_event=ticker.update,
         **extra,
     )
-    ticker.update(stop - start)
     return report
 
 

@@ -37,8 +37,8 @@ def _simulate_chunk(
         seed=seed,
         progress=False,
         first_event=start,
+        on_event=ticker.update,
     )
-    ticker.update(stop - start)
     return result
 
 

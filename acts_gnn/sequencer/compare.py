@@ -6,7 +6,10 @@ TrackFindingAlgorithmGnn` -> track parameters -> Kalman fit -> track selection, 
 space points -> seeding -> CKF -> ambiguity resolution; both are matched to the truth with
 ``TrackTruthMatcher`` and scored with ``PythonPatternRecognitionPerformanceWriter``, and our
 independent :class:`~acts_gnn.metrics.tracks.TrackMetrics` (with the TrackML score) runs on
-the same tracks. :func:`~acts_gnn.sequencer.compare_report.write_report` writes ``summary.json``,
+the same tracks. :func:`run_chains` runs it and records what the summary needs
+(:mod:`~acts_gnn.sequencer.compare_summary`, which computes the summary: also from the merged
+records of an event-parallel run, :mod:`acts_gnn.distributed.compare`);
+:func:`~acts_gnn.sequencer.compare_report.write_report` writes ``summary.json``,
 ``summary.md`` and the plots.
 
 Definitions (ACTS's writer, double matching at 50 %): efficiency = selected particles matched
@@ -21,17 +24,14 @@ measurement more (``CompareConfig.gnn_forward_selection``).
 from __future__ import annotations
 
 import logging
-import platform
-import resource
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import acts
 import acts.examples
 import numpy as np
-import numpy.typing as npt
 
 from acts_gnn.chain.defaults import (
     BACKENDS,
@@ -43,7 +43,6 @@ from acts_gnn.chain.defaults import (
     model_metadata,
     pipeline_features,
 )
-from acts_gnn.errors import InputDataError
 from acts_gnn.io.atomic import require_writable_dir
 from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
 from acts_gnn.sequencer.compare_report import (  # the report of a run, re-exported
@@ -52,6 +51,13 @@ from acts_gnn.sequencer.compare_report import (  # the report of a run, re-expor
     input_notes,
     summary_markdown,
     write_report,
+)
+from acts_gnn.sequencer.compare_summary import (  # NO_PT_CUT, non_empty_events re-exported
+    NO_PT_CUT,
+    ChainRun,
+    comparison_summary,
+    non_empty_events,
+    record_run,
 )
 from acts_gnn.sequencer.compare_times import split_cut_times, stage_times  # re-exported
 from acts_gnn.sequencer.reconstruction import ForwardTrackSelection, ParticleSelectionSettings
@@ -271,36 +277,22 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     }
 
 
-def _hist(efficiency: Any) -> dict[str, list[float]]:
-    import boost_histogram as bh
-
-    accepted, total = bh.Histogram(efficiency.accepted), bh.Histogram(efficiency.total)
-    return {
-        "edges": accepted.axes[0].edges.tolist(),
-        "accepted": accepted.values().tolist(),
-        "total": total.values().tolist(),
-    }
-
-
-def _writer_histograms(writer: Any) -> dict[str, dict[str, list[float]]]:
-    wanted = {
-        "efficiency_vs_pt": "eff_vs_LogPt",
-        "efficiency_vs_eta": "eff_vs_eta",
-        "fake_ratio_vs_eta": "fakeRatio_vs_eta",
-        "duplicate_ratio_vs_eta": "duplicationRatio_vs_eta",
-    }
-    hists = writer.histograms()
-    out = {}
-    for key, suffix in wanted.items():
-        names = [n for n in hists if n.endswith(suffix)]
-        if names:
-            out[key] = _hist(hists[names[0]])
-    return out
-
-
 def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, Any]:
     """Run both chains (module docstring) and return the summary (also written by
     :func:`write_report`)."""
+    run, vertexing = run_chains(config, progress)
+    timing = Path(config.output) / "sequencer" / "timing.csv"
+    summary = comparison_summary(config, run, timing)
+    if vertexing is not None:
+        summary["vertexing"] = vertexing.summary(timing)
+    return summary
+
+
+def run_chains(config: CompareConfig, progress: Any = True) -> tuple[ChainRun, Any]:
+    """Run both chains' Sequencer over ``config``'s events: the run's record
+    (:class:`~acts_gnn.sequencer.compare_summary.ChainRun`) and the vertexing hook (None
+    without ``config.vertexing``). ``progress``: show a bar (bool), or an object whose
+    ``update(1)`` is called after each event (a Dask task's ticker)."""
     from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, load_generic_detector
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.metrics.tracks import ParticleSelection
@@ -443,7 +435,8 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
         reversedProtoTracks=(*gnn_labels, *ckf_labels, *seeded),  # TrajectoriesToProtoTracks
     )
     s.addAlgorithm(ours)
-    bar = progress_bar(total=n_events, desc="compare", unit="event", enabled=progress)
+    own_bar = isinstance(progress, bool)
+    bar = progress_bar(n_events, "compare", "event", enabled=progress) if own_bar else progress
     vertexing = None
     if config.vertexing:
         from acts_gnn.sequencer.vertexing_compare import add_vertexing_comparison
@@ -455,125 +448,11 @@ def run_comparison(config: CompareConfig, progress: bool = True) -> dict[str, An
     try:
         s.run()
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
     wall = time.perf_counter() - start
-    times = stage_times(output / "sequencer" / "timing.csv", ckf_labels, gnn_labels[1:])
-    if seeded:
-        from acts_gnn.sequencer.gnn_seeded import move_seeded_times
-
-        timing = output / "sequencer" / "timing.csv"
-        move_seeded_times(times, timing, seeded[0], {"ckf": ckf_labels[-1]})
-    if gnn.truth_seconds:  # truth bookkeeping is not part of the chain
-        times["gnn"]["GNN track finding"] -= float(np.mean(gnn.truth_seconds))
-    if len(gnn_labels) > 1:
-        split_cut_times(times, gnn_labels, gnn.cut_candidates.mean_seconds())
-    gnn_substages = gnn.times.summary()
-    non_empty = non_empty_events(ours.n_hits, config.input)
-    summary: dict[str, Any] = {
-        "input": str(Path(config.input).resolve()),
-        "events": n_events,
-        "empty_events": n_events - len(non_empty),
-        "measurements_per_event": float(np.mean(np.asarray(ours.n_hits)[non_empty])),
-        "hits_on_unknown_modules": int(getattr(gnn.pipeline, "unknown_module_hits", 0)),
-        "selection": sel.describe(),
-        "config": _describe(config),
-        "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
-        "wall_seconds": wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-    primary = selections[0][0]
-    for label in collections:
-        chain = "gnn" if label == "gnn_prefit" else label
-        per_selection = {
-            key: _selection_entry(writers[key][label], ours.selection_metrics[key][label], x)
-            for key, _, x in selections
-        }
-        entry: dict[str, Any] = {
-            "tracks": collections[label],
-            **{k: v for k, v in per_selection[primary].items() if k != "selection"},
-            "trackml_score": float(
-                np.mean(np.asarray(ours.metrics[label].trackml_scores)[non_empty])
-            ),
-            "selection": sel.describe(),
-            "events": n_events,
-            "measurements": int(np.sum(ours.n_hits)),
-            "selections": per_selection,
-            "distributions": distributions(ours, label, primary),
-        }
-        if label in ours.resolutions:  # fitted tracks: resolutions, pT > the first cut
-            entry["resolutions"] = ours.resolutions[label].summary(min_pt=sel.min_pt)
-            entry["resolutions"]["skipped_no_reference_surface"] = ours.resolution_skips[label]
-        if label != "gnn_prefit":
-            stage_seconds = dict(times[chain])
-            entry["time_per_event"] = {**stage_seconds, "total": sum(stage_seconds.values())}
-        else:
-            entry["time_per_event"] = {}
-        if label in gnn_labels:
-            entry["gnn_edge_cut"] = dict(config.gnn_chains())[label]
-        if label in gnn_labels[1:]:
-            entry["gnn_candidates"] = gnn.cut_parameter_accounting[label].summary()
-        if label == "gnn":
-            entry["gnn_substages"] = gnn_substages
-            entry["gnn_counts"] = gnn.mean_counts()
-            accounting = getattr(gnn, "parameter_accounting", None)
-            if accounting is not None:
-                entry["gnn_candidates"] = accounting.summary()
-            entry["gnn_space_point_reading"] = float(np.mean(gnn.read_seconds))
-            entry["gnn_edge_metrics"] = {
-                k: {"efficiency": e, "purity": p}
-                for k, (e, p) in gnn.edge_metrics.summary().items()
-            }
-        if label in ckf_labels:
-            entry["ckf_preset"] = dict(config.ckf_chains())[label]
-        summary[label] = entry
-    if vertexing is not None:
-        summary["vertexing"] = vertexing.summary(output / "sequencer" / "timing.csv")
-    return summary
-
-
-#: Our count's extra selection for the efficiency turn-on: the cuts of the first selection but
-#: pT (only efficiency vs pT uses it)
-NO_PT_CUT = "no pT cut"
-
-
-def distributions(ours: Any, label: str, primary: str) -> dict[str, dict[str, list[float]]]:
-    """The binned ratios of one chain (:meth:`~acts_gnn.metrics.tracks.TrackMetrics.
-    histograms`, our count): efficiency vs pT of the particles with no pT cut (the turn-on,
-    from 0.1 GeV), vs eta, phi and production radius of the ``primary`` selection; fake and
-    duplicate ratio vs the majority particle's pT and eta (all tracks)."""
-    out = ours.selection_metrics[primary][label].histograms()
-    out["efficiency_vs_pt"] = ours.selection_metrics[NO_PT_CUT][label].histograms()[
-        "efficiency_vs_pt"
-    ]
-    return out
-
-
-def _selection_entry(writer: Any, metrics: Any, selection: ParticleSelectionSettings) -> dict:
-    """One chain's numbers for one particle selection: ACTS's writer and our count."""
-    stats = writer.stats()
-    return {
-        "selection": selection.describe(),
-        "efficiency": stats["efficiencyParticles"],
-        "fake_ratio": stats["fakeRatioTracks"],
-        "duplicate_ratio": stats["duplicateRatioTracks"],
-        "acts_stats": {k: v for k, v in stats.items() if k != "subDetectors"},
-        "independent_count": {
-            "efficiency": metrics.efficiency,
-            "fake_ratio": metrics.fake_ratio,
-            "duplicate_ratio": metrics.duplicate_ratio,
-            "exatrkx_physics_efficiency": metrics.physics_efficiency,
-            "exatrkx_technical_efficiency": metrics.technical_efficiency,
-            "mean_completeness": metrics.mean_completeness,
-            "mean_purity": metrics.mean_purity,
-            "counts": {k: v for k, v in metrics.acts_stats().items() if k.startswith("n")},
-        },
-        "histograms": _writer_histograms(writer),
-    }
-
-
-def _describe(config: CompareConfig) -> dict[str, Any]:
-    d = asdict(config)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+    labels = (gnn_labels, ckf_labels, seeded)
+    return record_run(n_events, wall, collections, labels, writers, ours, gnn), vertexing
 
 
 class _ProgressAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
@@ -586,28 +465,6 @@ class _ProgressAlgorithm(acts.examples.IAlgorithm):  # type: ignore[misc]
     def execute(self, context: Any) -> Any:
         self.bar.update(1)
         return acts.examples.ProcessCode.SUCCESS
-
-
-def non_empty_events(n_hits: list[int], input: str | Path) -> npt.NDArray[np.int64]:
-    """Indices of the events (in run order) with at least one measurement; ``n_hits`` [events]
-    from the metrics algorithm. Per-event averages (TrackML score, measurements per event) run
-    over these only; an input whose every event is empty is refused (InputDataError)."""
-    counts = np.asarray(n_hits, dtype=np.int64)
-    if not len(counts) or not np.any(counts > 0):
-        raise InputDataError(
-            f"all {len(counts)} events have zero measurements: nothing to compare",
-            file=input,
-            field="hits",
-        )
-    empty = int(np.count_nonzero(counts == 0))
-    if empty:
-        log.warning(
-            "%s: %d of %d events have zero measurements; per-event averages leave them out",
-            input,
-            empty,
-            len(counts),
-        )
-    return np.flatnonzero(counts > 0)
 
 
 #: The files of a report that a new run replaces (a failed run removes them at its start).
@@ -630,6 +487,7 @@ __all__ = [
     "input_notes",
     "non_empty_events",
     "remove_stale_report",
+    "run_chains",
     "run_comparison",
     "split_cut_times",
     "stage_times",

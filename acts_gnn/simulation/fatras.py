@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def simulate(
     log_level: Any = None,
     write_hepmc: str | Path | None = None,
     first_event: int = 0,
+    on_event: Callable[[], object] | None = None,
 ) -> SimulationResult:
     """Generate ``events`` events, simulate them with Fatras, write particles.root/hits.root.
 
@@ -116,6 +118,7 @@ def simulate(
     ``first_event``: number of the first event (events ``first_event`` ..
     ``first_event + events - 1`` are made, each exactly as in a run from 0: what
     :mod:`acts_gnn.distributed` runs in each task; not with HepMC3 input).
+    ``on_event``: called after each event is written (a Dask task's progress report).
     """
     import acts
     import acts.examples
@@ -185,7 +188,7 @@ def simulate(
             level,
         )
     )
-    recorder = _RecorderAlgorithm(writer, result, events, progress, level)
+    recorder = _RecorderAlgorithm(writer, result, events, progress, level, on_event)
     sequencer.addAlgorithm(recorder)
     try:
         sequencer.run()
@@ -258,6 +261,7 @@ class _RecorderAlgorithm:
         events: int,
         progress: bool,
         level: Any,
+        on_event: Callable[[], object] | None = None,
     ) -> Any:
         import acts.examples
 
@@ -292,6 +296,8 @@ class _RecorderAlgorithm:
                     particles=result.particles_per_event[-1], hits=result.hits_per_event[-1]
                 )
                 self.bar.update(1)
+                if on_event is not None:
+                    on_event()
                 return acts.examples.ProcessCode.SUCCESS
 
             def close_progress(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -236,6 +237,7 @@ def prepare(
     log_level: Any = None,
     overwrite: bool = False,
     chunk: tuple[int, int] | None = None,
+    on_event: Callable[[], object] | None = None,
 ) -> PrepareReport:
     """Digitize the simulation in ``input_dir`` and write prepared events to ``output_dir``.
 
@@ -251,7 +253,8 @@ def prepare(
     ``chunk`` = (start, stop): only the events at positions start .. stop - 1 of that list,
     digitized exactly as in the whole run, with neither the output-folder check nor
     ``dataset.json`` (one task of :mod:`acts_gnn.distributed`, which does both once and
-    writes ``dataset.json`` with :func:`write_prepared_info`).
+    writes ``dataset.json`` with :func:`write_prepared_info`). ``on_event``: called after
+    each event (a Dask task's progress report).
     """
     import acts
     import acts.examples
@@ -351,6 +354,8 @@ def prepare(
             report.seconds_per_event.append(now - self.last)
             self.last = now
             bar.update(1)
+            if on_event is not None:
+                on_event()
             return acts.examples.ProcessCode.SUCCESS
 
     sequencer.addAlgorithm(TableWriter())

@@ -148,7 +148,9 @@ class TrainingConfig:
     every training event into S azimuthal wedges (random rotation per epoch; edges crossing a
     wedge border dropped), one optimizer sample each: S times more, S times smaller steps per
     epoch, for large events on CPU. ``mixed_precision``: ``none``,
-    ``bf16`` or ``fp16`` (CUDA, with gradient scaling).
+    ``bf16`` or ``fp16`` (CUDA, with gradient scaling). ``init_from``: start from the weights
+    of an exported model or a checkpoint of the same architecture (fine-tuning; see
+    :mod:`acts_gnn.train.init_weights`) instead of random ones.
     """
 
     epochs: int = 20
@@ -162,6 +164,7 @@ class TrainingConfig:
     progress: bool = True
     keep_epoch_checkpoints: bool = True
     export: bool = True
+    init_from: str | None = None
 
 
 @dataclass

@@ -490,7 +490,7 @@ class EmbeddingTrainer(GnnTrainer):
             self.model,
             self.output / "embedding.onnx",
             self.output / "embedding.pt",
-            metadata=self._metadata(),
+            metadata={**self._metadata(), **self.provenance},
         )
 
 

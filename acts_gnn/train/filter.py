@@ -253,7 +253,7 @@ class FilterTrainer(GnnTrainer):
         """``<output>/filter.onnx`` and ``filter.pt`` (TorchScript), verified against torch."""
         from acts_gnn.train.export import export_onnx, export_torchscript
 
-        metadata = self._metadata()
+        metadata = {**self._metadata(), **self.provenance}
         return [
             export_onnx(self.model, self.output / "filter.onnx", metadata=metadata),
             export_torchscript(self.model, self.output / "filter.pt", metadata=metadata),

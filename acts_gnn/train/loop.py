@@ -42,6 +42,7 @@ from acts_gnn.nn.interaction_network import InteractionNetwork
 from acts_gnn.progress import progress_bar
 from acts_gnn.train.config import ConfigError, GnnTrainingConfig, TrainingConfigLike, save_config
 from acts_gnn.train.data import GnnDataset, GraphSample, build_datasets, feature_signs
+from acts_gnn.train.init_weights import load_initial_weights
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,9 @@ class GnnTrainer:
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0
         self.best_loss = math.inf
+        self.provenance: dict[str, Any] = {}
+        if t.init_from:  # before a resume, which replaces the weights with its own
+            self.provenance = load_initial_weights(self.model, t.init_from, self._metadata())
         self._resume_or_refuse(resume)
 
     # -- what subclasses (embedding, filter trainers) replace ----------------------------------
@@ -596,7 +600,7 @@ class GnnTrainer:
         """Write ``<output>/gnn.onnx`` and ``<output>/gnn.pt`` (TorchScript), verified."""
         from acts_gnn.train.export import export_onnx, export_torchscript
 
-        metadata = model_metadata(self.config)
+        metadata = {**self._metadata(), **self.provenance}
         return [
             export_onnx(self.model, self.output / "gnn.onnx", metadata=metadata),
             export_torchscript(self.model, self.output / "gnn.pt", metadata=metadata),
