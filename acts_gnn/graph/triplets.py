@@ -225,15 +225,26 @@ def triplet_truth(
 
 
 def innermost_triplets(
-    index: npt.NDArray[np.int64], selected: npt.NDArray[np.bool_]
+    index: npt.NDArray[np.int64], selected: npt.NDArray[np.bool_], depth: int = 1
 ) -> npt.NDArray[np.bool_]:
     """Of the ``selected`` triplets [T] (edges ``index`` [2, T] of a triplet graph), those whose
     bottom doublet is not the top doublet of another selected triplet: one seed at the inner
-    end of every chain of selected triplets."""
+    end of every chain of selected triplets. With ``depth`` k > 1, also the triplets up to
+    k - 1 steps further out along each chain (those whose bottom doublet is the top doublet of
+    a triplet already picked), so every chain gives up to k seeds."""
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
     n = int(index.max(initial=-1)) + 1
     is_top = np.zeros(n, dtype=bool)
     is_top[index[1, selected]] = True
-    return selected & ~is_top[index[0]]
+    picked = selected & ~is_top[index[0]]
+    level = picked
+    for _ in range(depth - 1):
+        tops = np.zeros(n, dtype=bool)
+        tops[index[1, level]] = True
+        level = selected & ~picked & tops[index[0]]
+        picked = picked | level
+    return picked
 
 
 class TripletSeeding:
@@ -241,15 +252,22 @@ class TripletSeeding:
     seeds: the scored doublet graph -> triplet graph (doublets above the model's
     ``doublet_cut``) -> the triplet classifier (TorchScript ``model``) -> the triplets scoring
     above ``cut`` (default: the model's ``score_cut``), with ``innermost`` only the inner end of
-    every chain of them (:func:`innermost_triplets`). Each candidate is the three space-point
-    ids (bottom, middle, top, inner -> outer), so the Sequencer's proto-tracks are seeds.
+    every chain of them (:func:`innermost_triplets`; ``seedsPerChain`` > 1: also the next
+    triplets out along the chain, up to that many per chain). Each candidate is the three
+    space-point ids (bottom, middle, top, inner -> outer), so the Sequencer's proto-tracks are
+    seeds.
     The edge classifier before it should keep the doublets above ``doublet_cut``
     (``edge_classifier(..., cut=stage.doublet_cut)``).
 
     Seed cuts for a CKF, applied before the innermost triplets are picked (None: none):
-    ``maxSeedR``, the bottom hit's largest radius [mm] (ACTS seeds in the pixels);
+    ``maxSeedR``, the bottom hit's largest radius [mm] (ACTS seeds in the pixels; the
+    GNN-seeded chain does not cut on it);
     ``minPt`` [GeV] with ``bFieldTesla``, the smallest pT of the triplet's circle
-    (|curvature| <= 0.3 B / pT); ``maxImpact``, the largest |d0| of that circle [mm]."""
+    (|curvature| <= 0.3 B / pT); ``maxImpact``, the largest |d0| of that circle [mm];
+    ``minSeedDeltaR``, the smallest radial distance between the bottom and middle and between
+    the middle and top hits [mm] (two hits on one layer, in the overlap of two modules, give
+    the three-point estimate of the CKF's start parameters a lever arm of ~2 mm and a q/p of
+    either sign: docs/triplet-seeds.md)."""
 
     def __init__(
         self,
@@ -261,6 +279,8 @@ class TripletSeeding:
         minPt: float | None = None,
         maxImpact: float | None = None,
         bFieldTesla: float = 2.0,
+        minSeedDeltaR: float | None = None,
+        seedsPerChain: int = 1,
     ) -> None:
         import torch
 
@@ -280,6 +300,10 @@ class TripletSeeding:
         self.minPt = minPt
         self.maxImpact = maxImpact
         self.bFieldTesla = float(bFieldTesla)
+        self.minSeedDeltaR = minSeedDeltaR
+        if seedsPerChain < 1:
+            raise ValueError(f"seedsPerChain must be >= 1, got {seedsPerChain}")
+        self.seedsPerChain = int(seedsPerChain)
         self.minMeasurementsPerTrack = 3
         self.triplets = 0  # triplets scored, summed over events
         self.seeds = 0  # seeds returned, summed over events
@@ -299,7 +323,8 @@ class TripletSeeding:
         return torch.sigmoid(logits.float()).cpu().numpy().reshape(-1)
 
     def seed_cuts(self, graph: TripletGraph, positions: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Which triplets [T] pass ``maxSeedR``, ``minPt`` and ``maxImpact``."""
+        """Which triplets [T] pass ``maxSeedR``, ``minPt``, ``maxImpact`` and
+        ``minSeedDeltaR``."""
         names = [n for n, _ in TRIPLET_FEATURES]
         scales = dict(TRIPLET_FEATURES)
         keep = np.ones(graph.index.shape[1], dtype=bool)
@@ -312,6 +337,10 @@ class TripletSeeding:
             keep &= np.abs(curvature) <= 0.3e-3 * self.bFieldTesla / self.minPt
         if self.maxImpact is not None:
             keep &= graph.edge_attr[:, names.index("d0")] * scales["d0"] <= self.maxImpact
+        if self.minSeedDeltaR is not None:
+            p = np.asarray(positions, dtype=np.float64)
+            r = np.hypot(p[:, 0], p[:, 1])[graph.hits]  # [T, 3]
+            keep &= (np.abs(np.diff(r, axis=1)) >= self.minSeedDeltaR).all(axis=1)
         return keep
 
     def __call__(
@@ -331,7 +360,7 @@ class TripletSeeding:
         graph = build_triplet_graph(positions, ei, sc, self.doublet_cut)
         selected = (self.scores(graph) > self.cut) & self.seed_cuts(graph, positions)
         if self.innermost:
-            selected = innermost_triplets(graph.index, selected)
+            selected = innermost_triplets(graph.index, selected, self.seedsPerChain)
         ids = (
             np.arange(n_nodes, dtype=np.int64)
             if spacePointIds is None

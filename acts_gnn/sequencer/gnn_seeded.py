@@ -5,10 +5,11 @@
 1. a :class:`~acts_gnn.sequencer.algorithm.TrackFindingAlgorithmGnn` named
    ``GnnTripletSeeding``: module map -> doublet GNN (keeping the doublets above the triplet
    model's ``doublet_cut``) -> :class:`~acts_gnn.graph.triplets.TripletSeeding` (triplet graph
-   -> triplet classifier -> the innermost of the triplets above its cut that pass the CKF
-   preset's seeding cuts: bottom hit in r < ``max_seed_r``, pT > ``min_pt``), whose
-   proto-tracks are
-   seeds of three measurements ordered inner -> outer (bottom, middle, top);
+   -> triplet classifier -> the triplets above its cut that pass the seed cuts
+   (:func:`seed_cuts`: pT > the CKF preset's ``min_pt`` and no two hits closer than
+   :data:`MIN_SEED_DELTA_R` in radius, so never two hits of one layer) -> the
+   :data:`SEEDS_PER_CHAIN` innermost of every chain of them), whose
+   proto-tracks are seeds of three measurements ordered inner -> outer (bottom, middle, top);
 2. ``ProtoTracksToSeeds`` (pyacts 48's conversion of proto-tracks and the space points they
    were made of into an ACTS ``SeedContainer`` on the whiteboard; it keeps the proto-track's
    order, ``tests/sequencer/test_gnn_seeded.py``);
@@ -35,6 +36,19 @@ from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
 
 u = acts.UnitConstants
 
+#: Smallest radial distance between consecutive hits of a seed (bottom-middle, middle-top)
+#: [mm]. Two hits on one layer (overlapping neighbour modules, |dr| <= 2.8 mm in the pixel
+#: barrel and <= 1.3 mm on the disks here; hits of different layers >= 5 mm apart) give
+#: ACTS's three-point estimate a lever arm of ~2 mm, over which a pixel's 15 um error flips
+#: the sign of q/p or doubles it, and the CKF then finds nothing
+#: (docs/triplet-seeds.md, "Where the seeds were lost").
+MIN_SEED_DELTA_R = 4 * u.mm
+#: Seeds per chain of kept triplets: the innermost one and the next ones out along the chain
+#: (the CKF's seed deduplication skips a further seed whose hits a track already holds).
+SEEDS_PER_CHAIN = 2
+#: Largest radius of a seed's bottom hit [mm]; None: no cut (seeds in the strips too).
+MAX_SEED_R: float | None = None
+
 #: Name of the seeding algorithm (its row of ``timing.csv``).
 SEEDING_NAME = "GnnTripletSeeding"
 #: ``timing.csv`` rows of the chain -> its stage names.
@@ -47,6 +61,37 @@ SEEDED_STAGES = {
 }
 
 
+def seed_cuts(
+    settings: CkfSettings | None = None,
+    impact_cut: bool = False,
+    max_seed_r: float | None = MAX_SEED_R,
+    min_delta_r: float | None = MIN_SEED_DELTA_R,
+    seeds_per_chain: int = SEEDS_PER_CHAIN,
+) -> dict[str, Any]:
+    """The seed selection of the chain, as keyword arguments of
+    :class:`~acts_gnn.graph.triplets.TripletSeeding`
+    (mm, GeV): circle pT > the CKF preset's ``min_pt`` (``settings``; default ``fast``);
+    with ``impact_cut``, |d0| < its ``impact_max``; the bottom hit at r < ``max_seed_r``
+    (None: anywhere, the default); consecutive seed hits >= ``min_delta_r`` apart in radius
+    (:data:`MIN_SEED_DELTA_R`; None: no cut); the ``seeds_per_chain`` innermost seeds of
+    every chain of kept triplets.
+
+    The d0 cut is off by default: the three-hit circle's d0 is too coarse away from the
+    innermost layers (3 mm loses 6 % of the target particles' seeds on MU = 200 events). The
+    bottom hit is not kept in the pixels, as ACTS's seeds are: the space points here are one
+    per 2D measurement in the strips too, and seeds there find the particles made beyond the
+    pixels (docs/triplet-seeds.md)."""
+    c = settings or CkfSettings()
+    return {
+        "maxSeedR": None if max_seed_r is None else max_seed_r / u.mm,
+        "minPt": c.min_pt / u.GeV,
+        "maxImpact": c.impact_max / u.mm if impact_cut else None,
+        "bFieldTesla": SOLENOID_FIELD_TESLA,
+        "minSeedDeltaR": None if min_delta_r is None else min_delta_r / u.mm,
+        "seedsPerChain": seeds_per_chain,
+    }
+
+
 def seeding_stages(
     triplet_model: str | Path,
     module_map: str | Path | None = None,
@@ -54,16 +99,13 @@ def seeding_stages(
     triplet_cut: float | None = None,
     device: str = "cpu",
     settings: CkfSettings | None = None,
-    impact_cut: bool = False,
+    **cuts: Any,
 ) -> dict[str, Any]:
     """The stage arguments of the seeding algorithm: the module-map graph builder, the doublet
     GNN (cut at the triplet model's ``doublet_cut``), the :class:`TripletSeeding` builder and
-    the GNN's node features and scales (None: the shipped files). The seeds pass the CKF
-    preset's seeding cuts (``settings``: bottom hit r < ``max_seed_r``, circle pT >
-    ``min_pt`` and, with ``impact_cut``, |d0| < ``impact_max``; default the ``fast``
-    preset's), as ACTS's seeds do. The d0 cut is off by default: the three-hit circle's d0
-    is too coarse away from the innermost layers (3 mm loses 6 % of the target particles'
-    seeds on MU = 200 events, docs/triplet-seeds.md)."""
+    the GNN's node features and scales (None: the shipped files). The seeds pass
+    :func:`seed_cuts` (``settings``: the CKF preset, default ``fast``; ``cuts``: its other
+    keyword arguments)."""
     from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
     from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
@@ -71,15 +113,8 @@ def seeding_stages(
 
     files = default_files()
     gnn_path = Path(gnn) if gnn else files.require(files.gnn(), "GNN")
-    c = settings or CkfSettings()
     seeding = TripletSeeding(
-        triplet_model,
-        cut=triplet_cut,
-        device=device,
-        maxSeedR=c.max_seed_r / u.mm,
-        minPt=c.min_pt / u.GeV,
-        maxImpact=c.impact_max / u.mm if impact_cut else None,
-        bFieldTesla=SOLENOID_FIELD_TESLA,
+        triplet_model, cut=triplet_cut, device=device, **seed_cuts(settings, **cuts)
     )
     names, scales = pipeline_features(gnn_path)
     return {
@@ -113,17 +148,21 @@ def addGnnSeededCkf(
     tripletCut: float | None = None,
     device: str = "cpu",
     logLevel: Any = None,
+    seedCuts: dict[str, Any] | None = None,
 ) -> str:
     """The GNN-seeded CKF (module docstring) on ``inputSpacePoints`` (one per measurement, as
     the GNN chain's); returns the output track collection ``<prefix>tracks``. ``settings``: the
     CKF preset (name or :class:`CkfSettings`; None: ``fast``) whose start covariance, CKF and
-    ambiguity-resolution knobs are used. The seeding algorithm is ``s.gnnSeeding``."""
+    ambiguity-resolution knobs are used; ``seedCuts``: keyword arguments of :func:`seed_cuts`
+    other than the settings (None: its defaults). The seeding algorithm is ``s.gnnSeeding``."""
     from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
     from acts_gnn.sequencer.reconstruction import addAmbiguityResolution, addCkfFromSeeds
 
     c = ckf_preset(settings) if isinstance(settings, str) else settings or CkfSettings()
     level = acts.examples.defaultLogging(s, logLevel)()
-    stages = seeding_stages(tripletModel, moduleMap, gnnModel, tripletCut, device, c)
+    stages = seeding_stages(
+        tripletModel, moduleMap, gnnModel, tripletCut, device, c, **(seedCuts or {})
+    )
     protos = f"{prefix}prototracks"
     algorithm = TrackFindingAlgorithmGnn(
         **stages,

@@ -149,6 +149,61 @@ def test_innermost_triplets():
     assert {h for h, k in zip(hits, inner, strict=True) if k} == {(0, 1, 2), (4, 5, 6)}
 
 
+def test_innermost_triplets_depth():
+    event, edges, scores = _two_tracks()
+    graph = build_triplet_graph(event.positions(), edges, scores, 0.0)
+    hits = [tuple(h) for h in graph.hits.tolist()]
+    selected = np.array([h in {(0, 1, 2), (1, 2, 3), (4, 5, 6), (5, 6, 7)} for h in hits])
+
+    def picked(depth):
+        inner = innermost_triplets(graph.index, selected, depth)
+        return {h for h, k in zip(hits, inner, strict=True) if k}
+
+    assert picked(1) == {(0, 1, 2), (4, 5, 6)}
+    # one step further out along each chain: its second triplet
+    assert picked(2) == {(0, 1, 2), (1, 2, 3), (4, 5, 6), (5, 6, 7)}
+    assert picked(5) == picked(2)  # chains of two triplets: nothing further out
+    with pytest.raises(ValueError, match="depth"):
+        innermost_triplets(graph.index, selected, 0)
+
+
+def overlap_chain():
+    """One straight track from the origin through the pixel barrel (r = 32, 72, 116, 172 mm)
+    that crosses the overlap of two modules of the innermost layer: hits 0 and 1 lie on one
+    layer, 2 mm apart in radius; the doublets join consecutive hits."""
+    radii = np.array([32.0, 34.0, 72.0, 116.0, 172.0])
+    positions = np.stack([radii * 0.8, radii * 0.6, 0.3 * radii], axis=1)
+    event = make_event(positions, np.zeros(5, np.int64), [{"pt": 2.0}])
+    edges = np.array([[0, 1, 2, 3], [1, 2, 3, 4]])
+    return event, edges, np.full(4, 0.9, np.float32)
+
+
+def test_triplet_seeding_min_delta_r(tmp_path):
+    """Without the radial-distance cut the seed is the overlap triplet (two hits of one
+    layer, a 2 mm lever arm); with it the seeds start after the overlap."""
+    from acts_gnn.graph.triplets import TripletSeeding
+    from acts_gnn.nn.triplet_classifier import TripletClassifier
+    from acts_gnn.train.export import export_torchscript
+
+    path = export_torchscript(
+        TripletClassifier(hidden=8, n_iterations=1),
+        tmp_path / "t.pt",
+        metadata={"doublet_cut": 0.05},
+    )
+    event, edges, scores = overlap_chain()
+
+    def seeds(**cuts):
+        stage = TripletSeeding(path, cut=0.0, **cuts)
+        return [tuple(s.tolist()) for s in stage(edges, scores, 5, None, event.positions())]
+
+    assert seeds() == [(0, 1, 2)]
+    assert seeds(minSeedDeltaR=4.0) == [(1, 2, 3)]
+    assert sorted(seeds(minSeedDeltaR=4.0, seedsPerChain=2)) == [(1, 2, 3), (2, 3, 4)]
+    assert seeds(minSeedDeltaR=50.0) == []  # every triplet has a gap < 50 mm (72 -> 116: 44)
+    with pytest.raises(ValueError, match="seedsPerChain"):
+        TripletSeeding(path, seedsPerChain=0)
+
+
 def test_triplet_seeding_stage(tmp_path):
     import torch
 
