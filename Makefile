@@ -55,17 +55,16 @@ module-map: setup
 	$(BIN)/acts-gnn module-map evaluate -q -i data/mu200-test-prepared -m data/module-map.npz
 	$(BIN)/acts-gnn module-map evaluate -q -i data/p8-mu200-test-prepared -m data/module-map.npz --plot docs/img/module-map-efficiency.png
 
-# The shipped GNN (geometry/generic/models): 64 MU=200 events (24 + 40), graphs from the
-# 310-event map, configs/gnn-default.yaml (8 epochs in 8 phi sectors; ~75 min on one CPU core,
-# minutes on a GPU: add DEVICE=cuda).
+# The shipped GNN (geometry/generic/models): 64 Pythia8 ttbar + MU=200 events (seed 1960; 60
+# train, 4 validate), graphs from the shipped module map, configs/gnn-default.yaml (8 epochs in
+# 8 phi sectors; ~55 min on one CPU core, minutes on a GPU: add DEVICE=cuda).
 DEVICE ?= auto
-gnn-default: setup data/gnn-train-prepared/dataset.json
+gnn-default: setup
 	test -f data/module-map.npz || $(MAKE) module-map
-	test -f data/gnn-train2-prepared/dataset.json || { $(BIN)/acts-gnn simulate --generator parametric -q --events 40 --pileup 200 --seed 301 -o data/gnn-train2 && $(BIN)/acts-gnn prepare -q -i data/gnn-train2 -o data/gnn-train2-prepared; }
-	test -f data/gnn-train-all/dataset.json || $(BIN)/acts-gnn merge-events --inputs data/gnn-train-prepared data/gnn-train2-prepared -o data/gnn-train-all
+	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
 	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
 
-# 24 MU=200 training events (seed 300): the GNN's first 24, the embedding's and filter's.
+# 24 MU=200 parametric training events (seed 300): the embedding's and filter's.
 data/gnn-train-prepared/dataset.json: | setup
 	$(BIN)/acts-gnn simulate --generator parametric -q --events 24 --pileup 200 --seed 300 -o data/gnn-train
 	$(BIN)/acts-gnn prepare -q -i data/gnn-train -o data/gnn-train-prepared
@@ -98,13 +97,15 @@ vertex-pairs: setup
 # GNN) and copy them into geometry/generic.
 # The shipped triplet classifier (geometry/generic/models/triplet.*): 4 + 2 Pythia8 MU=200
 # events (seeds 2501, 2502), doublets of the module map shipped at commit 80e415c (the one it
-# was trained on, before the Pythia8 rebuild) and the shipped doublet GNN, configs/triplet.yaml
+# was trained on, before the Pythia8 rebuild) and the doublet GNN shipped at that time (commit
+# ad696a2, trained on parametric events), configs/triplet.yaml
 # (30 epochs, ~36 min on one loaded CPU core), exported with the score cut 0.5 (docs/triplet-seeds.md).
 triplet: setup
 	test -f data/triplet-train/dataset.json || { $(BIN)/acts-gnn simulate -q --events 4 --pileup 200 --seed 2501 -o data/triplet-sim2501 && $(BIN)/acts-gnn prepare -q -i data/triplet-sim2501 -o data/triplet-train; }
 	test -f data/triplet-val/dataset.json || { $(BIN)/acts-gnn simulate -q --events 2 --pileup 200 --seed 2502 -o data/triplet-sim2502 && $(BIN)/acts-gnn prepare -q -i data/triplet-sim2502 -o data/triplet-val; }
 	git show 80e415c:geometry/generic/module-map.npz > data/module-map-80e415c.npz
-	sed 's|^module_map: ""|module_map: data/module-map-80e415c.npz|' configs/triplet.yaml > data/triplet-shipped.yaml
+	git show ad696a2:geometry/generic/models/gnn.pt > data/gnn-ad696a2.pt
+	sed -e 's|^module_map: ""|module_map: data/module-map-80e415c.npz|' -e 's|^gnn: ""|gnn: data/gnn-ad696a2.pt|' configs/triplet.yaml > data/triplet-shipped.yaml
 	$(BIN)/acts-gnn train triplet --config data/triplet-shipped.yaml --device $(DEVICE)
 	$(BIN)/acts-gnn export triplet --checkpoint output/triplet/checkpoints/last.pt --onnx output/triplet/triplet-shipped.onnx --torchscript output/triplet/triplet-shipped.pt --metadata score_cut=0.5
 

@@ -20,8 +20,8 @@ from acts_gnn.chain.defaults import (
 #: held-out Pythia8 MU = 200 events, and the GNN's target-edge efficiency and purity at score
 #: 0.5 on the shipped map's graphs
 README_MAP_EFFICIENCY = 0.991
-README_GNN_EFFICIENCY = 0.987
-README_GNN_PURITY = 0.990
+README_GNN_EFFICIENCY = 0.992
+README_GNN_PURITY = 0.993
 #: README "Shipped defaults": the embedding's radius graph and the filter at MU = 50
 README_EMBEDDING_EFFICIENCY_MU50 = 0.996
 README_FILTER_EFFICIENCY_MU50 = 0.985
