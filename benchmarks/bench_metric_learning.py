@@ -85,11 +85,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
         filt: Any = TorchEdgeClassifier(args.filter, device=device, useEdgeFeatures=True)
         f_meta = _filter_metadata(args.filter)
-        edge_cols = [
-            ["dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope"].index(c)
-            for c in f_meta.get("edge_features", [])
-        ]
-        edge_scales = torch.tensor(f_meta.get("edge_feature_scales", []), device=device)
+        # the stage selects and scales the 6 raw edge features itself (its metadata's)
+        edge_cols, edge_scales = list(range(6)), torch.ones(6, device=device)
         f_names, f_scales = f_meta.get("node_features", NAMES), f_meta.get("feature_scales", SCALES)
     else:
         filt = TorchFilter(EdgeFilter(4, 4, 256, 3).eval().to(device))
@@ -183,9 +180,6 @@ def quality(args: argparse.Namespace) -> str:
     filt = None
     if args.filter:
         filt = TorchEdgeClassifier(args.filter, cut=cut, device=device, useEdgeFeatures=True)
-    all_edges = ["dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope"]
-    cols = [all_edges.index(c) for c in f_meta.get("edge_features", [])]
-    edge_scales = torch.tensor(f_meta.get("edge_feature_scales", []), device=device)
     after_embedding, after_filter = EdgeMetrics(), EdgeMetrics()
     selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
     seconds = {"embedding": 0.0, "neighbours": 0.0, "edge_features": 0.0, "filter": 0.0}
@@ -202,7 +196,7 @@ def quality(args: argparse.Namespace) -> str:
         if filt is not None:
             assert graph.edge_features is not None
             x = node_features(event, f_meta["node_features"], f_meta["feature_scales"])
-            attr = graph.edge_features[:, cols] / edge_scales
+            attr = graph.edge_features  # raw: the stage selects and scales (its metadata)
             t = time.perf_counter()
             kept = filt.classify(torch.from_numpy(x).to(device), graph.edge_index, attr)
             seconds["filter"] += time.perf_counter() - t
