@@ -21,15 +21,10 @@ from typing import Any
 import pytest
 
 from acts_gnn.cli import main
+from tests.sequencer.test_compare import METADATA
 
 pytestmark = pytest.mark.acts
 
-METADATA = {
-    "node_features": ["r", "phi", "z", "eta"],
-    "feature_scales": [1000.0, math.pi, 1000.0, 1.0],
-    "edge_features": ["dr", "dphi", "dz", "deta"],
-    "edge_feature_scales": [100.0, 0.1, 100.0, 1.0],
-}
 
 #: Summary keys that hold times or describe the run rather than its events.
 TIMES = {"wall_seconds", "peak_rss_mb", "time_per_event", "gnn_space_point_reading", "parallel"}
