@@ -86,11 +86,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         filt: Any = TorchEdgeClassifier(args.filter, device=device, useEdgeFeatures=True)
         f_meta = _filter_metadata(args.filter)
         # the stage selects and scales the 6 raw edge features itself (its metadata's)
-        edge_cols, edge_scales = list(range(6)), torch.ones(6, device=device)
+        edge_scales: torch.Tensor | None = None
         f_names, f_scales = f_meta.get("node_features", NAMES), f_meta.get("feature_scales", SCALES)
     else:
         filt = TorchFilter(EdgeFilter(4, 4, 256, 3).eval().to(device))
-        edge_cols, edge_scales = [0, 1, 2, 3], torch.tensor([100.0, 0.1, 100.0, 1.0], device=device)
+        # the random filter takes the first 4 features, scaled here
+        edge_scales = torch.tensor([100.0, 0.1, 100.0, 1.0], device=device)
         f_names, f_scales = NAMES, SCALES
     rows = []
     for n in args.sizes:
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             t_feat, feats = _time(lambda: edge_features_tensor(pos, edges), args.repeat, device)  # noqa: B023
             rows.append({"N": n, "step": "edge features", "backend": "C++", "ms": t_feat})
             fx = torch.from_numpy(node_features(sub, f_names, f_scales)).to(device)
-            attr = feats[:, edge_cols] / edge_scales if edge_cols else None
+            attr = feats if edge_scales is None else feats[:, :4] / edge_scales
             t_f, _ = _time(lambda: filt.classify(fx, edges, attr), args.repeat, device)  # noqa: B023
             rows.append(
                 {
