@@ -52,3 +52,27 @@ def walkthrough(
     cut_high: float,
     cut_low: float,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], int]: ...
+
+class TripletAccumulator:
+    """Per module triplet: count and [min, max] of 10 quantities (order-independent)."""
+
+    def __init__(self) -> None: ...
+    def add_samples(self, module_ids: npt.ArrayLike, samples: npt.ArrayLike) -> None: ...
+    def add_ranges(
+        self,
+        module_ids: npt.ArrayLike,
+        lo: npt.ArrayLike,
+        hi: npt.ArrayLike,
+        counts: npt.ArrayLike,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def samples(self) -> int: ...
+    def result(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.uint64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+    ]: ...

@@ -10,7 +10,8 @@ Also printed: the per-task overhead, as the Dask round trip of an empty task and
 (t(1 worker) - t(serial)) / tasks for each stage, and the load average of the machine
 before and after (on a shared machine the speed-up is a lower bound).
 
-Usage: ``python benchmarks/bench_parallel.py [--events 4] [--pileup 200] [--repeats 1]``.
+Usage: ``python benchmarks/bench_parallel.py [--events 4] [--pileup 200] [--repeats 1]
+[--generator parametric|pythia8]``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def main() -> None:
     from acts_gnn.graph import TruthSelection
     from acts_gnn.graph.module_map.build import build_module_map
     from acts_gnn.io.event_store import PreparedDataset
-    from acts_gnn.simulation import GeneratorConfig, simulate
+    from acts_gnn.simulation import GeneratorConfig, Pythia8Config, simulate
     from acts_gnn.simulation.prepare import prepare
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -91,14 +92,24 @@ def main() -> None:
     parser.add_argument("--pileup", type=float, default=200.0)
     parser.add_argument("--repeats", type=int, default=1, help="median of this many runs")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--generator",
+        choices=("parametric", "pythia8"),
+        default="parametric",
+        help="the events: parametric, or Pythia8 ttbar + MU minimum-bias",
+    )
     args = parser.parse_args()
     n, mu = args.events, args.pileup
-    config = GeneratorConfig(pileup=mu, hard_scatter=True)
+    config: GeneratorConfig | Pythia8Config = (
+        Pythia8Config(pileup=mu)
+        if args.generator == "pythia8"
+        else GeneratorConfig(pileup=mu, hard_scatter=True)
+    )
     selection = TruthSelection(min_pt=0.9)
     print(machine_line())
     print(f"load average (1/5/15 min) before: {_load()}")
     print(
-        f"{n} parametric events at MU = {mu:g}, one event per task, median of {args.repeats}; "
+        f"{n} {args.generator} events at MU = {mu:g}, one event per task, median of {args.repeats}; "
         "workers: local Dask processes, one thread each"
     )
     with tempfile.TemporaryDirectory() as tmp:

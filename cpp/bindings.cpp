@@ -12,6 +12,7 @@
 #include "geometry_kernels.hpp"
 #include "module_map.hpp"
 #include "track_building.hpp"
+#include "triplet_accumulator.hpp"
 
 namespace py = pybind11;
 
@@ -156,6 +157,55 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
 }
 
 
+// -- module-map building -------------------------------------------------------------------
+
+using UInt64Array = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>;
+
+/// Rows of a triplet batch: module ids [n, 3] and values [n, 10]; returns n.
+std::size_t checkTripletRows(const UInt64Array& modules, const DoubleArray& values,
+                             const char* name) {
+  const auto n = modules.ndim() == 2 ? modules.shape(0) : -1;
+  checkShape(modules, "module_ids", n, 3);
+  checkShape(values, name, n, acts_gnn::kTripletQuantities);
+  return static_cast<std::size_t>(n);
+}
+
+void accumulatorAddRanges(acts_gnn::TripletAccumulator& acc, const UInt64Array& modules,
+                          const DoubleArray& lo, const DoubleArray& hi, const IndexArray& counts) {
+  const std::size_t n = checkTripletRows(modules, lo, "lo");
+  checkTripletRows(modules, hi, "hi");
+  if (counts.ndim() != 1 || static_cast<std::size_t>(counts.shape(0)) != n) {
+    throw std::invalid_argument("counts must be 1-D with one entry per row");
+  }
+  py::gil_scoped_release release;
+  acc.add(modules.data(), lo.data(), hi.data(), counts.data(), n);
+}
+
+void accumulatorAddSamples(acts_gnn::TripletAccumulator& acc, const UInt64Array& modules,
+                           const DoubleArray& samples) {
+  const std::size_t n = checkTripletRows(modules, samples, "samples");
+  py::gil_scoped_release release;
+  acc.add(modules.data(), samples.data(), samples.data(), nullptr, n);
+}
+
+py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
+  const auto n = static_cast<py::ssize_t>(acc.size());
+  const auto q = static_cast<py::ssize_t>(acts_gnn::kTripletQuantities);
+  py::array_t<std::uint64_t> modules({n, py::ssize_t{3}});
+  py::array_t<double> lo({n, q});
+  py::array_t<double> hi({n, q});
+  py::array_t<std::int64_t> counts(n);
+  auto* m = modules.mutable_data();
+  auto* l = lo.mutable_data();
+  auto* h = hi.mutable_data();
+  auto* c = counts.mutable_data();
+  {
+    py::gil_scoped_release release;
+    acc.sorted(m, l, h, c);
+  }
+  return py::make_tuple(modules, lo, hi, counts);
+}
+
 // -- track building ------------------------------------------------------------------------
 
 /// Check edge_index [2, E] (int64) and optional scores [E]; returns E. Node indices must lie in
@@ -259,6 +309,22 @@ doublet_modules: int32 [D, 2]; doublet_cuts: float64 [D, 8] (min, max of z0, dph
 deta); triplet_doublets: int32 [T, 2] (doublet index of the (1,2) and (2,3) legs); cuts12,
 cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max).
 Returns (edge_index int64 [2, E], number of edges after the doublet cuts).)doc");
+  py::class_<acts_gnn::TripletAccumulator>(m, "TripletAccumulator", R"doc(
+Per module triplet: occurrence count and [min, max] of the 10 cut quantities, accumulated
+in a hash table. Exact and independent of the order of the rows (of two equal zeros, -0.0 is
+the min and +0.0 the max). The adding methods release the GIL.)doc")
+      .def(py::init<>())
+      .def("add_samples", &accumulatorAddSamples, py::arg("module_ids"), py::arg("samples"),
+           "Add single samples: module_ids uint64 [n, 3], samples float64 [n, 10], each counted once.")
+      .def("add_ranges", &accumulatorAddRanges, py::arg("module_ids"), py::arg("lo"),
+           py::arg("hi"), py::arg("counts"),
+           "Add reduced rows: module_ids uint64 [n, 3], lo and hi float64 [n, 10], counts int64 [n].")
+      .def("__len__", &acts_gnn::TripletAccumulator::size)
+      .def_property_readonly("samples", &acts_gnn::TripletAccumulator::samples,
+                             "Sum of the counts added.")
+      .def("result", &accumulatorResult,
+           "(module_ids uint64 [U, 3], lo [U, 10], hi [U, 10], counts int64 [U]), ordered by the "
+           "module ids (module 1, then 2, then 3).");
   m.def("wrap_phi", &acts_gnn::wrapPhi, py::arg("dphi"), "Wrap an angle difference into [-pi, pi).");
   m.def("junction_removal", &junctionRemovalPy, py::arg("n_nodes"), py::arg("edge_index"),
         py::arg("scores"),

@@ -69,9 +69,9 @@ def synthetic_training_triplets(n_tracks: int = 300, seed: int = 11):
     return modules[rows], triplet_samples(positions, rows), positions, modules
 
 
-def synthetic_map(flush_rows: int = 2_000_000) -> ModuleMap:
+def synthetic_map() -> ModuleMap:
     ids, samples, _, _ = synthetic_training_triplets()
-    builder = ModuleMapBuilder(flush_rows=flush_rows)
+    builder = ModuleMapBuilder()
     builder.add(ids, samples)
     return builder.build()
 

@@ -1,4 +1,4 @@
-"""ModuleMapBuilder (``builder.py``): flushing, counts and ranges, bad samples, merging maps."""
+"""ModuleMapBuilder (``builder.py``): order independence, counts and ranges, bad samples, merging maps."""
 
 from __future__ import annotations
 
@@ -10,25 +10,65 @@ from acts_gnn.graph.module_map.builder import ModuleMapBuilder
 from tests.graph.module_map.synthetic import repeated_triplets, triplet_table
 
 
-def test_builder_flush_gives_identical_map() -> None:
+def test_builder_is_independent_of_row_order_and_batches() -> None:
     ids, samples, _ = repeated_triplets()
-    maps = []
-    for flush_rows in (2_000_000, 7, 1):
-        builder = ModuleMapBuilder(flush_rows=flush_rows)
-        for start in range(0, len(ids), 5):
-            builder.add(ids[start : start + 5], samples[start : start + 5])
-        maps.append(builder.build())
     one_batch = ModuleMapBuilder()
     one_batch.add(ids, samples)
-    maps.append(one_batch.build())
-    for other in maps[1:]:
-        assert maps[0].equals(other)
-    assert maps[0].metadata["samples"] == len(ids)
+    reference = one_batch.build()
+    rng = np.random.default_rng(3)
+    for batch in (1, 5, 7):
+        order = rng.permutation(len(ids))
+        builder = ModuleMapBuilder()
+        for start in range(0, len(ids), batch):
+            rows = order[start : start + batch]
+            builder.add(ids[rows], samples[rows])
+        assert reference.equals(builder.build())
+    assert reference.metadata["samples"] == len(ids)
+
+
+def test_builder_keeps_signed_zeros_whatever_the_order() -> None:
+    """Of two equal zeros the min is -0.0 and the max +0.0, in either order, so merged
+    chunk maps are bit for bit the map built at once."""
+    ids = np.array([[1, 2, 3], [1, 2, 3]], dtype=np.uint64)
+    zeros = np.zeros((2, 10))
+    zeros[0] = -0.0
+    for rows in ([0, 1], [1, 0]):
+        builder = ModuleMapBuilder()
+        builder.add(ids[rows], zeros[rows])
+        mm = builder.build()
+        assert np.signbit(mm.cuts12[0, :, 0]).all()
+        assert not np.signbit(mm.cuts12[0, :, 1]).any()
+        assert np.signbit(mm.diff_dydx[0, 0])
+        assert not np.signbit(mm.diff_dydx[0, 1])
+
+
+def test_builder_many_triplets_against_numpy() -> None:
+    """Enough distinct triplets to grow the hash table several times: counts and ranges
+    equal a numpy group-by."""
+    rng = np.random.default_rng(11)
+    modules = rng.choice(2**60, size=200, replace=False).astype(np.uint64)
+    ids = modules[rng.integers(0, 200, size=(300_000, 3))]
+    samples = rng.normal(size=(300_000, 10))
+    builder = ModuleMapBuilder()
+    for start in range(0, len(ids), 70_000):
+        builder.add(ids[start : start + 70_000], samples[start : start + 70_000])
+    mm = builder.build()
+    keys, inverse, counts = np.unique(ids, axis=0, return_inverse=True, return_counts=True)
+    lo = np.full((len(keys), 10), np.inf)
+    np.minimum.at(lo, inverse.ravel(), samples)
+    hi = np.full((len(keys), 10), -np.inf)
+    np.maximum.at(hi, inverse.ravel(), samples)
+    assert mm.n_triplets == len(keys) > 1 << 17
+    np.testing.assert_array_equal(mm.modules[mm.triplets], keys)
+    np.testing.assert_array_equal(mm.occurrence, counts)
+    np.testing.assert_array_equal(mm.cuts12[:, :, 0], lo[:, 0:4])
+    np.testing.assert_array_equal(mm.cuts23[:, :, 1], hi[:, 4:8])
+    np.testing.assert_array_equal(mm.diff_dzdr, np.stack([lo[:, 8], hi[:, 8]], axis=1))
 
 
 def test_builder_counts_and_ranges() -> None:
     ids, samples, counts = repeated_triplets()
-    builder = ModuleMapBuilder(flush_rows=7)
+    builder = ModuleMapBuilder()
     builder.add(ids, samples)
     mm = builder.build()
     assert mm.n_triplets == len(counts)
