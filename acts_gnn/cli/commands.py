@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from acts_gnn.distributed.executor import ParallelOptions
     from acts_gnn.graph import TruthSelection
+    from acts_gnn.graph.module_map.map import ModuleMap
     from acts_gnn.sequencer.compare import CompareConfig
     from acts_gnn.simulation import GeneratorConfig
     from acts_gnn.simulation.fatras import EventSource
@@ -450,6 +451,17 @@ def _require_output_parent(path: str | Path) -> None:
     require_writable_dir(Path(path).parent)
 
 
+def _finish_map(module_map: ModuleMap, args: argparse.Namespace) -> ModuleMap:
+    """``--min-occurrence`` (drop rare triplets), then ``--range-margin`` (widen the ranges)."""
+    if args.min_occurrence > 1:
+        module_map = module_map.pruned(args.min_occurrence)
+    if args.range_margin is not None:
+        from acts_gnn.graph.module_map.margins import widen_ranges
+
+        module_map = widen_ranges(module_map, args.range_margin)
+    return module_map
+
+
 def cmd_module_map_build(args: argparse.Namespace) -> int:
     from acts_gnn.detector import load_generic_detector
     from acts_gnn.graph.module_map.build import build_module_map
@@ -487,8 +499,7 @@ def cmd_module_map_build(args: argparse.Namespace) -> int:
             module_map = build_module_map(
                 events, _selection(args), symmetry, args.mirror_z, args.rotate_phi, bar
             )
-    if args.min_occurrence > 1:
-        module_map = module_map.pruned(args.min_occurrence)
+    module_map = _finish_map(module_map, args)
     paths = save_module_map(module_map, args.output, args.format)
     print(f"{module_map!r} from {n_events} events in {time.perf_counter() - start:.1f} s")
     print(
@@ -517,9 +528,7 @@ def cmd_module_map_convert(args: argparse.Namespace) -> int:
     from acts_gnn.graph.module_map.formats import load_module_map, save_module_map
 
     _require_output_parent(args.output)
-    module_map = load_module_map(args.input)
-    if args.min_occurrence > 1:
-        module_map = module_map.pruned(args.min_occurrence)
+    module_map = _finish_map(load_module_map(args.input), args)
     paths = save_module_map(module_map, args.output, args.format)
     print(f"{module_map!r} from {args.input}")
     for path in paths:

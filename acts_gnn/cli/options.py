@@ -124,6 +124,18 @@ def add_min_occurrence_option(p: ArgumentContainer, help: str) -> None:
     p.add_argument("--min-occurrence", type=int, default=1, help=help)
 
 
+def add_range_margin_option(p: ArgumentContainer) -> None:
+    """``--range-margin``: widen the written map's ranges (:mod:`~acts_gnn.graph.module_map.margins`)."""
+    p.add_argument(
+        "--range-margin",
+        type=float,
+        default=None,
+        metavar="C",
+        help="widen each triplet's ranges on each side by C * width / (occurrence - 1) "
+        "(graph building only: a widened map cannot be merged; default: none)",
+    )
+
+
 # -- how much, how, how loud ------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from acts_gnn.cli.options import (
     add_parallel_options,
     add_plots_option,
     add_quiet_option,
+    add_range_margin_option,
     add_seed_option,
     add_selection_options,
     add_switch_option,
@@ -111,6 +112,7 @@ def module_map_build_arguments(p: argparse.ArgumentParser) -> None:
     add_map_format_option(p)
     add_events_option(p, "only the first N events of each folder")
     add_min_occurrence_option(p, "drop triplets seen fewer times (default %(default)s)")
+    add_range_margin_option(p)
     add_switch_option(p, "--mirror-z", "add z-mirrored copies of triplets (default on)")
     add_switch_option(p, "--rotate-phi", "add copies rotated by the module pitch (default on)")
     add_quiet_option(p)
@@ -133,6 +135,7 @@ def module_map_convert_arguments(p: argparse.ArgumentParser) -> None:
     add_min_occurrence_option(
         p, "also drop triplets seen fewer times (default %(default)s: keep all)"
     )
+    add_range_margin_option(p)
 
 
 def module_map_evaluate_arguments(p: argparse.ArgumentParser) -> None:

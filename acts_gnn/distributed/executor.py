@@ -297,6 +297,7 @@ def run_chunks(
     event_ids: Sequence[int] | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    reduce: Callable[[R, R], R] | None = None,
 ) -> list[R]:
     """Run ``task`` over the chunks of ``n_events`` events on the cluster of ``options``;
     returns the chunks' results in event order.
@@ -305,6 +306,11 @@ def run_chunks(
     chunks; ``event_ids``: the ids of the event positions, for messages. A failed task raises
     :class:`ChunkError` (``"<desc> events 4-7: ValueError: ..."``); the other tasks are
     cancelled, the finished chunks stay recorded.
+
+    ``reduce``: an associative and commutative merge of two results (a map-reduce). Then the
+    results are merged on the cluster, two at a time as they finish (results move between
+    workers, merges run in parallel), and the client receives one: the returned list holds
+    that single result (merged with any resumed chunks').
     """
     from distributed import as_completed
 
@@ -363,8 +369,25 @@ def run_chunks(
             ): i
             for i in todo
         }
+        merges: set[Any] = set()  # futures of reduce(a, b) on the cluster
+        ready: list[Any] = []  # finished futures waiting for a partner
+
+        def pair_up() -> None:  # reduce two finished results on the cluster
+            while len(ready) >= 2:
+                merged = client.submit(reduce, ready.pop(), ready.pop(), pure=False)
+                merges.add(merged)
+                stream.add(merged)
+
         try:
-            for future in as_completed(futures):
+            stream = as_completed(futures)
+            for future in stream:
+                if future in merges:
+                    if future.status == "error":
+                        err = future.exception()
+                        raise ChunkError(f"{desc}: merging results: {type(err).__name__}: {err}")
+                    ready.append(future)
+                    pair_up()
+                    continue
                 i = futures[future]
                 if future.status == "error":
                     err = future.exception()
@@ -374,16 +397,27 @@ def run_chunks(
                         f"{desc} {describe_range(*chunks[i], event_ids)}: "
                         f"{type(err).__name__}: {err}"
                     ) from None
-                results[i] = future.result()
+                if reduce is None:
+                    results[i] = future.result()
+                else:
+                    ready.append(future)
                 n = chunks[i][1] - chunks[i][0] - seen[i]
                 seen[i] += n
                 bar.update(n)
+                pair_up()
         finally:
-            for future in futures:
+            for future in [*futures, *merges]:
                 if not future.done():
                     future.cancel()
             client.unsubscribe_topic(topic)
-    return results
+    if reduce is None:
+        return results
+    parts = [ready[0].result()] if ready else []
+    parts += [results[i] for i in range(len(chunks)) if i not in pending]  # resumed chunks
+    total: R = parts[0]
+    for part in parts[1:]:
+        total = reduce(total, part)
+    return [total]
 
 
 __all__ = [

@@ -1,11 +1,15 @@
 """``acts-gnn module-map build`` on a Dask cluster: a map per event range, merged exactly.
 
 A module map is a reduction (per module triplet: occurrences summed, [min, max] ranges
-united), so building it is a map-reduce: each task builds the map of its events with
-:func:`acts_gnn.graph.module_map.build.build_module_map`, and the client unites the maps with
-:class:`~acts_gnn.graph.module_map.builder.ModuleMapBuilder` (``add_map``: sums and min / max,
-exact in float64 and independent of the order), so the arrays equal the serial build's.
-The metadata is the serial build's too (events and symmetric copies summed).
+united), so building it is a map-reduce: each task accumulates the triplets of its events
+(:func:`acts_gnn.graph.module_map.build.accumulate_triplets`) and returns the builder's rows
+(:class:`~acts_gnn.graph.module_map.builder.TripletRows`: no map, so none of its derived
+doublet arrays is built, pickled or stored per chunk). The rows of finished chunks are merged
+two at a time on the workers (:func:`merge_chunk_rows`, a
+:class:`~acts_gnn.graph.module_map.builder.ModuleMapBuilder`: sums and min / max, exact in
+float64 and independent of the order), so the client receives one set of rows, whatever the
+number of chunks, and its map's arrays equal the serial build's. The metadata
+is the serial build's too (events and symmetric copies summed).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from acts_gnn.distributed.executor import ChunkState, ParallelOptions, Ticker, run_chunks
-from acts_gnn.graph.module_map.build import build_module_map
-from acts_gnn.graph.module_map.builder import ModuleMapBuilder
+from acts_gnn.graph.module_map.build import accumulate_triplets
+from acts_gnn.graph.module_map.builder import ModuleMapBuilder, TripletRows
 from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.graph.truth import TruthSelection
 
@@ -32,7 +36,7 @@ def _build_chunk(
     start: int,
     stop: int,
     ticker: Ticker,
-) -> ModuleMap:
+) -> ChunkRows:
     from acts_gnn.io.event_store import PreparedDataset
 
     symmetry = None
@@ -45,21 +49,33 @@ def _build_chunk(
     for folder, event_id in refs[start:stop]:
         folders.setdefault(folder, []).append(event_id)
     events = (event for d, ids in folders.items() for event in PreparedDataset(d, ids))
-    return build_module_map(events, selection, symmetry, mirror_z, rotate_phi, ticker)
-
-
-def merge_chunk_maps(maps: list[ModuleMap]) -> ModuleMap:
-    """The map of all the chunks' events, with the serial build's metadata."""
-    builder = ModuleMapBuilder()
-    for module_map in maps:
-        builder.add_map(module_map)
-    metadata: dict[str, Any] = {k: v for k, v in maps[0].metadata.items() if k != "samples"}
-    metadata["events"] = sum(int(m.metadata.get("events", 0)) for m in maps)  # type: ignore[call-overload]
-    metadata["augmented_samples"] = sum(
-        int(m.metadata.get("augmented_samples", 0))  # type: ignore[call-overload]
-        for m in maps
+    builder, metadata = accumulate_triplets(
+        events, selection, symmetry, mirror_z, rotate_phi, ticker
     )
-    return builder.build(metadata)
+    return builder.rows(), metadata
+
+
+#: What a task returns: its builder's rows and the metadata of its events' map.
+ChunkRows = tuple[TripletRows, dict[str, Any]]
+
+
+def merge_chunk_rows(a: ChunkRows, b: ChunkRows) -> ChunkRows:
+    """The rows and metadata of two chunks' events together (exact, in any order: the
+    reduce of :func:`~acts_gnn.distributed.executor.run_chunks`, run on the workers)."""
+    builder = ModuleMapBuilder()
+    builder.add_rows(a[0])
+    builder.add_rows(b[0])
+    metadata: dict[str, Any] = dict(a[1])
+    for key in ("events", "augmented_samples"):
+        metadata[key] = int(a[1][key]) + int(b[1][key])
+    return builder.rows(), metadata
+
+
+def chunk_rows_map(chunk: ChunkRows) -> ModuleMap:
+    """The map of merged chunk rows, with the serial build's metadata."""
+    builder = ModuleMapBuilder()
+    builder.add_rows(chunk[0])
+    return builder.build(chunk[1])
 
 
 def module_map_state(
@@ -70,7 +86,13 @@ def module_map_state(
     rotate_phi: bool,
 ) -> ChunkState:
     """Where :func:`build_module_map_parallel` keeps the finished chunks of this build."""
-    key = {"events": refs, "selection": selection, "mirror_z": mirror_z, "rotate_phi": rotate_phi}
+    key = {
+        "events": refs,
+        "selection": selection,
+        "mirror_z": mirror_z,
+        "rotate_phi": rotate_phi,
+        "result": "rows",  # chunks store TripletRows (before: maps): never resume across that
+    }
     return ChunkState.under(root, "module-map", key)
 
 
@@ -92,7 +114,7 @@ def build_module_map_parallel(
     state = None
     if state_root is not None:
         state = module_map_state(state_root, refs, selection, mirror_z, rotate_phi)
-    maps = run_chunks(
+    chunks = run_chunks(
         partial(_build_chunk, refs, selection, mirror_z, rotate_phi),
         len(refs),
         options,
@@ -100,11 +122,19 @@ def build_module_map_parallel(
         state=state,
         event_ids=[event_id for _, event_id in refs],
         progress=progress,
+        reduce=merge_chunk_rows,
     )
-    module_map = merge_chunk_maps(maps)
+    module_map = chunk_rows_map(chunks[0])
     if state is not None:
         state.remove()
     return module_map
 
 
-__all__ = ["EventRef", "build_module_map_parallel", "merge_chunk_maps", "module_map_state"]
+__all__ = [
+    "ChunkRows",
+    "EventRef",
+    "build_module_map_parallel",
+    "chunk_rows_map",
+    "merge_chunk_rows",
+    "module_map_state",
+]

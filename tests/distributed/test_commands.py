@@ -160,7 +160,7 @@ def test_module_map_build_resumes_from_a_finished_chunk(serial: Path, tmp_path: 
     refs = [(str(serial / "prepared"), e) for e in range(4)]
     state = module_map_state(tmp_path, refs, selection, False, False)
     state.folder.mkdir(parents=True)
-    empty = ModuleMapBuilder().build({"events": 0, "augmented_samples": 0})
+    empty = (ModuleMapBuilder().rows(), {"events": 0, "augmented_samples": 0})
     state.result_path(0, 1).write_bytes(pickle.dumps(empty))
     options = ParallelOptions(workers=2, chunk_events=1)
     resumed = build_module_map_parallel(refs, selection, options, False, False, tmp_path, False)

@@ -59,6 +59,34 @@ def test_results_come_back_in_event_order() -> None:
     assert [v for part in parts for v in part] == [k * k for k in range(7)]
 
 
+def _positions(start: int, stop: int, ticker: object) -> frozenset[int]:
+    return frozenset(range(start, stop))
+
+
+def _union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
+    import os
+
+    return a | b | {-os.getpid()}  # marks where the merge ran
+
+
+def _bad_union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
+    raise RuntimeError("no merge")
+
+
+def test_a_reduce_merges_the_results_on_the_workers() -> None:
+    """With ``reduce`` the chunks' results are merged two at a time on the cluster and one
+    comes back: 7 events in 4 chunks take 3 merges, none in this process."""
+    import os
+
+    (merged,) = run_chunks(_positions, 7, TWO, desc="union", progress=False, reduce=_union)
+    assert {k for k in merged if k >= 0} == set(range(7))
+    merged_in = {-k for k in merged if k < 0}
+    assert merged_in
+    assert os.getpid() not in merged_in
+    with pytest.raises(ChunkError, match="union: merging results: RuntimeError: no merge"):
+        run_chunks(_positions, 7, TWO, desc="union", progress=False, reduce=_bad_union)
+
+
 def test_a_failing_task_names_its_event_range_and_error() -> None:
     def task(start: int, stop: int, ticker: object) -> int:
         if start <= 5 < stop:

@@ -1,6 +1,6 @@
 """The module map's event loops: build a map from prepared events, and measure one on others.
 
-:func:`build_module_map` feeds the truth triplets of each event (and, with a
+:func:`build_module_map` (through :func:`accumulate_triplets`) feeds the truth triplets of each event (and, with a
 :class:`~acts_gnn.graph.module_map.symmetry.DetectorSymmetry`, their symmetric copies) to a
 :class:`~acts_gnn.graph.module_map.builder.ModuleMapBuilder`; :func:`evaluate_module_map`
 builds each event's graph and reports edge efficiency, purity, graph sizes and time per event.
@@ -29,15 +29,16 @@ def event_triplets(event: Event, selection: TruthSelection) -> tuple[np.ndarray,
     return event.positions()[hits], event.hits["geometry_id"][hits]
 
 
-def build_module_map(
+def accumulate_triplets(
     events: Iterable[Event],
     selection: TruthSelection,
     symmetry: DetectorSymmetry | None = None,
     mirror_z: bool = True,
     rotate_phi: bool = True,
     progress: object | None = None,
-) -> ModuleMap:
-    """Accumulate the truth triplets of ``events`` (and their symmetric copies) into a map.
+) -> tuple[ModuleMapBuilder, dict[str, object]]:
+    """The truth triplets of ``events`` (and their symmetric copies) in a builder, and the
+    metadata of the map it builds (events, selection, symmetries, augmented samples).
 
     ``progress``: an object with ``update(n)`` (e.g. a tqdm bar), called once per event.
     """
@@ -57,20 +58,35 @@ def build_module_map(
         n_events += 1
         if progress is not None:
             progress.update(1)  # type: ignore[attr-defined]
-    return builder.build(
-        {
-            "events": n_events,
-            "min_pt": selection.min_pt,
-            "min_hits": selection.min_hits,
-            "primaries_only": selection.primaries_only,
-            "symmetries": [
-                s
-                for s, on in (("mirror_z", mirror_z), ("rotate_phi", rotate_phi))
-                if on and symmetry is not None
-            ],
-            "augmented_samples": augmented,
-        }
+    metadata: dict[str, object] = {
+        "events": n_events,
+        "min_pt": selection.min_pt,
+        "min_hits": selection.min_hits,
+        "primaries_only": selection.primaries_only,
+        "symmetries": [
+            s
+            for s, on in (("mirror_z", mirror_z), ("rotate_phi", rotate_phi))
+            if on and symmetry is not None
+        ],
+        "augmented_samples": augmented,
+    }
+    return builder, metadata
+
+
+def build_module_map(
+    events: Iterable[Event],
+    selection: TruthSelection,
+    symmetry: DetectorSymmetry | None = None,
+    mirror_z: bool = True,
+    rotate_phi: bool = True,
+    progress: object | None = None,
+) -> ModuleMap:
+    """Accumulate the truth triplets of ``events`` (and their symmetric copies) into a map
+    (:func:`accumulate_triplets`, then the builder's map)."""
+    builder, metadata = accumulate_triplets(
+        events, selection, symmetry, mirror_z, rotate_phi, progress
     )
+    return builder.build(metadata)
 
 
 @dataclass

@@ -10,12 +10,15 @@ event loop itself (truth selection, detector symmetries) is
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
 from acts_gnn import _core
 from acts_gnn.errors import InputDataError
 from acts_gnn.graph.module_map.map import DOUBLET_CUT_QUANTITIES, ModuleMap
+from acts_gnn.graph.module_map.margins import RANGE_MARGIN_KEY
 
 #: Columns of the doublet-feature array of ``_core.doublet_features`` used for the cuts.
 _CUT_COLUMNS = [_core.DOUBLET_COLUMNS.index(q) for q in DOUBLET_CUT_QUANTITIES]
@@ -34,6 +37,16 @@ def triplet_samples(
     f23 = _core.doublet_features(x, y, z, b, c)[:, _CUT_COLUMNS] * _CUT_SIGNS
     ft = _core.triplet_features(x, y, z, a, b, c)
     return np.concatenate([f12, f23, ft], axis=1)
+
+
+class TripletRows(NamedTuple):
+    """Accumulated module triplets: module ids uint64 [U, 3], [min, max] of the 10 cut
+    quantities (lo, hi float64 [U, 10]) and occurrence counts int64 [U]."""
+
+    module_ids: npt.NDArray[np.uint64]
+    lo: npt.NDArray[np.float64]
+    hi: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.int64]
 
 
 class ModuleMapBuilder:
@@ -82,8 +95,14 @@ class ModuleMapBuilder:
         )
 
     def add_map(self, module_map: ModuleMap) -> None:
-        """Merge a whole map (e.g. one built from other events) into this builder."""
+        """Merge a whole map (e.g. one built from other events) into this builder; a map
+        widened by :func:`~acts_gnn.graph.module_map.margins.widen_ranges` is refused."""
         mm = module_map
+        if RANGE_MARGIN_KEY in mm.metadata:
+            raise ValueError(
+                f"cannot merge a widened map (range_margin {mm.metadata[RANGE_MARGIN_KEY]}): "
+                "its ranges are not sample ranges; merge the raw maps, then widen"
+            )
         self.add_ranges(
             mm.modules[mm.triplets],
             np.concatenate(
@@ -96,6 +115,16 @@ class ModuleMapBuilder:
             ),
             mm.occurrence,
         )
+
+    def rows(self) -> TripletRows:
+        """Every module triplet added so far, one row each, ordered by module ids: what
+        :meth:`add_rows` of another builder takes (lighter to send than a map: no derived
+        doublets)."""
+        return TripletRows(*self._accumulator.result())
+
+    def add_rows(self, rows: TripletRows) -> None:
+        """Add the :meth:`rows` of another builder (exact, like :meth:`add_map`)."""
+        self.add_ranges(rows.module_ids, rows.lo, rows.hi, rows.counts)
 
     def build(self, metadata: dict[str, object] | None = None) -> ModuleMap:
         """The map of every row added so far (``metadata`` plus ``samples``: rows added);
