@@ -1,11 +1,18 @@
 """``acts-gnn prepare`` on a Dask cluster: event ranges digitized apart, one prepared folder.
 
-The client checks the input and the output folder once (as the serial run does); each task
-runs :func:`acts_gnn.simulation.prepare.prepare` on its range (``chunk``: ACTS's digitization
+The client opens the input (:class:`~acts_gnn.io.root_reader.SimulationFiles`: files, trees,
+branches, types, event ids) and checks the output folder once, as the serial run does; the
+per-event checks (finite values, hits and particles that belong together, modules of this
+detector: :meth:`~acts_gnn.io.root_reader.SimulationFiles.validate`) run in the tasks, each
+task checking all of its chunk before it writes any of its events, so they cost no time
+before the first task starts and run in parallel. Each task runs
+:func:`acts_gnn.simulation.prepare.prepare` on its range (``chunk``: ACTS's digitization
 draws from (seed, event number), so the tables are those of the serial run) and writes its
 events' Parquet files straight into the output folder (atomic, one pair per event); the
 client merges the chunks' reports into ``dataset.json``, which is written last, so a folder
-without it is never read as complete.
+without it is never read as complete. A bad event fails its task: the run stops with a
+:class:`~acts_gnn.distributed.executor.ChunkError` that names the chunk and carries the
+check's message (file, event, field), and no ``dataset.json`` is written.
 """
 
 from __future__ import annotations
@@ -79,7 +86,10 @@ def prepare_parallel(
 ) -> PrepareReport:
     """:func:`acts_gnn.simulation.prepare.prepare` on the cluster of ``options`` (``extra``:
     its further keywords, passed to every task): the same event tables and ``dataset.json``
-    as the serial run. An interrupted run resumes from its finished chunks."""
+    as the serial run. An interrupted run resumes from its finished chunks. The per-event
+    input checks run in the tasks, each on its chunk before it writes (module docstring):
+    unlike the serial run, bad input is found after the earlier events of this folder were
+    removed, but it still fails naming file, event and field, with no ``dataset.json``."""
     from acts_gnn.detector import load_generic_detector
 
     if events is not None and events < 1:
@@ -97,8 +107,9 @@ def prepare_parallel(
     resuming = state.folder.is_dir()
     replaced = [] if resuming else check_output_folder(output_dir, input_dir, overwrite)
     detector = load_generic_detector()
-    files.validate(event_ids, detector.surfaces().geometry_ids)  # before any task starts
     if not resuming:
+        # dataset.json first: from here on the folder is incomplete until the merge below.
+        # Each task validates its own chunk before writing (prepare(chunk=...)).
         remove_events(output_dir, replaced)
     results = run_chunks(
         partial(_prepare_chunk, input_dir, output_dir, seed, events, extra),

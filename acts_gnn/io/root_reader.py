@@ -5,14 +5,19 @@ through: it opens and checks both files up front (missing file, tree, branch, wr
 layout, truncated baskets, run metadata of the two files disagreeing, an event id twice,
 event ids that do not overlap: an :class:`~acts_gnn.errors.InputDataError` naming the file,
 event and field) and gives per-event numpy columns, each event checked for NaN values and for
-hits and particles that do not belong together (:func:`acts_gnn.io.sim_checks.check_event`).
+hits and particles that do not belong together (:func:`acts_gnn.io.sim_checks.check_event`),
+once: :meth:`SimulationFiles.validate` checks events up front reading only the branches the
+checks need, and those events are not checked again when read.
 :func:`make_root_reader` wraps it as an ``acts.examples.IReader`` that puts
-``SimParticleContainer`` / ``SimHitContainer`` on the whiteboard.
+``SimParticleContainer`` / ``SimHitContainer`` on the whiteboard, built from whole columns
+(:func:`columns_to_sim_hits`: no Python loop body per hit; one barcode and geometry-id object
+per distinct value).
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +36,23 @@ from acts_gnn.io.schemas import (
     REQUIRED_PARTICLE_BRANCHES,
     decode_geometry_id,
 )
-from acts_gnn.io.sim_checks import check_event
+from acts_gnn.io.sim_checks import BARCODE_FIELDS, check_event
 
 #: Hit columns that must be finite in every event.
 FINITE_HIT_FIELDS = ("tx", "ty", "tz")
 FINITE_PARTICLE_FIELDS = ("vx", "vy", "vz", "px", "py", "pz")
+
+#: The branches :meth:`SimulationFiles.validate` reads: what the finite, module and
+#: :func:`~acts_gnn.io.sim_checks.check_event` checks look at (where present), not the rest.
+CHECKED_HIT_BRANCHES = (
+    "geometry_id",
+    *(f"barcode_{c}" for c in BARCODE_FIELDS),
+    *FINITE_HIT_FIELDS,
+    "tpx",
+    "tpy",
+    "tpz",
+)
+CHECKED_PARTICLE_BRANCHES = (*BARCODE_FIELDS, *FINITE_PARTICLE_FIELDS, "number_of_hits")
 
 #: The key of the per-event column :meth:`SimulationFiles.hits` adds: each row's entry number
 #: in the hits tree (for messages; the rows themselves come in ACTS's container order).
@@ -214,6 +231,7 @@ class SimulationFiles:
             )
         self.event_ids = sorted(set(self._particle_entry) | set(self._hit_range))
         self._last_hits: tuple[int, dict[str, npt.NDArray]] | None = None
+        self._validated: set[int] = set()
         hit_present = set(self.hit_tree.keys())
         particle_present = set(self.particle_tree.keys())
         self.hit_branches = [b for b in HIT_BRANCHES if b in hit_present]
@@ -257,11 +275,29 @@ class SimulationFiles:
         """
         if self._last_hits is not None and self._last_hits[0] == event_id:
             return self._last_hits[1]
+        arrays, entry = self._read_hits(event_id, self.hit_branches)
+        time = arrays["tt"] if "tt" in arrays else np.zeros(len(entry), np.float32)
+        gid = arrays["geometry_id"]
+        step = gid[1:] != gid[:-1]
+        if not (np.all(gid[1:] >= gid[:-1]) and np.all(step | (time[1:] >= time[:-1]))):
+            # not yet in container order (our writer's files are: nothing to reorder)
+            order = np.lexsort((entry, time, gid))
+            arrays = {name: values[order] for name, values in arrays.items()}
+            entry = entry[order]
+        arrays[ENTRY_COLUMN] = entry
+        self._last_hits = (event_id, arrays)
+        return arrays
+
+    def _read_hits(
+        self, event_id: int, branches: list[str]
+    ) -> tuple[dict[str, npt.NDArray], npt.NDArray[np.int64]]:
+        """``branches`` of one event's hits in file order, positions checked finite, and
+        each row's entry number in the hits tree."""
         start, stop = self._hit_range.get(event_id, (0, 0))
         arrays = _read_arrays(
             self.hit_tree,
             self.hits_file,
-            self.hit_branches,
+            branches,
             event=event_id,
             entry_start=start,
             entry_stop=stop,
@@ -276,23 +312,20 @@ class SimulationFiles:
                     event=event_id,
                     field=name,
                 )
-        entry = np.arange(start, stop, dtype=np.int64)
-        time = arrays["tt"] if "tt" in arrays else np.zeros(len(entry), np.float32)
-        order = np.lexsort((entry, time, arrays["geometry_id"]))
-        arrays = {name: values[order] for name, values in arrays.items()}
-        arrays[ENTRY_COLUMN] = entry[order]
-        self._last_hits = (event_id, arrays)
-        return arrays
+        return arrays, np.arange(start, stop, dtype=np.int64)
 
     def particles(self, event_id: int) -> dict[str, npt.NDArray]:
         """Particle columns of one event (empty arrays if it has none); NaN kinematics raise."""
+        return self._read_particles(event_id, self.particle_branches)
+
+    def _read_particles(self, event_id: int, branches: list[str]) -> dict[str, npt.NDArray]:
         entry = self._particle_entry.get(event_id)
         if entry is None:
-            return {b: np.zeros(0, dtype=PARTICLE_BRANCHES[b]) for b in self.particle_branches}
+            return {b: np.zeros(0, dtype=PARTICLE_BRANCHES[b]) for b in branches}
         arrays = _read_arrays(
             self.particle_tree,
             self.particles_file,
-            self.particle_branches,
+            branches,
             event=event_id,
             entry_start=entry,
             entry_stop=entry + 1,
@@ -318,44 +351,73 @@ class SimulationFiles:
         known = np.sort(np.asarray(module_ids, dtype=np.uint64))
         for event_id in events:
             hits = self.hits(event_id)  # cached: checking then reading costs one read
-            gid = hits["geometry_id"].astype(np.uint64)
-            if len(gid) == 0:
-                continue
-            pos = np.minimum(np.searchsorted(known, gid), len(known) - 1)
-            bad = (known[pos] != gid) & (decode_geometry_id(gid, "sensitive") > 0)
-            if np.any(bad):
-                k = int(np.argmax(bad))
-                fields = "|".join(
-                    f"{name}={int(decode_geometry_id(gid[k : k + 1], name)[0])}"
-                    for name in ("volume", "layer", "sensitive")
-                )
-                raise InputDataError(
-                    f"{int(bad.sum())} hit(s) on modules this detector does not have (hits.root "
-                    f"of another geometry?), first at hit entry {int(hits[ENTRY_COLUMN][k])}: "
-                    f"geometry id {int(gid[k])} ({fields})",
-                    file=self.hits_file,
-                    event=event_id,
-                    field="geometry_id",
-                )
+            self._check_modules(known, event_id, hits["geometry_id"], hits[ENTRY_COLUMN])
+
+    def _check_modules(
+        self,
+        known: npt.NDArray[np.uint64],
+        event_id: int,
+        geometry_id: npt.NDArray,
+        entry: npt.NDArray[np.int64],
+    ) -> None:
+        """:meth:`check_modules` of one event's geometry ids, ``known`` sorted; each distinct
+        module is looked up once (an event has ~10 hits per module)."""
+        gid = np.asarray(geometry_id).astype(np.uint64)
+        if len(gid) == 0:
+            return
+        modules, inverse = np.unique(gid, return_inverse=True)
+        pos = np.minimum(np.searchsorted(known, modules), len(known) - 1)
+        unknown = (known[pos] != modules) & (decode_geometry_id(modules, "sensitive") > 0)
+        if not np.any(unknown):
+            return
+        bad = unknown[inverse.reshape(-1)]
+        k = int(np.argmax(bad))
+        fields = "|".join(
+            f"{name}={int(decode_geometry_id(gid[k : k + 1], name)[0])}"
+            for name in ("volume", "layer", "sensitive")
+        )
+        raise InputDataError(
+            f"{int(bad.sum())} hit(s) on modules this detector does not have (hits.root "
+            f"of another geometry?), first at hit entry {int(entry[k])}: "
+            f"geometry id {int(gid[k])} ({fields})",
+            file=self.hits_file,
+            event=event_id,
+            field="geometry_id",
+        )
 
     def validate(self, events: list[int], module_ids: npt.NDArray[np.uint64] | None = None) -> None:
         """Check ``events`` as :meth:`event` does (and their modules against ``module_ids``,
         :meth:`check_modules`) before any work, so bad input fails at once and outside a
-        Sequencer. Each event's hits stay cached only until the next is read."""
+        Sequencer: each an :class:`~acts_gnn.errors.InputDataError` naming file, event and
+        field. Reads only the branches the checks look at (:data:`CHECKED_HIT_BRANCHES`,
+        :data:`CHECKED_PARTICLE_BRANCHES`), in file order, and caches nothing; a validated
+        event is not checked again by :meth:`event` (:meth:`is_validated`)."""
+        hit_branches = [b for b in self.hit_branches if b in CHECKED_HIT_BRANCHES]
+        particle_branches = [b for b in self.particle_branches if b in CHECKED_PARTICLE_BRANCHES]
+        known = None if module_ids is None else np.sort(np.asarray(module_ids, dtype=np.uint64))
         for event_id in events:
-            self.event(event_id)
-            if module_ids is not None:
-                self.check_modules(module_ids, [event_id])
+            hits, entry = self._read_hits(event_id, hit_branches)
+            particles = self._read_particles(event_id, particle_branches)
+            if self.has_particles(event_id):
+                check_event(event_id, particles, hits, self.particles_file)
+            if known is not None:
+                self._check_modules(known, event_id, hits["geometry_id"], entry)
+            self._validated.add(event_id)
+
+    def is_validated(self, event_id: int) -> bool:
+        """Whether :meth:`validate` has checked the event (its hits and particles agree)."""
+        return event_id in self._validated
 
     def has_particles(self, event_id: int) -> bool:
         """Whether ``particles.root`` has an entry for the event."""
         return event_id in self._particle_entry
 
     def event(self, event_id: int) -> tuple[dict[str, npt.NDArray], dict[str, npt.NDArray]]:
-        """(particles, hits) of one event, checked to belong together (:func:`~acts_gnn.io.sim_checks.check_event`)."""
+        """(particles, hits) of one event, checked to belong together (:func:`~acts_gnn.io.sim_checks.check_event`;
+        once: not again for an event :meth:`validate` has checked)."""
         particles = self.particles(event_id)
         hits = self.hits(event_id)
-        if self.has_particles(event_id):
+        if self.has_particles(event_id) and not self.is_validated(event_id):
             check_event(event_id, particles, hits, self.particles_file)
         return particles, hits
 
@@ -365,68 +427,76 @@ def _id_range(ids: dict[int, Any]) -> str:
     return f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else str(keys[0])
 
 
+def sim_barcodes(columns: list[npt.NDArray]) -> list[Any]:
+    """One ``acts.examples.SimBarcode`` per row of the five barcode component columns (the
+    order of :data:`~acts_gnn.io.sim_checks.BARCODE_FIELDS`); rows with equal components
+    share one object (the hits of one particle), so each distinct barcode is built once."""
+    import acts.examples
+
+    n = len(columns[0])
+    if n == 0:
+        return []
+    order = np.lexsort(columns[::-1])
+    ordered = [np.asarray(c)[order] for c in columns]
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for c in ordered:
+        new[1:] |= c[1:] != c[:-1]
+    group = np.empty(n, dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    objects = []
+    for vp, vs, pa, ge, sp in zip(*(c[new].tolist() for c in ordered)):
+        barcode = acts.examples.SimBarcode()
+        barcode.vertexPrimary = vp
+        barcode.vertexSecondary = vs
+        barcode.particle = pa
+        barcode.generation = ge
+        barcode.subParticle = sp
+        objects.append(barcode)
+    return list(map(objects.__getitem__, group.tolist()))
+
+
 def columns_to_sim_hits(hits: dict[str, npt.NDArray]) -> Any:
-    """Hit columns (ROOT schema, mm/GeV) -> ``acts.examples.SimHitContainer``."""
+    """Hit columns (ROOT schema, mm/GeV) -> ``acts.examples.SimHitContainer``, in row order.
+
+    The arithmetic (units, momentum after = before + delta, in float64) is done on whole
+    columns; what is left per hit is building its ACTS objects (three ``Vector4`` and the
+    ``SimHit``, ~2 us a hit), through ``map`` rather than a Python loop body. Barcodes and
+    geometry ids are built once per distinct value.
+    """
     import acts
     import acts.examples
 
     u = acts.UnitConstants
-    container = acts.examples.SimHitContainer()
-    names = (
-        "geometry_id",
-        "barcode_vertex_primary",
-        "barcode_vertex_secondary",
-        "barcode_particle",
-        "barcode_generation",
-        "barcode_sub_particle",
-        "tx",
-        "ty",
-        "tz",
-        "tt",
-        "tpx",
-        "tpy",
-        "tpz",
-        "te",
-        "deltapx",
-        "deltapy",
-        "deltapz",
-        "deltae",
-        "index",
-    )
-    cols = [
-        (hits[n] if n in hits else np.zeros(len(hits["geometry_id"]), np.float32)).tolist()
-        for n in names
-    ]
+    n = len(hits["geometry_id"])
+    zeros = np.zeros(n, np.float64)
+
+    def column(name: str, unit: float = 1.0, delta: str | None = None) -> list[float]:
+        values = np.asarray(hits[name], np.float64) if name in hits else zeros
+        if delta is not None and delta in hits:
+            values = values + np.asarray(hits[delta], np.float64)
+        return (values * unit).tolist()
+
+    position = [column(c, u.mm) for c in ("tx", "ty", "tz", "tt")]
+    before = [column(c, u.GeV) for c in ("tpx", "tpy", "tpz", "te")]
+    after = [column(c, u.GeV, "delta" + c[1:]) for c in ("tpx", "tpy", "tpz", "te")]
+    barcodes = sim_barcodes([hits[f"barcode_{c}"] for c in BARCODE_FIELDS])
+    modules, inverse = np.unique(np.asarray(hits["geometry_id"]), return_inverse=True)
+    module_objects = list(map(acts.GeometryIdentifier, modules.tolist()))
+    geometry_ids = list(map(module_objects.__getitem__, inverse.reshape(-1).tolist()))
+    index = np.asarray(hits["index"]).tolist() if "index" in hits else [0] * n
     vector = acts.Vector4
-    hit_type = acts.examples.SimHit
-    mm, gev = u.mm, u.GeV
-    # Many hits share a particle or a module: build each barcode / geometry id object once.
-    barcodes: dict[tuple[int, ...], Any] = {}
-    geometry_ids: dict[int, Any] = {}
-    for gid, vp, vs, pa, ge, sp, x, y, z, t, px, py, pz, e, dx, dy, dz, de, idx in zip(*cols):
-        key = (vp, vs, pa, ge, sp)
-        barcode = barcodes.get(key)
-        if barcode is None:
-            barcode = acts.examples.SimBarcode()
-            barcode.vertexPrimary = vp
-            barcode.vertexSecondary = vs
-            barcode.particle = pa
-            barcode.generation = ge
-            barcode.subParticle = sp
-            barcodes[key] = barcode
-        geometry_id = geometry_ids.get(gid)
-        if geometry_id is None:
-            geometry_id = geometry_ids[gid] = acts.GeometryIdentifier(gid)
-        container.insert(
-            hit_type(
-                geometry_id,
-                barcode,
-                vector(x * mm, y * mm, z * mm, t * mm),
-                vector(px * gev, py * gev, pz * gev, e * gev),
-                vector((px + dx) * gev, (py + dy) * gev, (pz + dz) * gev, (e + de) * gev),
-                idx,
-            )
-        )
+    sim_hits = map(
+        acts.examples.SimHit,
+        geometry_ids,
+        barcodes,
+        map(vector, *position),
+        map(vector, *before),
+        map(vector, *after),
+        index,
+    )
+    container = acts.examples.SimHitContainer()
+    deque(map(container.insert, sim_hits), maxlen=0)  # insert each, keep nothing
     return container
 
 
@@ -438,40 +508,31 @@ def root_particles_to_sim_particles(particles: dict[str, npt.NDArray]) -> Any:
     u = acts.UnitConstants
     container = acts.examples.SimParticleContainer()
     n = len(particles["particle_type"])
+    if n == 0:
+        return container
     p = np.stack([particles["px"], particles["py"], particles["pz"]], axis=1).astype(np.float64)
     p_abs = np.linalg.norm(p, axis=1)
-    direction = p / np.where(p_abs > 0, p_abs, 1.0)[:, None]
+    direction = (p / np.where(p_abs > 0, p_abs, 1.0)[:, None]).T
     zeros = np.zeros(n)
-    columns = [
-        np.asarray(particles.get(name, zeros)).tolist()
-        for name in (
-            "vertex_primary",
-            "vertex_secondary",
-            "particle",
-            "generation",
-            "sub_particle",
-            "particle_type",
-            "q",
-            "m",
-            "vx",
-            "vy",
-            "vz",
-            "vt",
-        )
+
+    def column(name: str, unit: float = 1.0) -> list[float]:
+        return (np.asarray(particles.get(name, zeros), np.float64) * unit).tolist()
+
+    pdg_types: dict[int, Any] = {}
+    pdg = [
+        pdg_types[k] if k in pdg_types else pdg_types.setdefault(k, acts.PdgParticle(k))
+        for k in np.asarray(particles["particle_type"]).tolist()
     ]
+    barcodes = sim_barcodes([particles[c] for c in BARCODE_FIELDS])
+    created = map(acts.examples.SimParticle, barcodes, pdg, column("q", u.e), column("m", u.GeV))
+    positions = map(acts.Vector4, *(column(c, u.mm) for c in ("vx", "vy", "vz", "vt")))
+    directions = map(acts.Vector3, *direction.tolist())
+    momenta = (p_abs * u.GeV).tolist()
     has_hits = "number_of_hits" in particles
     hits = np.asarray(particles["number_of_hits"]).tolist() if has_hits else [0] * n
-    rows = zip(*columns, direction.tolist(), (p_abs * u.GeV).tolist(), hits)
-    for vp, vs, pa, ge, sp, pdg, q, m, vx, vy, vz, vt, d, p_gev, n_hits in rows:
-        barcode = acts.examples.SimBarcode()
-        barcode.vertexPrimary = vp
-        barcode.vertexSecondary = vs
-        barcode.particle = pa
-        barcode.generation = ge
-        barcode.subParticle = sp
-        particle = acts.examples.SimParticle(barcode, acts.PdgParticle(pdg), q * u.e, m * u.GeV)
-        particle.fourPosition = acts.Vector4(vx * u.mm, vy * u.mm, vz * u.mm, vt * u.mm)
-        particle.direction = acts.Vector3(*d)
+    for particle, position, d, p_gev, n_hits in zip(created, positions, directions, momenta, hits):
+        particle.fourPosition = position
+        particle.direction = d
         particle.absoluteMomentum = p_gev
         if has_hits:
             particle.numberOfHits = n_hits
@@ -482,15 +543,18 @@ def root_particles_to_sim_particles(particles: dict[str, npt.NDArray]) -> Any:
 def make_root_reader(
     files: SimulationFiles,
     level: Any,
-    output_particles: str = "particles",
+    output_particles: str | None = "particles",
     output_sim_hits: str = "simhits",
 ) -> Any:
     """An ``acts.examples.IReader`` serving ``files`` event by event to a Sequencer.
 
     Sequencer event number ``k`` is event ``files.event_ids[k]`` (so ``skip`` and ``events``
     of the Sequencer count events present); each event is checked by
-    :meth:`SimulationFiles.event`. ACTS derives per-event random streams (digitization
-    smearing) from the event number, i.e. from an event's position in the files.
+    :meth:`SimulationFiles.event` (once: not again after :meth:`SimulationFiles.validate`).
+    ``output_particles`` None: no ``SimParticleContainer`` (for a Sequencer whose algorithms
+    read only the sim hits, as digitization does; an event :meth:`SimulationFiles.validate`
+    has checked is then read without its particles). ACTS derives per-event random streams
+    (digitization smearing) from the event number, i.e. from an event's position in the files.
     """
     import acts.examples
 
@@ -499,12 +563,16 @@ def make_root_reader(
     class RootSimulationReader(acts.examples.IReader):
         def __init__(self) -> None:
             super().__init__("ActsGnnRootSimulationReader", level)
-            self.particle_handle = data_handle(
-                self,
-                "write",
-                acts.examples.SimParticleContainer,
-                "OutputParticles",
-                output_particles,
+            self.particle_handle = (
+                None
+                if output_particles is None
+                else data_handle(
+                    self,
+                    "write",
+                    acts.examples.SimParticleContainer,
+                    "OutputParticles",
+                    output_particles,
+                )
             )
             self.hit_handle = data_handle(
                 self, "write", acts.examples.SimHitContainer, "OutputSimHits", output_sim_hits
@@ -515,8 +583,13 @@ def make_root_reader(
             return (0, len(files.event_ids))
 
         def read(self, context: Any) -> Any:
-            particles, hits = files.event(files.event_ids[context.eventNumber])
-            self.particle_handle(context, root_particles_to_sim_particles(particles))
+            event_id = files.event_ids[context.eventNumber]
+            if self.particle_handle is None and files.is_validated(event_id):
+                hits = files.hits(event_id)
+            else:
+                particles, hits = files.event(event_id)
+                if self.particle_handle is not None:
+                    self.particle_handle(context, root_particles_to_sim_particles(particles))
             self.hit_handle(context, columns_to_sim_hits(hits))
             return acts.examples.ProcessCode.SUCCESS
 

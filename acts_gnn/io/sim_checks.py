@@ -19,6 +19,10 @@ from acts_gnn.errors import InputDataError
 from acts_gnn.io.acts_edm import particle_rows
 from acts_gnn.io.schemas import barcode_hash
 
+#: Barcode components, in the order of :func:`acts_gnn.io.schemas.barcode_hash`; the hit
+#: branches are ``barcode_<component>``.
+BARCODE_FIELDS = ("vertex_primary", "vertex_secondary", "particle", "generation", "sub_particle")
+
 #: Largest fraction of an event's hits whose barcode may be absent from that event's particles
 #: (a particle file of generated particles lacks the secondaries; one of another run lacks
 #: about half the barcodes). Above it the two files do not belong together.
@@ -50,7 +54,7 @@ def check_event(
     n_hits = len(hits["geometry_id"])
     if n_hits == 0:
         return
-    fields = ("vertex_primary", "vertex_secondary", "particle", "generation", "sub_particle")
+    fields = BARCODE_FIELDS
     particle_hash = barcode_hash(*(particles[c] for c in fields))
     hit_hash = barcode_hash(*(hits[f"barcode_{c}"] for c in fields))
     rows = particle_rows(particle_hash, hit_hash)
