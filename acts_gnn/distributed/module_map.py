@@ -27,6 +27,9 @@ from acts_gnn.graph.truth import TruthSelection
 #: (prepared folder, event id) of every event of the build, in the serial run's order.
 EventRef = tuple[str, int]
 
+#: What a task returns: its builder's rows and the metadata of its events' map.
+ChunkRows = tuple[TripletRows, dict[str, Any]]
+
 
 def _build_chunk(
     refs: list[EventRef],
@@ -53,10 +56,6 @@ def _build_chunk(
         events, selection, symmetry, mirror_z, rotate_phi, ticker
     )
     return builder.rows(), metadata
-
-
-#: What a task returns: its builder's rows and the metadata of its events' map.
-ChunkRows = tuple[TripletRows, dict[str, Any]]
 
 
 def merge_chunk_rows(a: ChunkRows, b: ChunkRows) -> ChunkRows:
