@@ -63,7 +63,9 @@ def _open_tree(path: Path, tree_name: str) -> tuple[Any, Any]:
     if not path.is_file():
         raise InputDataError("file does not exist", file=path)
     try:
-        handle = uproot.open(path)
+        # no array cache: every event's branches are read once (uproot's default 100 MB
+        # cache only grew the peak memory of a long run: docs/results.md, "Peak memory")
+        handle = uproot.open(path, array_cache=None)
     except Exception as err:  # uproot raises several types for non-ROOT input
         raise InputDataError(f"not a readable ROOT file: {err}", file=path) from err
     if tree_name not in handle:

@@ -30,6 +30,7 @@ from acts_gnn.chain.upstream import node_feature_names
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.io.whiteboard import event_from_whiteboard
+from acts_gnn.sequencer.memory import reusable_heap
 
 try:  # the Sequencer base class; the module imports without ACTS for documentation tools
     import acts
@@ -253,7 +254,8 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
             t1 = time.perf_counter()
             truth = self._truth_graph(context, positions, geometry_ids, measurements)
             self.truth_seconds.append(time.perf_counter() - t1)
-        result = self.pipeline(positions, module_ids, measurements, truth)
+        with reusable_heap():  # torch's tensors reused, all freed memory returned after
+            result = self.pipeline(positions, module_ids, measurements, truth)
         protos = acts.examples.ProtoTrackContainer()
         for candidate in result.candidates:
             protos.append(acts.examples.ProtoTrack(candidate.tolist()))

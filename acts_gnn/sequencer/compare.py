@@ -60,6 +60,7 @@ from acts_gnn.sequencer.compare_summary import (  # NO_PT_CUT, non_empty_events 
     record_run,
 )
 from acts_gnn.sequencer.compare_times import split_cut_times, stage_times  # re-exported
+from acts_gnn.sequencer.memory import small_heap
 from acts_gnn.sequencer.reconstruction import ForwardTrackSelection, ParticleSelectionSettings
 
 log = logging.getLogger(__name__)
@@ -292,7 +293,15 @@ def run_chains(config: CompareConfig, progress: Any = True) -> tuple[ChainRun, A
     """Run both chains' Sequencer over ``config``'s events: the run's record
     (:class:`~acts_gnn.sequencer.compare_summary.ChainRun`) and the vertexing hook (None
     without ``config.vertexing``). ``progress``: show a bar (bool), or an object whose
-    ``update(1)`` is called after each event (a Dask task's ticker)."""
+    ``update(1)`` is called after each event (a Dask task's ticker). Runs with
+    :func:`~acts_gnn.sequencer.memory.small_heap`: freed event data goes back to the
+    system (docs/results.md, "Peak memory of compare")."""
+    with small_heap():
+        return _run_chains(config, progress)
+
+
+def _run_chains(config: CompareConfig, progress: Any) -> tuple[ChainRun, Any]:
+    """:func:`run_chains` itself."""
     from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, load_generic_detector
     from acts_gnn.io.root_reader import SimulationFiles
     from acts_gnn.metrics.tracks import ParticleSelection
@@ -350,13 +359,14 @@ def run_chains(config: CompareConfig, progress: Any = True) -> tuple[ChainRun, A
         fit=True,
         truthMetrics=config.truth_metrics,
         extraEdgeCuts=config.gnn_cuts,
+        mergeFits=False,  # selected from each fit, only the selected copied
     ).gnnAlgorithm
     gnn_labels = tuple(label for label, _ in config.gnn_chains())
     collections = {}
     for label in gnn_labels:  # every edge cut: the same selection of its fitted tracks
         collections[label] = addTrackQualitySelection(
             s,
-            f"{label}_tracks",
+            gnn.fitted_tracks[label],
             f"{label}_selected_tracks",
             config.ckf,
             level,

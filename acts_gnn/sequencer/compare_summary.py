@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import resource
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from acts_gnn.errors import InputDataError
 from acts_gnn.metrics.resolutions import ResolutionCollector
 from acts_gnn.metrics.tracks import TrackMetrics
 from acts_gnn.sequencer.compare_times import split_cut_times, stage_times
+from acts_gnn.sequencer.memory import peak_rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def record_run(
     return ChainRun(
         events=events,
         wall_seconds=wall_seconds,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=peak_rss_mb(),
         collections=dict(collections),
         gnn_labels=labels[0],
         ckf_labels=labels[1],

@@ -185,9 +185,12 @@ def addCutFits(
     inputSpacePoints: str,
     minTransverseDistance: float,
     level: Any,
+    merge: bool = True,
 ) -> dict[str, CandidateAccounting]:
     """Per extra cut ``label``: a :class:`CutMarker`, then start parameters and the Kalman fit
-    of ``{label}_prototracks`` -> ``{label}_tracks``; returns each cut's accounting."""
+    of ``{label}_prototracks`` -> ``{label}_tracks`` (``merge=False``: the two fits apart,
+    :func:`~acts_gnn.sequencer.fitting.fitted_track_collections`); returns each cut's
+    accounting."""
     out = {}
     for label in labels:
         s.addAlgorithm(CutMarker(label, level))
@@ -200,6 +203,7 @@ def addCutFits(
             True,
             label,
             level,
+            merge=merge,
         )
     return out
 

@@ -25,8 +25,9 @@ Units: ACTS units (``acts.UnitConstants``: mm, GeV, T) throughout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from acts_gnn.detector.generic import SOLENOID_FIELD_TESLA, Detector
 from acts_gnn.graph.truth import TruthSelection
 from acts_gnn.sequencer.algorithm import TrackFindingAlgorithmGnn
 from acts_gnn.sequencer.ckf import CkfSettings, ckf_preset
-from acts_gnn.sequencer.fitting import addCandidateFit
+from acts_gnn.sequencer.fitting import addCandidateFit, fitted_track_collections
 from acts_gnn.sequencer.gnn_cuts import (
     CutProtoTracks,
     MultiCutTrackBuilding,
@@ -131,6 +132,7 @@ def addGnn(
     truthMetrics: bool = False,
     parameterSpacePointDistance: float = 10 * u.mm,
     extraEdgeCuts: Sequence[float] = (),
+    mergeFits: bool = True,
 ) -> acts.examples.Sequencer:
     """GNN track finding, as upstream ACTS's ``addGnn``, and optionally our fitting chain.
 
@@ -166,7 +168,11 @@ def addGnn(
     ``{label}_prototracks`` and, with ``fit``, ``{label}_tracks`` per cut
     (``label = cut_label(cut)``, e.g. ``gnn_cut0p8``); ``s.gnnAlgorithm.edge_cuts`` maps
     ``gnn`` and each label to its cut, ``.cut_candidates`` times the builders,
-    ``.cut_parameter_accounting`` holds each cut's accounting.
+    ``.cut_parameter_accounting`` holds each cut's accounting. ``mergeFits=False`` (with
+    ``fit``): each track set's main and fallback fits stay apart, without
+    ``{label}_tracks`` (saves a copy of every track state); ``s.gnnAlgorithm.fitted_tracks``
+    maps ``gnn`` and each label to the collections of its fitted tracks, in order, for
+    :func:`addTrackQualitySelection`.
     """
     level = _level(s, logLevel)
     if outputDirRoot is not None and not matchTracks:
@@ -276,12 +282,18 @@ def addGnn(
             fit,
             "gnn",
             level,
+            merge=mergeFits,
         )
     if extra and fit:
         assert detector is not None
         algorithm.cut_parameter_accounting = addCutFits(
-            s, detector, labels, inputSpacePoints, parameterSpacePointDistance, level
+            s, detector, labels, inputSpacePoints, parameterSpacePointDistance, level, mergeFits
         )
+    if fit:
+        algorithm.fitted_tracks = {
+            label: fitted_track_collections(label, parameterSpacePointDistance, mergeFits)
+            for label in ["gnn", *labels]
+        }
     if ckfFromGnn:
         assert detector is not None
         _add_ckf(s, detector, "gnn_parameters", "gnn_seeds", "gnn_ckf_tracks", level)
@@ -372,32 +384,65 @@ def addCkfReference(
     )
     if not selection.is_file():
         raise FileNotFoundError(f"CKF seeding geometry selection {selection} does not exist")
-    addSeeding(
-        s,
-        detector.tracking_geometry,
-        detector.field,
-        geoSelectionConfigFile=selection,
-        seedingAlgorithm=SeedingAlgorithm.GridTriplet,
-        seedFinderConfigArg=SeedFinderConfigArg(
-            r=(None, c.max_seed_r),
-            deltaR=c.delta_r,
-            collisionRegion=c.collision_region,
-            z=c.z_range,
-            maxSeedsPerSpM=c.max_seeds_per_middle,
-            sigmaScattering=c.sigma_scattering,
-            radLengthPerSeed=c.rad_length_per_seed,
-            minPt=c.min_pt,
-            impactMax=c.impact_max,
-        ),
-        seedFinderOptionsArg=SeedFinderOptionsArg(bFieldInZ=SOLENOID_FIELD_TESLA * u.T),
-        **c.start_covariance(),
-        selectedParticles=selectedParticles,
-        logLevel=level,
-        prefix=prefix,
-    )
+    with _without_seed_tracks(s, prefix):
+        addSeeding(
+            s,
+            detector.tracking_geometry,
+            detector.field,
+            geoSelectionConfigFile=selection,
+            seedingAlgorithm=SeedingAlgorithm.GridTriplet,
+            seedFinderConfigArg=SeedFinderConfigArg(
+                r=(None, c.max_seed_r),
+                deltaR=c.delta_r,
+                collisionRegion=c.collision_region,
+                z=c.z_range,
+                maxSeedsPerSpM=c.max_seeds_per_middle,
+                sigmaScattering=c.sigma_scattering,
+                radLengthPerSeed=c.rad_length_per_seed,
+                minPt=c.min_pt,
+                impactMax=c.impact_max,
+            ),
+            seedFinderOptionsArg=SeedFinderOptionsArg(bFieldInZ=SOLENOID_FIELD_TESLA * u.T),
+            **c.start_covariance(),
+            selectedParticles=selectedParticles,
+            logLevel=level,
+            prefix=prefix,
+        )
     raw = f"{prefix}ckf_raw_tracks"
     _add_ckf(s, detector, f"{prefix}estimatedparameters", f"{prefix}estimatedseeds", raw, level, c)
     return addAmbiguityResolution(s, raw, outputTracks, c, level)
+
+
+@contextlib.contextmanager
+def _without_seed_tracks(s: acts.examples.Sequencer, prefix: str) -> Iterator[None]:
+    """While in the block, ``s.addAlgorithm`` leaves out what ACTS's ``addSeeding`` adds for
+    its seeding-performance writers only: ``SeedsToTracks`` (``{prefix}seed-tracks``) and the
+    ``TrackTruthMatcher`` of those tracks. Nothing here reads them (we add no seeding
+    writer); they held ~30 MB per event and CKF preset at pile-up 200 (docs/results.md,
+    "Peak memory of compare")."""
+    seed_tracks = f"{prefix}seed-tracks"
+    add = s.addAlgorithm
+
+    def unused(algorithm: Any) -> bool:
+        if isinstance(algorithm, acts.examples.SeedsToTracks):
+            return bool(algorithm.config.outputTracks == seed_tracks)
+        if isinstance(algorithm, acts.examples.TrackTruthMatcher):
+            return bool(algorithm.config.inputTracks == seed_tracks)
+        return False
+
+    def filtered(algorithm: Any) -> None:
+        if not unused(algorithm):
+            add(algorithm)
+
+    own = "addAlgorithm" in getattr(s, "__dict__", {})  # a caller's own wrapper, kept
+    s.addAlgorithm = filtered
+    try:
+        yield
+    finally:
+        if own:
+            s.addAlgorithm = add
+        else:
+            del s.addAlgorithm  # the class's method again
 
 
 def addAmbiguityResolution(
@@ -440,7 +485,7 @@ class ForwardTrackSelection:
 
 def addTrackQualitySelection(
     s: acts.examples.Sequencer,
-    inputTracks: str,
+    inputTracks: str | Sequence[str],
     outputTracks: str,
     settings: CkfSettings | None = None,
     logLevel: Any = None,
@@ -451,31 +496,46 @@ def addTrackQualitySelection(
     the fitted GNN tracks, so both chains are scored on the same footing; with ``forward``
     (:class:`ForwardTrackSelection`), tracks at |eta| >= ``forward.abs_eta`` need its
     measurements too (ACTS's ``TrackSelectorAlgorithm`` on each side, joined; the tracks at
-    lower |eta| first)."""
+    lower |eta| first). ``inputTracks``: one collection, or several read as one, in order
+    (e.g. a main and a fallback fit, ``addGnn(mergeFits=False)``): each is selected on its
+    own (a selection shares its input's track states) and only the selected tracks are
+    copied into ``outputTracks``, in the order a selection of the joined collections would
+    give."""
     c = settings or CkfSettings()
     level = _level(s, logLevel)
+    inputs = [inputTracks] if isinstance(inputTracks, str) else list(inputTracks)
+    if not inputs:
+        raise ValueError(f"{outputTracks}: no input track collection to select from")
 
-    def select(name: str, config: Any) -> str:
-        s.addAlgorithm(
-            acts.examples.TrackSelectorAlgorithm(
-                level=level, inputTracks=inputTracks, outputTracks=name, selectorConfig=config
+    def select(name: str, config: Any) -> list[str]:
+        """``config`` on every input -> the selected collections (``name`` for one input)."""
+        names = [name] if len(inputs) == 1 else [f"{name}_{k}" for k in range(len(inputs))]
+        for source, target in zip(inputs, names, strict=True):
+            s.addAlgorithm(
+                acts.examples.TrackSelectorAlgorithm(
+                    level=level, inputTracks=source, outputTracks=target, selectorConfig=config
+                )
             )
-        )
-        return name
+        return names
 
-    if forward is None:
-        return select(outputTracks, c.track_selector())
-    edge = forward.abs_eta
-    if c.max_abs_eta is not None and c.max_abs_eta <= edge:
-        return select(outputTracks, c.track_selector())  # nothing beyond the edge is kept
-    central = select(f"{outputTracks}_central", c.track_selector(absEtaMax=edge))
-    beyond = select(
-        f"{outputTracks}_forward",
-        c.track_selector(
-            absEtaMin=edge, minMeasurements=max(c.min_measurements, forward.min_measurements)
-        ),
-    )
-    s.addAlgorithm(TrackMerge([central, beyond], outputTracks, level, name="TrackSelectionMerge"))
+    if forward is None or (c.max_abs_eta is not None and c.max_abs_eta <= forward.abs_eta):
+        # no forward rule, or nothing beyond the edge is kept
+        parts = select(
+            outputTracks if len(inputs) == 1 else f"{outputTracks}_part", c.track_selector()
+        )
+        if len(parts) == 1:
+            return outputTracks
+    else:
+        edge = forward.abs_eta
+        central = select(f"{outputTracks}_central", c.track_selector(absEtaMax=edge))
+        beyond = select(
+            f"{outputTracks}_forward",
+            c.track_selector(
+                absEtaMin=edge, minMeasurements=max(c.min_measurements, forward.min_measurements)
+            ),
+        )
+        parts = [*central, *beyond]
+    s.addAlgorithm(TrackMerge(parts, outputTracks, level, name="TrackSelectionMerge"))
     return outputTracks
 
 

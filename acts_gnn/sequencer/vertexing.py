@@ -34,6 +34,7 @@ from acts_gnn.chain.vertexing import TrackSet, VertexFinder
 from acts_gnn.errors import InputDataError
 from acts_gnn.io.acts_edm import data_handle, particles_to_columns
 from acts_gnn.io.track_sets import TruthTrackSet, write_track_set
+from acts_gnn.sequencer.memory import reusable_heap
 
 try:  # the Sequencer base class; the module imports without ACTS for documentation tools
     import acts
@@ -164,7 +165,8 @@ class MlVertexingAlgorithm(_IAlgorithm):  # type: ignore[misc]
             tracks = tracks_from_container(container)
         except InputDataError as err:
             raise InputDataError(str(err), event=context.eventNumber, field="inputTracks") from err
-        vertices = self.finder(tracks)
+        with reusable_heap():  # the pair network's tensors reused (sequencer/memory.py)
+            vertices = self.finder(tracks)
         protos = acts.examples.ProtoTrackContainer()
         for v in range(len(vertices)):
             protos.append(acts.examples.ProtoTrack(vertices.tracks_of(v).tolist()))

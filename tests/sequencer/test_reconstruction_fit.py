@@ -29,7 +29,11 @@ def fitted(sim_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     from acts_gnn.io.acts_edm import data_handle
     from acts_gnn.metrics.tracks import ParticleSelection
     from acts_gnn.sequencer.ckf import CkfSettings
-    from acts_gnn.sequencer.fitting import addCandidateFit, addKalmanFit
+    from acts_gnn.sequencer.fitting import (
+        addCandidateFit,
+        addKalmanFit,
+        fitted_track_collections,
+    )
     from acts_gnn.sequencer.performance import TrackMetricsAlgorithm
     from acts_gnn.sequencer.reconstruction import (
         ForwardTrackSelection,
@@ -75,15 +79,27 @@ def fitted(sim_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     addTrackQualitySelection(
         s, "chain_tracks", "fwd", loose, level, forward=ForwardTrackSelection(2.0, 12)
     )
+    # at 250 mm some candidates need the fallback: the fits joined, and without the joined
+    # copy (each fit selected on its own, then joined)
+    far = addCandidateFit(s, detector, "truth_candidates", "sp", 250.0, prefix="far")
+    addCandidateFit(s, detector, "truth_candidates", "sp", 250.0, prefix="split", merge=False)
+    split = fitted_track_collections("split", 250.0, merge=False)
+    for name, source in (("all_far", "far_tracks"), ("all_split", split)):
+        addTrackQualitySelection(s, source, name, loose, level)
+    for name, source in (("fwd_far", "far_tracks"), ("fwd_split", split)):
+        addTrackQualitySelection(
+            s, source, name, loose, level, forward=ForwardTrackSelection(2.0, 12)
+        )
 
     class Columns(acts.examples.IAlgorithm):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__("Columns", level)
             self.handles = {
                 n: data_handle(self, "read", acts.examples.ConstTrackContainer, n, n)
-                for n in ("all", "fwd")
+                for n in ("all", "fwd", "all_far", "fwd_far", "all_split", "fwd_split")
             }
-            self.rows: dict[str, list[tuple[float, int]]] = {"all": [], "fwd": []}
+            self.rows: dict[str, list[tuple[float, int]]] = {n: [] for n in self.handles}
+            self.parameters: dict[str, list[list[float]]] = {n: [] for n in self.handles}
 
         def execute(self, context: Any) -> Any:
             for name, handle in self.handles.items():
@@ -91,6 +107,9 @@ def fitted(sim_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
                 theta = np.asarray(tracks.parameters).reshape(len(tracks), -1)[:, 3]
                 eta = -np.log(np.tan(theta / 2))
                 self.rows[name] += list(zip(eta.tolist(), np.asarray(tracks.nMeasurements)))
+                self.parameters[name] += (
+                    np.asarray(tracks.parameters).reshape(len(tracks), -1).tolist()
+                )
             return acts.examples.ProcessCode.SUCCESS
 
     columns = Columns()
@@ -121,7 +140,9 @@ def fitted(sim_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     s.run()
     return {
         "columns": columns.rows,
+        "parameters": columns.parameters,
         "accounting": accounting.summary(),
+        "far_accounting": far.summary(),
         **{label: ours.resolutions[label].summary(min_pt=1.0) for label in tracks},
     }
 
@@ -172,3 +193,25 @@ def test_forward_selection_needs_more_measurements_beyond_the_edge(
     assert sorted(kept) == sorted(expected)
     assert len(expected) < len(every)  # the sample has such tracks
     assert any(abs(eta) >= 2.0 for eta, _ in kept)  # and long ones beyond the edge too
+
+
+def test_selecting_each_fit_then_joining_gives_the_same_tracks(fitted: dict[str, Any]) -> None:
+    """``merge=False`` + a selection of both fits (what compare runs, without the copy of
+    every fitted track) gives the same tracks, parameters bit for bit, in the same order
+    as the selection of the joined fits, with and without the forward rule."""
+    for joined, split in (("all_far", "all_split"), ("fwd_far", "fwd_split")):
+        assert fitted["columns"][split] == fitted["columns"][joined]
+        assert fitted["parameters"][split] == fitted["parameters"][joined]
+    assert len(fitted["columns"]["fwd_far"]) > 50
+    assert fitted["far_accounting"]["recovered_by_fallback"] >= 5  # both fits hold tracks
+
+
+def test_fitted_track_collections() -> None:
+    from acts_gnn.sequencer.fitting import fitted_track_collections
+
+    assert fitted_track_collections("gnn", 10.0, merge=True) == ["gnn_tracks"]
+    assert fitted_track_collections("gnn", 0.0, merge=False) == ["gnn_tracks"]
+    assert fitted_track_collections("x", 10.0, merge=False) == [
+        "x_fitted_tracks",
+        "x_fallback_fitted_tracks",
+    ]
