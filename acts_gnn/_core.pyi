@@ -69,7 +69,7 @@ class TripletAccumulator:
     @property
     def samples(self) -> int: ...
     def result(
-        self,
+        self, ordered: bool = True
     ) -> tuple[
         npt.NDArray[np.uint64],
         npt.NDArray[np.float64],

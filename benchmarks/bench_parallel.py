@@ -5,7 +5,8 @@ For ``simulate``, ``prepare`` and ``module-map build`` on the same MU = 200 even
 time of the serial in-process run and of runs on local Dask clusters of 1 and 2 worker
 processes (one thread each, one event per task), the median of ``--repeats``; the speed-up at
 N workers is t(1 worker) / t(N workers). Each cluster is started and its workers warmed up
-(ACTS imported, the detector built: a one-off cost per worker, printed) before the timing.
+(ACTS and the stages' modules imported, the detector built: a one-off cost per worker,
+printed) before the timing.
 Also printed: the per-task overhead, as the Dask round trip of an empty task and as
 (t(1 worker) - t(serial)) / tasks for each stage, and the load average of the machine
 before and after (on a shared machine the speed-up is a lower bound).
@@ -41,6 +42,12 @@ STAGES = ("simulate", "prepare", "module-map build")
 
 
 def _warm() -> None:
+    """A worker's one-off start: ACTS and the stages' modules imported, the detector built."""
+    import pyarrow.parquet  # noqa: F401
+
+    import acts_gnn.distributed.module_map
+    import acts_gnn.distributed.prepare
+    import acts_gnn.distributed.simulate  # noqa: F401
     from acts_gnn.detector import load_generic_detector
 
     load_generic_detector()

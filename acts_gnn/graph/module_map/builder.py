@@ -116,11 +116,12 @@ class ModuleMapBuilder:
             mm.occurrence,
         )
 
-    def rows(self) -> TripletRows:
-        """Every module triplet added so far, one row each, ordered by module ids: what
-        :meth:`add_rows` of another builder takes (lighter to send than a map: no derived
-        doublets)."""
-        return TripletRows(*self._accumulator.result())
+    def rows(self, ordered: bool = True) -> TripletRows:
+        """Every module triplet added so far, one row each, ordered by module ids (or, with
+        ``ordered=False``, in the order first added: no sort, for rows only added to another
+        builder): what :meth:`add_rows` of another builder takes (lighter to send than a
+        map: no derived doublets)."""
+        return TripletRows(*self._accumulator.result(ordered))
 
     def add_rows(self, rows: TripletRows) -> None:
         """Add the :meth:`rows` of another builder (exact, like :meth:`add_map`)."""
