@@ -59,24 +59,23 @@ def test_results_come_back_in_event_order() -> None:
     assert [v for part in parts for v in part] == [k * k for k in range(7)]
 
 
-def _positions(start: int, stop: int, ticker: object) -> frozenset[int]:
-    return frozenset(range(start, stop))
-
-
-def _union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
-    import os
-
-    return a | b | {-os.getpid()}  # marks where the merge ran
-
-
-def _bad_union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
-    raise RuntimeError("no merge")
-
-
 def test_a_reduce_merges_the_results_on_the_workers() -> None:
     """With ``reduce`` the chunks' results are merged two at a time on the cluster and one
     comes back: 7 events in 4 chunks take 3 merges, none in this process."""
     import os
+
+    # defined here, not at module level: cloudpickle sends them by value, so the workers
+    # need not import this test module
+    def _positions(start: int, stop: int, ticker: object) -> frozenset[int]:
+        return frozenset(range(start, stop))
+
+    def _union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
+        import os
+
+        return a | b | {-os.getpid()}  # marks where the merge ran
+
+    def _bad_union(a: frozenset[int], b: frozenset[int]) -> frozenset[int]:
+        raise RuntimeError("no merge")
 
     (merged,) = run_chunks(_positions, 7, TWO, desc="union", progress=False, reduce=_union)
     assert {k for k in merged if k >= 0} == set(range(7))
@@ -129,16 +128,15 @@ def test_an_interrupted_run_resumes_from_its_finished_chunks(tmp_path: Path) -> 
     assert not (tmp_path / ".acts-gnn-chunks").exists()
 
 
-def _malloc_trim_variable() -> str | None:
-    import os
-
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
-
-
 def test_local_workers_keep_glibcs_own_heap_thresholds() -> None:
     """Dask exports MALLOC_TRIM_THRESHOLD_ to its workers by default, which makes glibc map
     every large array afresh (our stages 1.3-1.5x slower); local clusters unset it."""
     from acts_gnn.distributed.executor import get_client
+
+    def _malloc_trim_variable() -> str | None:
+        import os
+
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
     client = get_client(TWO, echo=lambda s: None)
     assert set(client.run(_malloc_trim_variable).values()) == {None}
