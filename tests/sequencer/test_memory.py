@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,13 +45,19 @@ _FRAGMENT = textwrap.dedent(
 
 
 @pytest.mark.skipif(memory._libc() is None, reason="glibc's mallopt only")
-def test_small_heap_returns_freed_blocks_to_the_system() -> None:
+def test_small_heap_returns_freed_blocks_to_the_system(tmp_path: Path) -> None:
     """The mechanism behind compare's lower peak: after glibc raised its threshold, 200 MB of
     1 MB blocks freed stay mapped; inside small_heap they go back to the system."""
 
     def released(mode: str) -> float:
+        # run from tmp_path: ``-c`` puts the working directory first on sys.path, and the
+        # source tree's acts_gnn (without the built _core) must not shadow the installed one
         done = subprocess.run(
-            [sys.executable, "-c", _FRAGMENT, mode], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _FRAGMENT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
         )
         return float(done.stdout.strip())
 
