@@ -273,6 +273,29 @@ class Ticker:
             pass
 
 
+def _load_on_worker(payload: bytes) -> None:
+    """Unpickle ``payload`` (the task and its reduce) on a worker: raises what a task's
+    deserialisation would, e.g. ModuleNotFoundError for a function the worker cannot import."""
+    pickle.loads(payload)
+
+
+def check_loadable(client: Any, desc: str, *functions: Any) -> None:
+    """Raise :class:`ChunkError` unless every worker can unpickle ``functions``. Dask itself
+    only logs a task that fails to deserialise on a worker and the run would wait for it
+    forever; this costs one round trip before the tasks start."""
+    import cloudpickle
+
+    payload = cloudpickle.dumps(functions)
+    try:
+        client.run(_load_on_worker, payload)
+    except Exception as err:
+        raise ChunkError(
+            f"{desc}: the workers cannot load the task ({type(err).__name__}: {err}); a task "
+            "function must be importable on every worker (a module the workers see) or "
+            "defined where cloudpickle sends it by value"
+        ) from None
+
+
 def _run_chunk(
     task: Task[Any],
     start: int,
@@ -331,6 +354,7 @@ def run_chunks(
     if n_events < 1:
         return []
     client = get_client(options, echo)
+    check_loadable(client, desc, task, reduce)
     workers = options.workers or max(len(client.scheduler_info()["workers"]), 1)
     size = options.chunk_events or default_chunk_events(n_events, workers)
     chunks = event_chunks(n_events, size)
@@ -441,6 +465,7 @@ __all__ = [
     "ParallelOptions",
     "Task",
     "Ticker",
+    "check_loadable",
     "close_clients",
     "default_chunk_events",
     "describe_range",

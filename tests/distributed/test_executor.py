@@ -140,3 +140,25 @@ def test_local_workers_keep_glibcs_own_heap_thresholds() -> None:
 
     client = get_client(TWO, echo=lambda s: None)
     assert set(client.run(_malloc_trim_variable).values()) == {None}
+
+
+def test_a_task_the_workers_cannot_import_fails_at_once(tmp_path: Path) -> None:
+    """A task from a module only the client sees: a clear ChunkError before any task is
+    submitted, not a run waiting forever on a task that never deserialises."""
+    import importlib
+    import sys
+
+    from acts_gnn.distributed.executor import get_client
+
+    get_client(TWO, echo=lambda s: None)  # the workers start before the module exists
+    (tmp_path / "client_only_tasks.py").write_text(
+        "def task(start, stop, ticker):\n    return stop - start\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("client_only_tasks")
+        with pytest.raises(ChunkError, match=r"the workers cannot load the task.*client_only"):
+            run_chunks(module.task, 4, TWO, desc="x", progress=False)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("client_only_tasks", None)
