@@ -69,7 +69,7 @@ class TripletAccumulator:
     @property
     def samples(self) -> int: ...
     def result(
-        self, ordered: bool = True
+        self,
     ) -> tuple[
         npt.NDArray[np.uint64],
         npt.NDArray[np.float64],

@@ -188,7 +188,7 @@ void accumulatorAddSamples(acts_gnn::TripletAccumulator& acc, const UInt64Array&
   acc.add(modules.data(), samples.data(), samples.data(), nullptr, n);
 }
 
-py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc, bool ordered) {
+py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
   const auto n = static_cast<py::ssize_t>(acc.size());
   const auto q = static_cast<py::ssize_t>(acts_gnn::kTripletQuantities);
   py::array_t<std::uint64_t> modules({n, py::ssize_t{3}});
@@ -201,7 +201,7 @@ py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc, bool ordere
   auto* c = counts.mutable_data();
   {
     py::gil_scoped_release release;
-    acc.rows(m, l, h, c, ordered);
+    acc.rows(m, l, h, c);
   }
   return py::make_tuple(modules, lo, hi, counts);
 }
@@ -322,9 +322,9 @@ the min and +0.0 the max). The adding methods release the GIL.)doc")
       .def("__len__", &acts_gnn::TripletAccumulator::size)
       .def_property_readonly("samples", &acts_gnn::TripletAccumulator::samples,
                              "Sum of the counts added.")
-      .def("result", &accumulatorResult, py::arg("ordered") = true,
-           "(module_ids uint64 [U, 3], lo [U, 10], hi [U, 10], counts int64 [U]), ordered by the "
-           "module ids (module 1, then 2, then 3), or with ordered=False in the order first added.");
+      .def("result", &accumulatorResult,
+           "(module_ids uint64 [U, 3], lo [U, 10], hi [U, 10], counts int64 [U]), in the order "
+           "first added.");
   m.def("wrap_phi", &acts_gnn::wrapPhi, py::arg("dphi"), "Wrap an angle difference into [-pi, pi).");
   m.def("junction_removal", &junctionRemovalPy, py::arg("n_nodes"), py::arg("edge_index"),
         py::arg("scores"),

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <numeric>
 
 namespace acts_gnn {
 
@@ -94,23 +92,11 @@ void TripletAccumulator::add(const std::uint64_t* modules, const double* lo, con
 }
 
 void TripletAccumulator::rows(std::uint64_t* modules, double* lo, double* hi,
-                              std::int64_t* counts, bool ordered) const {
-  constexpr std::size_t q = kTripletQuantities;
-  std::vector<std::size_t> order(counts_.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  if (ordered) {
-    std::sort(order.begin(), order.end(), [this](std::size_t a, std::size_t b) {
-      return std::lexicographical_compare(&keys_[3 * a], &keys_[3 * a] + 3, &keys_[3 * b],
-                                          &keys_[3 * b] + 3);
-    });
-  }
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    const std::size_t e = order[i];
-    std::memcpy(modules + 3 * i, &keys_[3 * e], 3 * sizeof(std::uint64_t));
-    std::memcpy(lo + q * i, &lo_[q * e], q * sizeof(double));
-    std::memcpy(hi + q * i, &hi_[q * e], q * sizeof(double));
-    counts[i] = counts_[e];
-  }
+                              std::int64_t* counts) const {
+  std::copy(keys_.begin(), keys_.end(), modules);
+  std::copy(lo_.begin(), lo_.end(), lo);
+  std::copy(hi_.begin(), hi_.end(), hi);
+  std::copy(counts_.begin(), counts_.end(), counts);
 }
 
 }  // namespace acts_gnn

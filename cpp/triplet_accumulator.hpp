@@ -30,10 +30,9 @@ class TripletAccumulator {
   /// Sum of the counts added.
   std::int64_t samples() const { return samples_; }
 
-  /// Write every triplet, ordered by (module 1, module 2, module 3) when `ordered`, else in
-  /// the order first added: module ids [U, 3], lower and upper values [U, 10], counts [U].
-  void rows(std::uint64_t* modules, double* lo, double* hi, std::int64_t* counts,
-            bool ordered) const;
+  /// Write every triplet, in the order first added: module ids [U, 3], lower and upper
+  /// values [U, 10], counts [U].
+  void rows(std::uint64_t* modules, double* lo, double* hi, std::int64_t* counts) const;
 
  private:
   std::size_t slotOf(const std::uint64_t* key) const;

@@ -21,7 +21,7 @@ from typing import Any
 
 from acts_gnn.distributed.executor import ChunkState, ParallelOptions, Ticker, run_chunks
 from acts_gnn.graph.module_map.build import accumulate_triplets
-from acts_gnn.graph.module_map.builder import ModuleMapBuilder, TripletRows
+from acts_gnn.graph.module_map.builder import ModuleMapBuilder, TripletRows, rows_to_map
 from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 from acts_gnn.graph.truth import TruthSelection
@@ -60,7 +60,7 @@ def _build_chunk(
     builder, metadata = accumulate_triplets(
         events, selection, symmetry, mirror_z, rotate_phi, ticker
     )
-    return builder.rows(ordered=False), metadata
+    return builder.rows(), metadata
 
 
 def merge_chunk_rows(a: ChunkRows, b: ChunkRows) -> ChunkRows:
@@ -72,14 +72,12 @@ def merge_chunk_rows(a: ChunkRows, b: ChunkRows) -> ChunkRows:
     metadata: dict[str, Any] = dict(a[1])
     for key in ("events", "augmented_samples"):
         metadata[key] = int(a[1][key]) + int(b[1][key])
-    return builder.rows(ordered=False), metadata
+    return builder.rows(), metadata
 
 
 def chunk_rows_map(chunk: ChunkRows) -> ModuleMap:
     """The map of merged chunk rows, with the serial build's metadata."""
-    builder = ModuleMapBuilder()
-    builder.add_rows(chunk[0])
-    return builder.build(chunk[1])
+    return rows_to_map(*chunk)
 
 
 def module_map_state(

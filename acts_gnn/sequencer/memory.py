@@ -106,13 +106,6 @@ def reusable_heap() -> Iterator[None]:
         libc.malloc_trim(0)
 
 
-def release_free_memory() -> bool:
-    """Return the free memory of every heap arena to the system (glibc ``malloc_trim``);
-    True if some was returned."""
-    libc = _libc()
-    return bool(libc is not None and libc.malloc_trim(0))
-
-
 def peak_rss_mb() -> float:
     """The process's peak resident set size so far [MiB] (``ru_maxrss``, KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -126,7 +119,6 @@ __all__ = [
     "SETTLED_TRIM_THRESHOLD_BYTES",
     "TRIM_THRESHOLD_BYTES",
     "peak_rss_mb",
-    "release_free_memory",
     "reusable_heap",
     "small_heap",
 ]

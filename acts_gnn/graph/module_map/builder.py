@@ -116,12 +116,11 @@ class ModuleMapBuilder:
             mm.occurrence,
         )
 
-    def rows(self, ordered: bool = True) -> TripletRows:
-        """Every module triplet added so far, one row each, ordered by module ids (or, with
-        ``ordered=False``, in the order first added: no sort, for rows only added to another
-        builder): what :meth:`add_rows` of another builder takes (lighter to send than a
-        map: no derived doublets)."""
-        return TripletRows(*self._accumulator.result(ordered))
+    def rows(self) -> TripletRows:
+        """Every module triplet added so far, one row each, in the order first added: what
+        :meth:`add_rows` of another builder and :func:`rows_to_map` take (lighter to send
+        than a map: no derived doublets)."""
+        return TripletRows(*self._accumulator.result())
 
     def add_rows(self, rows: TripletRows) -> None:
         """Add the :meth:`rows` of another builder (exact, like :meth:`add_map`)."""
@@ -130,20 +129,29 @@ class ModuleMapBuilder:
     def build(self, metadata: dict[str, object] | None = None) -> ModuleMap:
         """The map of every row added so far (``metadata`` plus ``samples``: rows added);
         triplets ordered by their module ids, modules sorted."""
-        module_ids, lo, hi, counts = self._accumulator.result()
-        modules = np.unique(module_ids)
-        if len(modules) > np.iinfo(np.int32).max:
-            raise ValueError(f"more than {np.iinfo(np.int32).max} modules in one map")
-        return ModuleMap(
-            modules,
-            np.searchsorted(modules, module_ids).astype(np.int32),
-            counts,
-            np.stack([lo[:, 0:4], hi[:, 0:4]], axis=2),
-            np.stack([lo[:, 4:8], hi[:, 4:8]], axis=2),
-            np.stack([lo[:, 8], hi[:, 8]], axis=1),
-            np.stack([lo[:, 9], hi[:, 9]], axis=1),
-            dict(metadata or {}, samples=self.samples_added),
-        )
+        return rows_to_map(self.rows(), metadata)
+
+
+def rows_to_map(rows: TripletRows, metadata: dict[str, object] | None = None) -> ModuleMap:
+    """The map of accumulated rows (one per distinct module triplet, in any order), with
+    ``metadata`` plus ``samples`` (the sum of the counts); triplets ordered by their module
+    ids, modules sorted."""
+    ids = rows.module_ids
+    order = np.lexsort((ids[:, 2], ids[:, 1], ids[:, 0]))
+    module_ids, lo, hi, counts = ids[order], rows.lo[order], rows.hi[order], rows.counts[order]
+    modules = np.unique(module_ids)
+    if len(modules) > np.iinfo(np.int32).max:
+        raise ValueError(f"more than {np.iinfo(np.int32).max} modules in one map")
+    return ModuleMap(
+        modules,
+        np.searchsorted(modules, module_ids).astype(np.int32),
+        counts,
+        np.stack([lo[:, 0:4], hi[:, 0:4]], axis=2),
+        np.stack([lo[:, 4:8], hi[:, 4:8]], axis=2),
+        np.stack([lo[:, 8], hi[:, 8]], axis=1),
+        np.stack([lo[:, 9], hi[:, 9]], axis=1),
+        dict(metadata or {}, samples=int(counts.sum())),
+    )
 
 
 def _check_finite(values: npt.NDArray[np.float64]) -> None:
