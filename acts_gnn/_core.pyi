@@ -76,3 +76,22 @@ class TripletAccumulator:
         npt.NDArray[np.float64],
         npt.NDArray[np.int64],
     ]: ...
+
+def merge_triplet_rows(
+    module_ids_a: npt.ArrayLike,
+    lo_a: npt.ArrayLike,
+    hi_a: npt.ArrayLike,
+    counts_a: npt.ArrayLike,
+    module_ids_b: npt.ArrayLike,
+    lo_b: npt.ArrayLike,
+    hi_b: npt.ArrayLike,
+    counts_b: npt.ArrayLike,
+) -> tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]: ...
+def map_doublets(
+    triplets: npt.ArrayLike, cuts12: npt.ArrayLike, cuts23: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...

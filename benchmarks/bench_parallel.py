@@ -11,8 +11,13 @@ Also printed: the per-task overhead, as the Dask round trip of an empty task and
 (t(1 worker) - t(serial)) / tasks for each stage, and the load average of the machine
 before and after (on a shared machine the speed-up is a lower bound).
 
+With ``--map-input DIR``, one more row: ``module-map build`` from the first ``--map-events``
+events of that prepared folder with the command's default chunking (a module map is built
+from hundreds of events, so its one-off costs, the final merge and the map's arrays, weigh
+less there than in a one-event-per-task run of a few events).
+
 Usage: ``python benchmarks/bench_parallel.py [--events 4] [--pileup 200] [--repeats 1]
-[--generator parametric|pythia8]``.
+[--generator parametric|pythia8] [--map-input DIR --map-events 64]``.
 """
 
 from __future__ import annotations
@@ -105,6 +110,12 @@ def main() -> None:
         default="parametric",
         help="the events: parametric, or Pythia8 ttbar + MU minimum-bias",
     )
+    parser.add_argument(
+        "--map-input",
+        type=Path,
+        help="also time module-map build on this prepared folder (default chunking)",
+    )
+    parser.add_argument("--map-events", type=int, default=64, help="events of --map-input")
     args = parser.parse_args()
     n, mu = args.events, args.pileup
     config: GeneratorConfig | Pythia8Config = (
@@ -141,6 +152,17 @@ def main() -> None:
             )
 
         options = {w: ParallelOptions(workers=w, chunk_events=1) for w in args.workers}
+        stages = list(STAGES)
+        tasks = dict.fromkeys(STAGES, n)
+        big_refs: list[tuple[str, int]] = []
+        if args.map_input is not None:
+            from acts_gnn.distributed.executor import default_chunk_events, event_chunks
+
+            ids = PreparedDataset(args.map_input).event_ids[: args.map_events]
+            big_refs += [(str(args.map_input), e) for e in ids]
+            big = f"module-map build, {len(ids)} events"
+            stages.append(big)
+            tasks[big] = len(event_chunks(len(ids), default_chunk_events(len(ids), 2)))
         noop: dict[int, float] = {}
         for w, o in options.items():  # every cluster up and warm before any timing
             start = time.perf_counter()
@@ -165,12 +187,24 @@ def main() -> None:
                     d = root / f"w{w}" / "prep"
                     out[w] = partial(prepare_parallel, sim, d, o, progress=False, overwrite=True)
                 return out
-            out = {"serial": serial_map}
+            whole = stage != "module-map build"  # the --map-input row: default chunking
+            events = big_refs if whole else refs
+
+            def serial_map_of(key: object = (stage, "serial")) -> None:
+                from acts_gnn.detector import load_generic_detector
+                from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
+
+                symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
+                data = (e for f, i in events for e in PreparedDataset(f, [i]))
+                maps[key] = build_module_map(data, selection, symmetry, True, True)
+
+            out = {"serial": serial_map if not whole else serial_map_of}
             for w, o in options.items():
+                o = ParallelOptions(workers=w) if whole else o
 
                 def par_map(o: ParallelOptions = o, w: int = w) -> None:
-                    maps[w] = build_module_map_parallel(
-                        refs, selection, o, True, True, progress=False
+                    maps[(stage, w) if whole else w] = build_module_map_parallel(
+                        events, selection, o, True, True, progress=False
                     )
 
                 out[w] = par_map
@@ -179,7 +213,7 @@ def main() -> None:
         # interleaved: serial, 1 worker, 2 workers back to back, so that the load of a shared
         # machine drifts over all of them alike
         times: dict[object, dict[str, float]] = {k: {} for k in ["serial", *options]}
-        for stage in STAGES:
+        for stage in stages:
             samples: dict[object, list[float]] = {k: [] for k in times}
             for _ in range(args.repeats):
                 for key, fn in runs(stage).items():
@@ -196,21 +230,27 @@ def main() -> None:
                 "simulate": not check_simulation_equal(sim, root / f"w{w}" / "sim"),
                 "prepare": _same_parquet(prep, root / f"w{w}" / "prep"),
                 "module-map build": _same_map(maps["serial"], maps[w]),
+                **{
+                    stage: _same_map(maps[(stage, "serial")], maps[(stage, w)])
+                    for stage in stages[len(STAGES) :]
+                },
             }
             for w in options
         }
     print(f"load average after: {_load()}")
     cols = "".join(f"{f'{w} worker(s) [s]':>17}" for w in args.workers)
     ups = "".join(f"{f'x{w}':>7}" for w in args.workers[1:])
-    header = f"{'stage':<18}{'serial [s]':>11}{cols}{ups}{'overhead/task [s]':>19}  equal"
+    width = max(len(s) for s in stages) + 2
+    header = f"{'stage':<{width}}{'serial [s]':>11}{cols}{ups}{'tasks':>6}{'overhead/task [s]':>19}  equal"
     print(header)
     print("-" * len(header))
     base = args.workers[0]
-    for stage in STAGES:
+    for stage in stages:
         t = times["serial"][stage]
-        row = f"{stage:<18}{t:>11.1f}" + "".join(f"{times[w][stage]:>17.1f}" for w in args.workers)
+        row = f"{stage:<{width}}{t:>11.1f}"
+        row += "".join(f"{times[w][stage]:>17.1f}" for w in args.workers)
         row += "".join(f"{times[base][stage] / times[w][stage]:>7.2f}" for w in args.workers[1:])
-        row += f"{(times[base][stage] - t) / n:>19.2f}"
+        row += f"{tasks[stage]:>6}{(times[base][stage] - t) / tasks[stage]:>19.2f}"
         row += "  " + ("yes" if all(same[w][stage] for w in args.workers) else "NO")
         print(row)
     print(

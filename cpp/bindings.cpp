@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -206,6 +207,71 @@ py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
   return py::make_tuple(modules, lo, hi, counts);
 }
 
+py::tuple mapDoubletsPy(const Int32Array& triplets, const DoubleArray& cuts12,
+                        const DoubleArray& cuts23) {
+  const auto nTriplets = triplets.ndim() == 2 ? triplets.shape(0) : -1;
+  checkShape(triplets, "triplets", nTriplets, 3);
+  checkRange(triplets, "triplets", 0, std::numeric_limits<std::int32_t>::max());
+  checkShape(cuts12, "cuts12", nTriplets, acts_gnn::kDoubletCutColumns);
+  checkShape(cuts23, "cuts23", nTriplets, acts_gnn::kDoubletCutColumns);
+  acts_gnn::MapDoublets doublets;
+  {
+    py::gil_scoped_release release;
+    doublets = acts_gnn::deriveMapDoublets(triplets.data(), static_cast<std::size_t>(nTriplets),
+                                           cuts12.data(), cuts23.data());
+  }
+  const auto nDoublets = static_cast<py::ssize_t>(doublets.modules.size() / 2);
+  const auto q = static_cast<py::ssize_t>(acts_gnn::kDoubletCutQuantities);
+  py::array_t<std::int32_t> modules({nDoublets, py::ssize_t{2}});
+  py::array_t<std::int32_t> tripletDoublets({static_cast<py::ssize_t>(nTriplets), py::ssize_t{2}});
+  py::array_t<double> cuts({nDoublets, q, py::ssize_t{2}});
+  std::copy(doublets.modules.begin(), doublets.modules.end(), modules.mutable_data());
+  std::copy(doublets.tripletDoublets.begin(), doublets.tripletDoublets.end(),
+            tripletDoublets.mutable_data());
+  std::copy(doublets.cuts.begin(), doublets.cuts.end(), cuts.mutable_data());
+  return py::make_tuple(modules, tripletDoublets, cuts);
+}
+
+acts_gnn::TripletRowsView tripletRowsView(const UInt64Array& modules, const DoubleArray& lo,
+                                          const DoubleArray& hi, const IndexArray& counts,
+                                          const char* which) {
+  const std::size_t n = checkTripletRows(modules, lo, "lo");
+  checkTripletRows(modules, hi, "hi");
+  if (counts.ndim() != 1 || static_cast<std::size_t>(counts.shape(0)) != n) {
+    throw std::invalid_argument(std::string(which) +
+                                ": counts must be 1-D with one entry per row");
+  }
+  return {modules.data(), lo.data(), hi.data(), counts.data(), n};
+}
+
+py::tuple mergeTripletRowsPy(const UInt64Array& modulesA, const DoubleArray& loA,
+                             const DoubleArray& hiA, const IndexArray& countsA,
+                             const UInt64Array& modulesB, const DoubleArray& loB,
+                             const DoubleArray& hiB, const IndexArray& countsB) {
+  const auto a = tripletRowsView(modulesA, loA, hiA, countsA, "first rows");
+  const auto b = tripletRowsView(modulesB, loB, hiB, countsB, "second rows");
+  std::size_t size = 0;
+  {
+    py::gil_scoped_release release;
+    size = acts_gnn::mergedTripletRows(a, b);
+  }
+  const auto n = static_cast<py::ssize_t>(size);
+  const auto q = static_cast<py::ssize_t>(acts_gnn::kTripletQuantities);
+  py::array_t<std::uint64_t> modules({n, py::ssize_t{3}});
+  py::array_t<double> lo({n, q});
+  py::array_t<double> hi({n, q});
+  py::array_t<std::int64_t> counts(n);
+  auto* m = modules.mutable_data();
+  auto* l = lo.mutable_data();
+  auto* h = hi.mutable_data();
+  auto* c = counts.mutable_data();
+  {
+    py::gil_scoped_release release;
+    acts_gnn::mergeTripletRows(a, b, m, l, h, c);
+  }
+  return py::make_tuple(modules, lo, hi, counts);
+}
+
 // -- track building ------------------------------------------------------------------------
 
 /// Check edge_index [2, E] (int64) and optional scores [E]; returns E. Node indices must lie in
@@ -309,6 +375,13 @@ doublet_modules: int32 [D, 2]; doublet_cuts: float64 [D, 8] (min, max of z0, dph
 deta); triplet_doublets: int32 [T, 2] (doublet index of the (1,2) and (2,3) legs); cuts12,
 cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max).
 Returns (edge_index int64 [2, E], number of edges after the doublet cuts).)doc");
+  m.def("map_doublets", &mapDoubletsPy, py::arg("triplets"), py::arg("cuts12"), py::arg("cuts23"),
+        R"doc(The doublets of a module map's triplets.
+
+triplets: int32 [T, 3] module indices (>= 0); cuts12, cuts23: float64 [T, 4, 2] (min, max of
+z0, dphi, phi_slope, deta of the two legs). Returns (doublets int32 [D, 2]: each distinct leg
+once, sorted; triplet_doublets int32 [T, 2]: the doublet of each leg; doublet_cuts float64
+[D, 4, 2]: the union of the ranges of the legs on each doublet). Releases the GIL.)doc");
   py::class_<acts_gnn::TripletAccumulator>(m, "TripletAccumulator", R"doc(
 Per module triplet: occurrence count and [min, max] of the 10 cut quantities, accumulated
 in a hash table. Exact and independent of the order of the rows (of two equal zeros, -0.0 is
@@ -323,8 +396,15 @@ the min and +0.0 the max). The adding methods release the GIL.)doc")
       .def_property_readonly("samples", &acts_gnn::TripletAccumulator::samples,
                              "Sum of the counts added.")
       .def("result", &accumulatorResult,
-           "(module_ids uint64 [U, 3], lo [U, 10], hi [U, 10], counts int64 [U]), in the order "
-           "first added.");
+           "(module_ids uint64 [U, 3], lo [U, 10], hi [U, 10], counts int64 [U]), sorted by "
+           "module ids. Releases the GIL.");
+  m.def("merge_triplet_rows", &mergeTripletRowsPy, py::arg("module_ids_a"), py::arg("lo_a"),
+        py::arg("hi_a"), py::arg("counts_a"), py::arg("module_ids_b"), py::arg("lo_b"),
+        py::arg("hi_b"), py::arg("counts_b"),
+        R"doc(The union of two sets of accumulated rows, each sorted by module ids with no
+module triplet twice (ValueError otherwise): one linear pass, rows of the same module triplet
+combined as TripletAccumulator combines them. Returns the tuple of
+TripletAccumulator.result, sorted. Releases the GIL.)doc");
   m.def("wrap_phi", &acts_gnn::wrapPhi, py::arg("dphi"), "Wrap an angle difference into [-pi, pi).");
   m.def("junction_removal", &junctionRemovalPy, py::arg("n_nodes"), py::arg("edge_index"),
         py::arg("scores"),

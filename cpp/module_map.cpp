@@ -202,4 +202,49 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
   return graph;
 }
 
+MapDoublets deriveMapDoublets(const std::int32_t* triplets, std::size_t nTriplets,
+                              const double* cuts12, const double* cuts23) {
+  // A leg as one sortable key: (inner module << 32) | outer module.
+  auto key = [](std::int32_t inner, std::int32_t outer) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(inner)) << 32) |
+           static_cast<std::uint32_t>(outer);
+  };
+  std::vector<std::uint64_t> legs(2 * nTriplets);
+  for (std::size_t t = 0; t < nTriplets; ++t) {
+    legs[2 * t] = key(triplets[3 * t], triplets[3 * t + 1]);
+    legs[2 * t + 1] = key(triplets[3 * t + 1], triplets[3 * t + 2]);
+  }
+  std::vector<std::uint64_t> keys(legs);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+
+  MapDoublets out;
+  const std::size_t nDoublets = keys.size();
+  out.modules.resize(2 * nDoublets);
+  for (std::size_t d = 0; d < nDoublets; ++d) {
+    out.modules[2 * d] = static_cast<std::int32_t>(keys[d] >> 32);
+    out.modules[2 * d + 1] = static_cast<std::int32_t>(keys[d] & 0xffffffffULL);
+  }
+  out.tripletDoublets.resize(2 * nTriplets);
+  out.cuts.resize(kDoubletCutColumns * nDoublets);
+  for (std::size_t d = 0; d < nDoublets; ++d) {
+    for (std::size_t k = 0; k < kDoubletCutQuantities; ++k) {
+      out.cuts[kDoubletCutColumns * d + 2 * k] = INFINITY;
+      out.cuts[kDoubletCutColumns * d + 2 * k + 1] = -INFINITY;
+    }
+  }
+  for (std::size_t leg = 0; leg < 2 * nTriplets; ++leg) {
+    const auto d = static_cast<std::size_t>(
+        std::lower_bound(keys.begin(), keys.end(), legs[leg]) - keys.begin());
+    out.tripletDoublets[leg] = static_cast<std::int32_t>(d);
+    const double* ranges = (leg % 2 == 0 ? cuts12 : cuts23) + kDoubletCutColumns * (leg / 2);
+    double* cuts = &out.cuts[kDoubletCutColumns * d];
+    for (std::size_t k = 0; k < kDoubletCutQuantities; ++k) {
+      cuts[2 * k] = std::min(cuts[2 * k], ranges[2 * k]);
+      cuts[2 * k + 1] = std::max(cuts[2 * k + 1], ranges[2 * k + 1]);
+    }
+  }
+  return out;
+}
+
 }  // namespace acts_gnn

@@ -39,4 +39,17 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
                                    const std::int64_t* hitModule, std::size_t nHits,
                                    const ModuleMapView& map, int nThreads);
 
+/// The doublets of a map's triplets: each distinct (m1, m2) and (m2, m3) leg once.
+struct MapDoublets {
+  std::vector<std::int32_t> modules;          // [D, 2] module indices, sorted by (m1, m2)
+  std::vector<std::int32_t> tripletDoublets;  // [T, 2] doublet index of (m1, m2), (m2, m3)
+  std::vector<double> cuts;                   // [D, 8]: the union of the ranges of its legs
+};
+
+/// Derive the doublets of `nTriplets` triplets (module indices [T, 3], each >= 0) with their
+/// leg ranges `cuts12`, `cuts23` ([T, 8], min / max pairs as in ModuleMapView): a doublet's
+/// cuts are the union of the ranges of every triplet leg on it.
+MapDoublets deriveMapDoublets(const std::int32_t* triplets, std::size_t nTriplets,
+                              const double* cuts12, const double* cuts23);
+
 }  // namespace acts_gnn

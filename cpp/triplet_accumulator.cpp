@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
 
 namespace acts_gnn {
 
@@ -93,10 +96,84 @@ void TripletAccumulator::add(const std::uint64_t* modules, const double* lo, con
 
 void TripletAccumulator::rows(std::uint64_t* modules, double* lo, double* hi,
                               std::int64_t* counts) const {
-  std::copy(keys_.begin(), keys_.end(), modules);
-  std::copy(lo_.begin(), lo_.end(), lo);
-  std::copy(hi_.begin(), hi_.end(), hi);
-  std::copy(counts_.begin(), counts_.end(), counts);
+  constexpr std::size_t q = kTripletQuantities;
+  std::vector<std::size_t> order(counts_.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [this](std::size_t a, std::size_t b) {
+    return compareTripletKeys(&keys_[3 * a], &keys_[3 * b]) < 0;
+  });
+  for (std::size_t row = 0; row < order.size(); ++row) {
+    const std::size_t entry = order[row];
+    std::copy_n(&keys_[3 * entry], 3, modules + 3 * row);
+    std::copy_n(&lo_[q * entry], q, lo + q * row);
+    std::copy_n(&hi_[q * entry], q, hi + q * row);
+    counts[row] = counts_[entry];
+  }
+}
+
+int compareTripletKeys(const std::uint64_t* a, const std::uint64_t* b) {
+  for (int k = 0; k < 3; ++k) {
+    if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
+  }
+  return 0;
+}
+
+namespace {
+
+void checkSorted(const TripletRowsView& rows, const char* name) {
+  for (std::size_t row = 1; row < rows.n; ++row) {
+    if (compareTripletKeys(rows.modules + 3 * (row - 1), rows.modules + 3 * row) >= 0) {
+      throw std::invalid_argument(std::string(name) +
+                                  ": rows are not sorted by module ids, or a module triplet "
+                                  "appears twice (row " +
+                                  std::to_string(row) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+std::size_t mergedTripletRows(const TripletRowsView& a, const TripletRowsView& b) {
+  checkSorted(a, "first rows");
+  checkSorted(b, "second rows");
+  std::size_t i = 0, j = 0, n = 0;
+  while (i < a.n && j < b.n) {
+    const int order = compareTripletKeys(a.modules + 3 * i, b.modules + 3 * j);
+    i += order <= 0;
+    j += order >= 0;
+    ++n;
+  }
+  return n + (a.n - i) + (b.n - j);
+}
+
+void mergeTripletRows(const TripletRowsView& a, const TripletRowsView& b, std::uint64_t* modules,
+                      double* lo, double* hi, std::int64_t* counts) {
+  constexpr std::size_t q = kTripletQuantities;
+  std::size_t i = 0, j = 0, out = 0;
+  auto copyRow = [&](const TripletRowsView& from, std::size_t row) {
+    std::copy_n(from.modules + 3 * row, 3, modules + 3 * out);
+    std::copy_n(from.lo + q * row, q, lo + q * out);
+    std::copy_n(from.hi + q * row, q, hi + q * out);
+    counts[out] = from.counts[row];
+    ++out;
+  };
+  while (i < a.n || j < b.n) {
+    const int order = i == a.n ? 1 : j == b.n ? -1 : compareTripletKeys(a.modules + 3 * i,
+                                                                         b.modules + 3 * j);
+    if (order < 0) {
+      copyRow(a, i++);
+    } else if (order > 0) {
+      copyRow(b, j++);
+    } else {
+      copyRow(a, i++);
+      const std::size_t row = out - 1;
+      for (std::size_t k = 0; k < q; ++k) {
+        lo[q * row + k] = lower(lo[q * row + k], b.lo[q * j + k]);
+        hi[q * row + k] = upper(hi[q * row + k], b.hi[q * j + k]);
+      }
+      counts[row] += b.counts[j++];
+    }
+  }
 }
 
 }  // namespace acts_gnn

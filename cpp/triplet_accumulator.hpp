@@ -30,8 +30,8 @@ class TripletAccumulator {
   /// Sum of the counts added.
   std::int64_t samples() const { return samples_; }
 
-  /// Write every triplet, in the order first added: module ids [U, 3], lower and upper
-  /// values [U, 10], counts [U].
+  /// Write every triplet, sorted by its module ids (lexicographically): module ids [U, 3],
+  /// lower and upper values [U, 10], counts [U].
   void rows(std::uint64_t* modules, double* lo, double* hi, std::int64_t* counts) const;
 
  private:
@@ -45,5 +45,27 @@ class TripletAccumulator {
   std::size_t mask_ = 0;
   std::int64_t samples_ = 0;
 };
+
+/// Rows of accumulated triplets (module ids [n, 3], lo and hi [n, 10], counts [n]), read-only.
+struct TripletRowsView {
+  const std::uint64_t* modules;
+  const double* lo;
+  const double* hi;
+  const std::int64_t* counts;
+  std::size_t n;
+};
+
+/// Module-id order of two rows: -1, 0 or 1 as `a` sorts before, with or after `b`.
+int compareTripletKeys(const std::uint64_t* a, const std::uint64_t* b);
+
+/// Number of rows of the union of `a` and `b` (each sorted by module ids, no id twice;
+/// std::invalid_argument otherwise): what mergeTripletRows writes.
+std::size_t mergedTripletRows(const TripletRowsView& a, const TripletRowsView& b);
+
+/// The union of `a` and `b` (as mergedTripletRows requires), sorted: rows present in both are
+/// combined exactly as TripletAccumulator::add combines them. The outputs hold
+/// mergedTripletRows(a, b) rows.
+void mergeTripletRows(const TripletRowsView& a, const TripletRowsView& b, std::uint64_t* modules,
+                      double* lo, double* hi, std::int64_t* counts);
 
 }  // namespace acts_gnn

