@@ -53,6 +53,11 @@ def walkthrough(
     cut_low: float,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], int]: ...
 
+#: module ids uint64 [U, 3], lo and hi float64 [U, 10], counts int64 [U]
+TripletRowArrays = tuple[
+    npt.NDArray[np.uint64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]
+
 class TripletAccumulator:
     """Per module triplet: count and [min, max] of 10 quantities (order-independent)."""
 
@@ -68,14 +73,7 @@ class TripletAccumulator:
     def __len__(self) -> int: ...
     @property
     def samples(self) -> int: ...
-    def result(
-        self,
-    ) -> tuple[
-        npt.NDArray[np.uint64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-    ]: ...
+    def result(self) -> TripletRowArrays: ...
 
 def merge_triplet_rows(
     module_ids_a: npt.ArrayLike,
@@ -86,12 +84,7 @@ def merge_triplet_rows(
     lo_b: npt.ArrayLike,
     hi_b: npt.ArrayLike,
     counts_b: npt.ArrayLike,
-) -> tuple[
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.int64],
-]: ...
+) -> TripletRowArrays: ...
 def map_doublets(
     triplets: npt.ArrayLike, cuts12: npt.ArrayLike, cuts23: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...

@@ -189,8 +189,11 @@ void accumulatorAddSamples(acts_gnn::TripletAccumulator& acc, const UInt64Array&
   acc.add(modules.data(), samples.data(), samples.data(), nullptr, n);
 }
 
-py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
-  const auto n = static_cast<py::ssize_t>(acc.size());
+/// (module_ids [n, 3], lo [n, 10], hi [n, 10], counts [n]) filled by `fill(modules, lo, hi,
+/// counts)` without the GIL.
+template <typename Fill>
+py::tuple tripletRowArrays(std::size_t rows, Fill&& fill) {
+  const auto n = static_cast<py::ssize_t>(rows);
   const auto q = static_cast<py::ssize_t>(acts_gnn::kTripletQuantities);
   py::array_t<std::uint64_t> modules({n, py::ssize_t{3}});
   py::array_t<double> lo({n, q});
@@ -202,9 +205,15 @@ py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
   auto* c = counts.mutable_data();
   {
     py::gil_scoped_release release;
-    acc.rows(m, l, h, c);
+    fill(m, l, h, c);
   }
   return py::make_tuple(modules, lo, hi, counts);
+}
+
+py::tuple accumulatorResult(const acts_gnn::TripletAccumulator& acc) {
+  return tripletRowArrays(acc.size(), [&acc](auto* m, auto* l, auto* h, auto* c) {
+    acc.rows(m, l, h, c);
+  });
 }
 
 py::tuple mapDoubletsPy(const Int32Array& triplets, const DoubleArray& cuts12,
@@ -255,21 +264,9 @@ py::tuple mergeTripletRowsPy(const UInt64Array& modulesA, const DoubleArray& loA
     py::gil_scoped_release release;
     size = acts_gnn::mergedTripletRows(a, b);
   }
-  const auto n = static_cast<py::ssize_t>(size);
-  const auto q = static_cast<py::ssize_t>(acts_gnn::kTripletQuantities);
-  py::array_t<std::uint64_t> modules({n, py::ssize_t{3}});
-  py::array_t<double> lo({n, q});
-  py::array_t<double> hi({n, q});
-  py::array_t<std::int64_t> counts(n);
-  auto* m = modules.mutable_data();
-  auto* l = lo.mutable_data();
-  auto* h = hi.mutable_data();
-  auto* c = counts.mutable_data();
-  {
-    py::gil_scoped_release release;
+  return tripletRowArrays(size, [&a, &b](auto* m, auto* l, auto* h, auto* c) {
     acts_gnn::mergeTripletRows(a, b, m, l, h, c);
-  }
-  return py::make_tuple(modules, lo, hi, counts);
+  });
 }
 
 // -- track building ------------------------------------------------------------------------
