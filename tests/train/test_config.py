@@ -19,7 +19,9 @@ from acts_gnn.train.config import (
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.mark.parametrize("name", ["gnn.yaml", "gnn-tiny.yaml"])
+@pytest.mark.parametrize(
+    "name", ["gnn.yaml", "gnn-tiny.yaml", "gnn-default.yaml", "gnn-lowpt.yaml"]
+)
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / name)
     assert isinstance(config, GnnTrainingConfig)
