@@ -140,16 +140,19 @@ def main() -> None:
         def serial_prepare() -> None:
             prepare(sim, prep, progress=False, overwrite=True)
 
-        maps: dict[object, object] = {}
+        maps: dict[tuple[str, object], object] = {}  # (stage, "serial" or workers) -> map
 
-        def serial_map() -> None:  # with the symmetries, as the command's default
+        def serial_map(stage: str, events: list[tuple[str, int]]) -> None:
+            """The serial build, with the symmetries (the command's default)."""
             from acts_gnn.detector import load_generic_detector
             from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
 
             symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
-            maps["serial"] = build_module_map(
-                PreparedDataset(prep), selection, symmetry, True, True
-            )
+            folders: dict[str, list[int]] = {}
+            for folder, event_id in events:
+                folders.setdefault(folder, []).append(event_id)
+            data = (e for f, ids in folders.items() for e in PreparedDataset(f, ids))
+            maps[(stage, "serial")] = build_module_map(data, selection, symmetry, True, True)
 
         options = {w: ParallelOptions(workers=w, chunk_events=1) for w in args.workers}
         stages = list(STAGES)
@@ -189,21 +192,12 @@ def main() -> None:
                 return out
             whole = stage != "module-map build"  # the --map-input row: default chunking
             events = big_refs if whole else refs
-
-            def serial_map_of(key: object = (stage, "serial")) -> None:
-                from acts_gnn.detector import load_generic_detector
-                from acts_gnn.graph.module_map.symmetry import DetectorSymmetry
-
-                symmetry = DetectorSymmetry.from_surfaces(load_generic_detector().surfaces())
-                data = (e for f, i in events for e in PreparedDataset(f, [i]))
-                maps[key] = build_module_map(data, selection, symmetry, True, True)
-
-            out = {"serial": serial_map if not whole else serial_map_of}
+            out = {"serial": partial(serial_map, stage, events)}
             for w, o in options.items():
                 o = ParallelOptions(workers=w) if whole else o
 
                 def par_map(o: ParallelOptions = o, w: int = w) -> None:
-                    maps[(stage, w) if whole else w] = build_module_map_parallel(
+                    maps[(stage, w)] = build_module_map_parallel(
                         events, selection, o, True, True, progress=False
                     )
 
@@ -229,10 +223,9 @@ def main() -> None:
             w: {
                 "simulate": not check_simulation_equal(sim, root / f"w{w}" / "sim"),
                 "prepare": _same_parquet(prep, root / f"w{w}" / "prep"),
-                "module-map build": _same_map(maps["serial"], maps[w]),
                 **{
                     stage: _same_map(maps[(stage, "serial")], maps[(stage, w)])
-                    for stage in stages[len(STAGES) :]
+                    for stage in stages[STAGES.index("module-map build") :]
                 },
             }
             for w in options

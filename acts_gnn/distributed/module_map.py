@@ -4,10 +4,11 @@ A module map is a reduction (per module triplet: occurrences summed, [min, max] 
 united), so building it is a map-reduce: each task accumulates the triplets of its events
 (:func:`acts_gnn.graph.module_map.build.accumulate_triplets`) and returns the builder's rows
 (:class:`~acts_gnn.graph.module_map.builder.TripletRows`: no map, so none of its derived
-doublet arrays is built, pickled or stored per chunk). The rows of finished chunks are merged
-two at a time on the workers (:func:`merge_chunk_rows`: a linear merge of sorted rows, sums
-and min / max, exact in float64 and independent of the order), so the client receives one set of rows, whatever the
-number of chunks, and its map's arrays equal the serial build's. The metadata
+doublet arrays is built, pickled or stored per chunk). The rows are merged on the workers
+(:func:`merge_chunk_rows`, the reduce of
+:func:`~acts_gnn.distributed.executor.run_chunks`: a linear merge of sorted rows, sums and
+min / max, exact in float64 and independent of the order), so the client receives one set
+of rows, whatever the number of chunks, and its map's arrays equal the serial build's. The metadata
 is the serial build's too (events and symmetric copies summed).
 """
 

