@@ -32,12 +32,14 @@ taken in one run are meaningful. Usage::
 
     python benchmarks/bench_inference.py --inputs /tmp/h21/mu10-prepared \\
         /tmp/h21/mu50-prepared /tmp/h21/mu200-prepared [--repeats 3] [--events 2] \\
-        [--configs reference fused-fp32 fused-bf16] [--sequencer /tmp/h21/mu200]
+        [--configs reference fused-fp32 fused-bf16] [--sequencer /tmp/h21/mu200] \\
+        [--models shipped=geometry/generic/models/gnn.pt small=geometry/generic/models/gnn-small.pt]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -69,8 +71,9 @@ def uptime() -> str:
         return "uptime: unavailable"
 
 
-def make_pipeline(config: dict[str, str]) -> tuple[Any, float]:
-    """(GnnPipeline as ``acts-gnn compare`` builds it, the model's shipped score cut)."""
+def make_pipeline(config: dict[str, str], model: Path | None = None) -> tuple[Any, float]:
+    """(GnnPipeline as ``acts-gnn compare`` builds it, the model's shipped score cut), with
+    the GNN file ``model`` (default: the shipped one)."""
     from acts_gnn.chain import tracks
     from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
     from acts_gnn.chain.pipeline import GnnPipeline
@@ -78,9 +81,10 @@ def make_pipeline(config: dict[str, str]) -> tuple[Any, float]:
     from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 
     files = default_files()
-    names, scales = pipeline_features(files.gnn())
+    gnn = files.gnn() if model is None else model
+    names, scales = pipeline_features(gnn)
     classifier = edge_classifier(
-        files.gnn(), cut=STAGE_CUT, node_features=tuple(names), feature_scales=tuple(scales)
+        gnn, cut=STAGE_CUT, node_features=tuple(names), feature_scales=tuple(scales)
     )
     classifier.engine = config["engine"]
     classifier.precision = config["precision"]
@@ -109,7 +113,9 @@ def edge_metrics_at(pipeline: Any, event: Any, target: np.ndarray, every: np.nda
     return np.array([found.sum(), len(found), true.sum(), len(true)], dtype=np.float64)
 
 
-def bench_folder(folder: Path, n_events: int, configs: list[str], repeats: int) -> dict[str, Any]:
+def bench_folder(
+    folder: Path, n_events: int, configs: list[str], repeats: int, models: dict[str, Path | None]
+) -> dict[str, Any]:
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.io.event_store import PreparedDataset
     from acts_gnn.metrics import TrackMetrics
@@ -121,8 +127,9 @@ def bench_folder(folder: Path, n_events: int, configs: list[str], repeats: int) 
         (truth_graph(e, TruthSelection(min_pt=1.0, min_hits=3)), truth_graph(e)) for e in events
     ]
     out: dict[str, Any] = {"hits": statistics.mean(e.n_hits for e in events), "configs": {}}
-    for name in configs:
-        pipeline, cut = make_pipeline(CONFIGS[name])
+    for (label, model), config in itertools.product(models.items(), configs):
+        name = config if len(models) == 1 else f"{config}/{label}"
+        pipeline, cut = make_pipeline(CONFIGS[config], model)
         per_repeat: list[dict[str, float]] = []
         candidates = []
         for r in range(repeats + 1):  # the first pass is the warm-up
@@ -227,6 +234,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="LABEL=PATH",
+        help="GNN files to run each config with (rows CONFIG/LABEL; default: the shipped GNN)",
+    )
     parser.add_argument("--sequencer", type=Path, default=None, help="simulation folder")
     parser.add_argument("--sequencer-events", type=int, default=4)
     parser.add_argument("--sequencer-precision", default="fp32", choices=("fp32", "bf16"))
@@ -241,24 +255,34 @@ def main() -> None:
         f"time per event [s], median of {args.repeats} passes over {args.events} events after "
         "one warm-up pass; upper bounds (shared machine)"
     )
+    models: dict[str, Path | None] = {"shipped": None}
+    if args.models:
+        models = {}
+        for item in args.models:
+            label, sep, path = item.partition("=")
+            if not sep or not path:
+                parser.error(f"--models wants LABEL=PATH, got {item!r}")
+            models[label] = Path(path)
     results = []
     for folder in args.inputs:
-        results.append((folder.name, bench_folder(folder, args.events, args.configs, args.repeats)))
+        results.append(
+            (folder.name, bench_folder(folder, args.events, args.configs, args.repeats, models))
+        )
     header = (
-        f"{'events':<18} {'config':<11} {'hits':>7} {'edges':>7} {'graph':>7} {'classif':>8} "
+        f"{'events':<18} {'config':<17} {'hits':>7} {'edges':>7} {'graph':>7} {'classif':>8} "
         f"{'tracks':>7} {'total':>7} {'cpu':>7} {'x ref':>6} {'edge eff':>8} {'purity':>7} "
         f"{'trk eff':>8} {'fake':>6}"
     )
     print(header)
     print("-" * len(header))
     for label, r in results:
-        ref = r["configs"].get("reference")
+        ref = r["configs"].get("reference", r["configs"].get("reference/shipped"))
         for name, c in r["configs"].items():
             st = c["stages"]
             classifier = sum(v for k, v in st.items() if k.startswith("classifier"))
             speedup = ref["stages"]["cpu"] / st["cpu"] if ref else float("nan")
             print(
-                f"{label:<18} {name:<11} {r['hits']:>7.0f} {r['edges']:>7.0f} "
+                f"{label:<18} {name:<17} {r['hits']:>7.0f} {r['edges']:>7.0f} "
                 f"{st['graph construction']:>7.3f} {classifier:>8.3f} {st['track building']:>7.3f} "
                 f"{st['total']:>7.3f} {st['cpu']:>7.3f} {speedup:>6.2f} {c['edge_efficiency']:>8.4f} "
                 f"{c['edge_purity']:>7.4f} {c['track_efficiency']:>8.4f} {c['fake_ratio']:>6.3f}"
@@ -266,7 +290,7 @@ def main() -> None:
     if len(results) > 1:
         hits = [r["hits"] for _, r in results]
         parts = []
-        for name in args.configs:
+        for name in results[0][1]["configs"]:
             for key in ("total", "cpu"):
                 totals = [r["configs"][name]["stages"][key] for _, r in results]
                 k = float(np.polyfit(np.log(hits), np.log(totals), 1)[0])

@@ -108,12 +108,23 @@ void checkRange(const py::array_t<T, py::array::c_style | py::array::forcecast>&
   }
 }
 
-py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
-                           const IndexArray& hitModule, std::size_t nModules,
-                           const Int32Array& doubletModules, const DoubleArray& doubletCuts,
-                           const Int32Array& tripletDoublets, const DoubleArray& cuts12,
-                           const DoubleArray& cuts23, const DoubleArray& diffDzdr,
-                           const DoubleArray& diffDydx, int nThreads) {
+/// The ranges of a module map passed to module_map_graph: C-contiguous arrays of one float
+/// type, never converted (a converted copy per event would cost more than the graph).
+template <typename Cut>
+using CutArray = py::array_t<Cut, py::array::c_style>;
+
+template <typename Cut>
+py::tuple moduleMapGraphImpl(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
+                             const IndexArray& hitModule, std::size_t nModules,
+                             const Int32Array& doubletModules, const py::array& doubletCutsIn,
+                             const Int32Array& tripletDoublets, const py::array& cuts12In,
+                             const py::array& cuts23In, const py::array& diffDzdrIn,
+                             const py::array& diffDydxIn, int nThreads) {
+  const auto doubletCuts = CutArray<Cut>::ensure(doubletCutsIn);
+  const auto cuts12 = CutArray<Cut>::ensure(cuts12In);
+  const auto cuts23 = CutArray<Cut>::ensure(cuts23In);
+  const auto diffDzdr = CutArray<Cut>::ensure(diffDzdrIn);
+  const auto diffDydx = CutArray<Cut>::ensure(diffDydxIn);
   const std::size_t nHits = checkCoordinates(x, y, z);
   if (hitModule.ndim() != 1 || static_cast<std::size_t>(hitModule.shape(0)) != nHits) {
     throw std::invalid_argument("hit_module must be 1-D with one entry per hit");
@@ -131,7 +142,7 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
   checkShape(diffDzdr, "diff_dzdr", nTriplets, 2);
   checkShape(diffDydx, "diff_dydx", nTriplets, 2);
 
-  acts_gnn::ModuleMapView view;
+  acts_gnn::ModuleMapView<Cut> view;
   view.nModules = nModules;
   view.nDoublets = static_cast<std::size_t>(nDoublets);
   view.doubletModules = doubletModules.data();
@@ -155,6 +166,34 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
   std::copy(graph.src.begin(), graph.src.end(), out);
   std::copy(graph.dst.begin(), graph.dst.end(), out + graph.src.size());
   return py::make_tuple(edges, graph.doubletEdges);
+}
+
+/// module_map_graph: the ranges all float64 or all float32 (C-contiguous), else TypeError.
+py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
+                           const IndexArray& hitModule, std::size_t nModules,
+                           const Int32Array& doubletModules, const py::array& doubletCuts,
+                           const Int32Array& tripletDoublets, const py::array& cuts12,
+                           const py::array& cuts23, const py::array& diffDzdr,
+                           const py::array& diffDydx, int nThreads) {
+  const py::array* ranges[] = {&doubletCuts, &cuts12, &cuts23, &diffDzdr, &diffDydx};
+  const auto all = [&ranges](auto typed) {
+    return std::all_of(std::begin(ranges), std::end(ranges), [&typed](const py::array* a) {
+      return typed(*a) && (a->flags() & py::array::c_style) != 0;
+    });
+  };
+  if (all([](const py::array& a) { return CutArray<double>::check_(a); })) {
+    return moduleMapGraphImpl<double>(x, y, z, hitModule, nModules, doubletModules, doubletCuts,
+                                      tripletDoublets, cuts12, cuts23, diffDzdr, diffDydx,
+                                      nThreads);
+  }
+  if (all([](const py::array& a) { return CutArray<float>::check_(a); })) {
+    return moduleMapGraphImpl<float>(x, y, z, hitModule, nModules, doubletModules, doubletCuts,
+                                     tripletDoublets, cuts12, cuts23, diffDzdr, diffDydx,
+                                     nThreads);
+  }
+  throw py::type_error(
+      "doublet_cuts, cuts12, cuts23, diff_dzdr and diff_dydx must all be C-contiguous float64 "
+      "or all C-contiguous float32 arrays");
 }
 
 
@@ -370,8 +409,10 @@ a ratio with a zero denominator counts as 0.)doc");
 hit_module: int64 [N], the map's module index of each hit (-1: module not in the map).
 doublet_modules: int32 [D, 2]; doublet_cuts: float64 [D, 8] (min, max of z0, dphi, phi_slope,
 deta); triplet_doublets: int32 [T, 2] (doublet index of the (1,2) and (2,3) legs); cuts12,
-cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max).
-Returns (edge_index int64 [2, E], number of edges after the doublet cuts).)doc");
+cuts23: float64 [T, 8]; diff_dzdr, diff_dydx: float64 [T, 2] (min, max). The five range
+arrays may instead all be float32 (C-contiguous, never converted): the same comparisons in
+float64, half the memory. Returns (edge_index int64 [2, E], number of edges after the doublet
+cuts).)doc");
   m.def("map_doublets", &mapDoubletsPy, py::arg("triplets"), py::arg("cuts12"), py::arg("cuts23"),
         R"doc(The doublets of a module map's triplets.
 

@@ -13,13 +13,15 @@ namespace {
 /// Window searches are used only where they provably keep every passing pair (see below).
 constexpr double kWindowLimit = 3.14159265358979323846 - 1e-9;
 
-inline bool inside(double value, const double* minMax) {
-  return value >= minMax[0] && value <= minMax[1];
+template <typename Cut>
+inline bool inside(double value, const Cut* minMax) {
+  return value >= static_cast<double>(minMax[0]) && value <= static_cast<double>(minMax[1]);
 }
 
 /// The four cut quantities of a doublet against [min, max] pairs in `cuts` (8 values).
 /// Module maps follow ModuleMapGraph/acorn: their deta is eta(inner) - eta(outer).
-inline bool passesDoubletCuts(const DoubletQuantities& q, const double* cuts) {
+template <typename Cut>
+inline bool passesDoubletCuts(const DoubletQuantities& q, const Cut* cuts) {
   return inside(q.z0, cuts) && inside(q.dphi, cuts + 2) && inside(q.phiSlope, cuts + 4) &&
          inside(-q.deta, cuts + 6);
 }
@@ -38,7 +40,8 @@ DoubletEdge doubletEdge(std::int64_t src, std::int64_t dst, const DoubletQuantit
 }
 
 /// passesDoubletCuts of a kept candidate (the same quantities, the same comparisons).
-inline bool passesDoubletCuts(const DoubletEdge& e, const double* cuts) {
+template <typename Cut>
+inline bool passesDoubletCuts(const DoubletEdge& e, const Cut* cuts) {
   return inside(e.z0, cuts) && inside(e.dphi, cuts + 2) && inside(e.phiSlope, cuts + 4) &&
          inside(-e.deta, cuts + 6);
 }
@@ -48,9 +51,10 @@ inline double diffDydx(const DoubletEdge& a, const DoubletEdge& b) { return -a.d
 
 }  // namespace
 
+template <typename Cut>
 ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const double* z,
                                    const std::int64_t* hitModule, std::size_t nHits,
-                                   const ModuleMapView& map, int nThreads) {
+                                   const ModuleMapView<Cut>& map, int nThreads) {
   // Hits grouped by module (counting sort), coordinates precomputed once per hit.
   std::vector<std::int64_t> moduleStart(map.nModules + 1, 0);
   for (std::size_t i = 0; i < nHits; ++i) {
@@ -111,11 +115,13 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
     for (std::size_t d = d0; d < d1; ++d) {
       const std::int32_t m1 = map.doubletModules[2 * d];
       const std::int32_t m2 = map.doubletModules[2 * d + 1];
-      const double* cuts = map.doubletCuts + d * kDoubletCutColumns;
+      const Cut* cuts = map.doubletCuts + d * kDoubletCutColumns;
       const std::size_t before = out.size();
       // dphi window [cuts[2], cuts[3]] around each inner hit. In module m2's unwrapped frame
       // it is exact (a superset of the passing hits) when half + 2 * span < pi; else try all.
-      const double half = 0.5 * (cuts[3] - cuts[2]) + 1e-12;
+      const double lo = static_cast<double>(cuts[2]);
+      const double hi = static_cast<double>(cuts[3]);
+      const double half = 0.5 * (hi - lo) + 1e-12;
       const bool windowed = half + 2.0 * span[m2] < kWindowLimit;
       const auto first2 = unwrapped.begin() + moduleStart[m2];
       const auto last2 = unwrapped.begin() + moduleStart[m2 + 1];
@@ -124,7 +130,7 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
         std::int64_t jBegin = moduleStart[m2];
         std::int64_t jEnd = moduleStart[m2 + 1];
         if (windowed) {
-          const double center = wrapPhi(coords[h1].phi + 0.5 * (cuts[2] + cuts[3]) - refPhi[m2]);
+          const double center = wrapPhi(coords[h1].phi + 0.5 * (lo + hi) - refPhi[m2]);
           jBegin = std::lower_bound(first2, last2, center - half) - unwrapped.begin();
           jEnd = std::upper_bound(first2, last2, center + half) - unwrapped.begin();
         }
@@ -170,10 +176,10 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
     for (std::size_t t = t0; t < t1; ++t) {
       const std::int32_t d12 = map.tripletDoublets[2 * t];
       const std::int32_t d23 = map.tripletDoublets[2 * t + 1];
-      const double* c12 = map.cuts12 + t * kDoubletCutColumns;
-      const double* c23 = map.cuts23 + t * kDoubletCutColumns;
-      const double* dzdr = map.diffDzdr + 2 * t;
-      const double* dydx = map.diffDydx + 2 * t;
+      const Cut* c12 = map.cuts12 + t * kDoubletCutColumns;
+      const Cut* c23 = map.cuts23 + t * kDoubletCutColumns;
+      const Cut* dzdr = map.diffDzdr + 2 * t;
+      const Cut* dydx = map.diffDydx + 2 * t;
       // The (m2, m3) candidates are sorted by inner hit: those starting at ea's outer hit
       // are one contiguous run, found by binary search.
       const DoubletEdge* first23 = edges.data() + doubletStart[d23];
@@ -217,6 +223,13 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
   }
   return graph;
 }
+
+template ModuleMapGraph buildModuleMapGraph<double>(const double*, const double*, const double*,
+                                                    const std::int64_t*, std::size_t,
+                                                    const ModuleMapView<double>&, int);
+template ModuleMapGraph buildModuleMapGraph<float>(const double*, const double*, const double*,
+                                                   const std::int64_t*, std::size_t,
+                                                   const ModuleMapView<float>&, int);
 
 MapDoublets deriveMapDoublets(const std::int32_t* triplets, std::size_t nTriplets,
                               const double* cuts12, const double* cuts23) {

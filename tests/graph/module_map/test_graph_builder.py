@@ -17,7 +17,8 @@ from acts_gnn import _core
 from acts_gnn.errors import InputDataError
 from acts_gnn.graph.module_map.builder import triplet_samples
 from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
-from acts_gnn.graph.module_map.map import ModuleMap
+from acts_gnn.graph.module_map.map import ModuleMap, module_index
+from acts_gnn.graph.module_map.rounding import round_outward
 from acts_gnn.metrics.edges import EdgeMetrics
 from tests.graph.module_map.random_maps import random_module_map
 from tests.graph.module_map.reference import (
@@ -167,6 +168,48 @@ def test_cpp_graph_equals_reference_with_narrow_and_wide_cuts() -> None:
     for scale in (0.3, 3.0):
         scaled = scaled_map(mm, scale)
         check_against_reference(scaled, positions, modules)
+
+
+def _float32_outward(mm: ModuleMap) -> ModuleMap:
+    """``mm`` with every min rounded down and every max up to a float32 value (as a compact
+    map holds them), kept in float64 arrays."""
+
+    def rounded(ranges: np.ndarray) -> np.ndarray:
+        out = ranges.copy()
+        out[..., 0] = round_outward(ranges[..., 0], np.float32, up=False)
+        out[..., 1] = round_outward(ranges[..., 1], np.float32, up=True)
+        return out
+
+    return ModuleMap(
+        mm.modules,
+        mm.triplets,
+        mm.occurrence,
+        rounded(mm.cuts12),
+        rounded(mm.cuts23),
+        rounded(mm.diff_dzdr),
+        rounded(mm.diff_dydx),
+    )
+
+
+def test_float32_ranges_give_the_reference_graph() -> None:
+    """Ranges that are float32 values go to the core as float32 (half the memory) and give
+    the float64 reference's graph, also where the training tracks sit on the boundaries."""
+    exact = synthetic_map()
+    assert ModuleMapGraphBuilder(exact).range_dtype == np.float64  # not float32 values
+    mm = _float32_outward(exact)
+    assert ModuleMapGraphBuilder(mm).range_dtype == np.float32
+    _, _, training, training_modules = synthetic_training_triplets()
+    for positions, modules in (synthetic_event(5), (training, training_modules)):
+        graph = check_against_reference(mm, positions, modules)
+        assert graph.edge_index.shape[1] > 20
+    # and the core itself refuses mixed or converted range types instead of copying them
+    builder = ModuleMapGraphBuilder(mm)
+    positions, modules = synthetic_event(5)
+    x, y, z = (np.ascontiguousarray(positions[:, k]) for k in range(3))
+    hit_module = module_index(builder.modules, modules)
+    arrays = dict(builder._arrays, cuts12=builder._arrays["cuts12"].astype(np.float64))
+    with pytest.raises(TypeError, match="must all be C-contiguous float64 or all"):
+        _core.module_map_graph(x, y, z, hit_module, **arrays)
 
 
 @pytest.mark.acts
