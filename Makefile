@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default gnn-small metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,12 @@ gnn-default: setup
 	test -f data/module-map.npz || $(MAKE) module-map
 	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
 	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
+
+# The hidden-32 GNN (geometry/generic/models/gnn-small.*): the events of gnn-default, graphs
+# from the shipped compact map, configs/gnn-small.yaml (30 min on one CPU core).
+gnn-small: setup
+	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
+	$(BIN)/acts-gnn train gnn --config configs/gnn-small.yaml --device $(DEVICE)
 
 # 24 MU=200 parametric training events (seed 300): the embedding's and filter's.
 data/gnn-train-prepared/dataset.json: | setup

@@ -62,6 +62,19 @@ class DefaultFiles:
             "vertex-pairs.onnx" if backend == "onnx" else "vertex-pairs.pt"
         )
 
+    def gnn_small(self, backend: str = "torch") -> Path:
+        """The shipped hidden-32 GNN of the module-map chain (issue 21; 2.2x faster on CPU,
+        docs/results.md, "A smaller GNN"), as ONNX for ``backend="onnx"``, else TorchScript;
+        pass it as ``--model`` / ``gnnModel``."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        return self.gnn_onnx.with_name("gnn-small.onnx" if backend == "onnx" else "gnn-small.pt")
+
+    def module_map_lowpt(self) -> Path:
+        """The shipped pT > 0.5 GeV module map (issue 22; docs/module-map.md, "The shipped
+        low-pT map"), beside the default map; pass it as ``--module-map``."""
+        return self.module_map.with_name("module-map-lowpt.npz")
+
     def require(self, path: Path, what: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(

@@ -36,6 +36,8 @@ def test_shipped_files_exist_within_budget() -> None:
     shipped = [files.module_map, files.gnn_onnx, files.gnn_torchscript, files.embedding]
     shipped += [files.filter, models / "embedding.onnx", models / "filter.onnx"]
     shipped += [files.gnn("metric-learning", backend) for backend in ("torch", "onnx")]
+    shipped += [files.gnn_small(backend) for backend in ("torch", "onnx")]
+    shipped += [files.module_map_lowpt()]
     for path in shipped:
         assert path.is_file(), path
     total = sum(p.stat().st_size for p in Path(files.module_map).parent.rglob("*") if p.is_file())
@@ -44,7 +46,7 @@ def test_shipped_files_exist_within_budget() -> None:
 
 def test_shipped_models_carry_their_features() -> None:
     files = default_files()
-    for path in (files.gnn_onnx, files.gnn_torchscript):
+    for path in (files.gnn_onnx, files.gnn_torchscript, files.gnn_small(), files.gnn_small("onnx")):
         meta = model_metadata(path)
         assert meta["node_features"] == ["r", "phi", "z", "eta"]
         assert len(meta["edge_features"]) == len(meta["edge_feature_scales"]) > 0

@@ -20,7 +20,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize(
-    "name", ["gnn.yaml", "gnn-tiny.yaml", "gnn-default.yaml", "gnn-lowpt.yaml"]
+    "name", ["gnn.yaml", "gnn-tiny.yaml", "gnn-default.yaml", "gnn-lowpt.yaml", "gnn-small.yaml"]
 )
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / name)
