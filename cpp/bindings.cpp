@@ -176,20 +176,23 @@ py::tuple moduleMapGraphPy(const DoubleArray& x, const DoubleArray& y, const Dou
                            const py::array& cuts23, const py::array& diffDzdr,
                            const py::array& diffDydx, int nThreads) {
   const py::array* ranges[] = {&doubletCuts, &cuts12, &cuts23, &diffDzdr, &diffDydx};
-  const auto all = [&ranges](auto typed) {
-    return std::all_of(std::begin(ranges), std::end(ranges), [&typed](const py::array* a) {
-      return typed(*a) && (a->flags() & py::array::c_style) != 0;
+  // `tag` is a value of the range type tried: double, then float
+  const auto allOf = [&ranges](auto tag) {
+    using Cut = decltype(tag);
+    return std::all_of(std::begin(ranges), std::end(ranges), [](const py::array* a) {
+      return CutArray<Cut>::check_(*a) && (a->flags() & py::array::c_style) != 0;
     });
   };
-  if (all([](const py::array& a) { return CutArray<double>::check_(a); })) {
-    return moduleMapGraphImpl<double>(x, y, z, hitModule, nModules, doubletModules, doubletCuts,
-                                      tripletDoublets, cuts12, cuts23, diffDzdr, diffDydx,
-                                      nThreads);
+  const auto run = [&](auto tag) {
+    return moduleMapGraphImpl<decltype(tag)>(x, y, z, hitModule, nModules, doubletModules,
+                                             doubletCuts, tripletDoublets, cuts12, cuts23,
+                                             diffDzdr, diffDydx, nThreads);
+  };
+  if (allOf(double{})) {
+    return run(double{});
   }
-  if (all([](const py::array& a) { return CutArray<float>::check_(a); })) {
-    return moduleMapGraphImpl<float>(x, y, z, hitModule, nModules, doubletModules, doubletCuts,
-                                     tripletDoublets, cuts12, cuts23, diffDzdr, diffDydx,
-                                     nThreads);
+  if (allOf(float{})) {
+    return run(float{});
   }
   throw py::type_error(
       "doublet_cuts, cuts12, cuts23, diff_dzdr and diff_dydx must all be C-contiguous float64 "

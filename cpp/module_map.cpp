@@ -18,32 +18,25 @@ inline bool inside(double value, const Cut* minMax) {
   return value >= static_cast<double>(minMax[0]) && value <= static_cast<double>(minMax[1]);
 }
 
-/// The four cut quantities of a doublet against [min, max] pairs in `cuts` (8 values).
-/// Module maps follow ModuleMapGraph/acorn: their deta is eta(inner) - eta(outer).
-template <typename Cut>
-inline bool passesDoubletCuts(const DoubletQuantities& q, const Cut* cuts) {
-  return inside(q.z0, cuts) && inside(q.dphi, cuts + 2) && inside(q.phiSlope, cuts + 4) &&
-         inside(-q.deta, cuts + 6);
-}
-
-
-/// Edge candidate kept after the doublet stage, with only what the triplet stage reads (64
-/// bytes: the candidates of a MU = 200 event fill ~40 MB, so their size sets the time).
+/// A doublet that passed its cuts: its hits and only what the triplet stage reads (64 bytes:
+/// the candidates of a MU = 200 event fill ~40 MB, so their size sets the time).
 struct DoubletEdge {
   std::int64_t src;
   std::int64_t dst;
   double z0, dphi, phiSlope, deta, dzdr, dydx;
 };
 
-DoubletEdge doubletEdge(std::int64_t src, std::int64_t dst, const DoubletQuantities& q) {
+inline DoubletEdge doubletEdge(std::int64_t src, std::int64_t dst, const DoubletQuantities& q) {
   return DoubletEdge{src, dst, q.z0, q.dphi, q.phiSlope, q.deta, q.dzdr, q.dydx};
 }
 
-/// passesDoubletCuts of a kept candidate (the same quantities, the same comparisons).
-template <typename Cut>
-inline bool passesDoubletCuts(const DoubletEdge& e, const Cut* cuts) {
-  return inside(e.z0, cuts) && inside(e.dphi, cuts + 2) && inside(e.phiSlope, cuts + 4) &&
-         inside(-e.deta, cuts + 6);
+/// The four cut quantities of a doublet against [min, max] pairs in `cuts` (8 values).
+/// Module maps follow ModuleMapGraph/acorn: their deta is eta(inner) - eta(outer).
+/// `Doublet`: DoubletQuantities, or a kept DoubletEdge (the same members, the same values).
+template <typename Doublet, typename Cut>
+inline bool passesDoubletCuts(const Doublet& d, const Cut* cuts) {
+  return inside(d.z0, cuts) && inside(d.dphi, cuts + 2) && inside(d.phiSlope, cuts + 4) &&
+         inside(-d.deta, cuts + 6);
 }
 
 /// diff_dydx of a triplet as ModuleMapGraph/acorn define it (see tripletFeatures).
