@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default gnn-small module-map-lowpt metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default gnn-small module-map-lowpt gnn-lowpt metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
 
 setup: $(VENV)/.installed
 
@@ -83,6 +83,13 @@ module-map-lowpt: setup
 gnn-small: setup
 	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
 	$(BIN)/acts-gnn train gnn --config configs/gnn-small.yaml --device $(DEVICE)
+
+# The low-pT GNN (geometry/generic/models/gnn-lowpt.*, the `lowpt` operating point): the events
+# of gnn-default, graphs from the shipped low-pT map, the shipped GNN fine-tuned with
+# configs/gnn-lowpt.yaml (pT > 0.5 GeV target edges, bf16 on 2 threads; see the config).
+gnn-lowpt: setup
+	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
+	$(BIN)/acts-gnn train gnn --config configs/gnn-lowpt.yaml --device $(DEVICE)
 
 # 24 MU=200 parametric training events (seed 300): the embedding's and filter's.
 data/gnn-train-prepared/dataset.json: | setup

@@ -21,7 +21,12 @@ from pathlib import Path
 import acts
 import acts.examples
 
-from acts_gnn.chain.defaults import default_files, edge_classifier, pipeline_features
+from acts_gnn.chain.defaults import (
+    OPERATING_POINTS,
+    default_files,
+    edge_classifier,
+    pipeline_features,
+)
 from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.detector import load_generic_detector
 from acts_gnn.graph.module_map.formats import load_module_map
@@ -44,13 +49,17 @@ def runFullChainGeneric(
     modelPath: Path | None = None,
     events: int | None = None,
     s: acts.examples.Sequencer | None = None,
+    operatingPoint: str = "default",
 ) -> tuple[acts.examples.Sequencer, dict[str, object]]:
     """Both chains on the events of ``inputDir``; returns the Sequencer and the performance
-    writers (their ``stats()`` after ``s.run()``)."""
+    writers (their ``stats()`` after ``s.run()``). ``operatingPoint``: the shipped map and GNN
+    used where ``modulePath`` / ``modelPath`` are None (``default``: pT > 1 GeV, ``lowpt``:
+    pT > 0.5 GeV)."""
     detector = load_generic_detector()
     files = default_files()
-    modulePath = modulePath or files.require(files.module_map, "module map")
-    modelPath = modelPath or files.require(files.gnn_onnx, "GNN")
+    pointMap, pointModel = files.operating_point(operatingPoint, backend="onnx")
+    modulePath = modulePath or files.require(pointMap, f"module map ({operatingPoint})")
+    modelPath = modelPath or files.require(pointModel, f"GNN ({operatingPoint})")
     n_events = len(SimulationFiles.from_dir(inputDir).event_ids)
     s = s or acts.examples.Sequencer(
         events=min(events or n_events, n_events),
@@ -97,8 +106,11 @@ if __name__ == "__main__":
     parser.add_argument("--module-map", type=Path, default=None)
     parser.add_argument("--model", type=Path, default=None, help=".onnx or TorchScript")
     parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--operating-point", choices=tuple(OPERATING_POINTS), default="default")
     args = parser.parse_args()
-    sequencer, writers = runFullChainGeneric(args.input, args.module_map, args.model, args.events)
+    sequencer, writers = runFullChainGeneric(
+        args.input, args.module_map, args.model, args.events, operatingPoint=args.operating_point
+    )
     sequencer.run()
     print(f"{'chain':>6} {'efficiency':>11} {'fake ratio':>11} {'duplicate ratio':>16}")
     for name, writer in writers.items():

@@ -10,8 +10,9 @@ values that belong to the model (its node features and scales), and, on a machin
 CUDA, ``device=`` where upstream's knobs select CUDA (``ModuleMapCuda``, ``OnnxEdgeClassifier``,
 ``addGnn``; ``TorchEdgeClassifier`` and ``CudaTrackBuilding`` follow ``addGnn``'s, as upstream).
 
-Run: ``python examples/gnn_module_map_generic.py [--events N]``; prints the efficiency, fake
-and duplicate ratios of the proto-tracks as ACTS's own matcher and writer count them.
+Run: ``python examples/gnn_module_map_generic.py [--events N] [--operating-point lowpt]``;
+prints the efficiency, fake and duplicate ratios of the proto-tracks as ACTS's own matcher and
+writer count them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from acts.examples.simulation import (
 )
 
 from acts_gnn import CudaTrackBuilding, Device, ModuleMapCuda, NodeFeature, addGnn
-from acts_gnn.chain.defaults import default_files
+from acts_gnn.chain.defaults import OPERATING_POINTS, default_files
 from acts_gnn.detector import load_generic_detector
 
 
@@ -192,14 +193,21 @@ def runGnnModuleMap(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100)
+    parser.add_argument(
+        "--operating-point",
+        choices=tuple(OPERATING_POINTS),
+        default="default",
+        help="the shipped module map and GNN: default (pT > 1 GeV) or lowpt (pT > 0.5 GeV)",
+    )
     args = parser.parse_args()
 
     detector = load_generic_detector()
     trackingGeometry = detector.tracking_geometry
     field = detector.field
     files = default_files()
-    moduleMapPath = files.require(files.module_map, "module map")
-    gnnModel = files.require(files.gnn_torchscript, "GNN")
+    pointMap, pointModel = files.operating_point(args.operating_point)
+    moduleMapPath = files.require(pointMap, "module map")
+    gnnModel = files.require(pointModel, "GNN")
     outputDir = Path.cwd()
 
     s = runGnnModuleMap(

@@ -7,7 +7,9 @@ found by :func:`acts_gnn.detector.generic.geometry_dir`):
 * ``models/gnn.onnx`` and ``models/gnn.pt``: the GNN edge classifier (ONNX, TorchScript);
 * ``models/embedding.*`` and ``models/filter.*``: the metric-learning stages, and
   ``models/gnn-metric-learning.*``: the GNN trained on their (filtered) graphs;
-* ``models/vertex-pairs.*``: the vertexing track-pair network (docs/vertexing.md).
+* ``models/vertex-pairs.*``: the vertexing track-pair network (docs/vertexing.md);
+* ``module-map-lowpt.npz`` and ``models/gnn-lowpt.*``: the ``lowpt`` operating point's map
+  and GNN (:data:`OPERATING_POINTS`).
 
 :func:`edge_classifier` and :func:`pipeline_features` turn paths (or the defaults) into
 configured stages whose node features, scales and edge features are the ones the model was
@@ -31,6 +33,29 @@ DEFAULT_FEATURE_SCALES = (1000.0, math.pi, 1000.0, 1.0)
 GRAPHS = ("module-map", "metric-learning")
 BACKENDS = ("onnx", "torch")
 BUILDERS = ("walkthrough", "junction-removal", "connected-components")
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A shipped module map and the GNN trained on its graphs, for one pT range (GeV)."""
+
+    name: str
+    #: the module map's file in the detector's geometry folder
+    module_map: str
+    #: the GNN's file name without suffix in ``models/`` (``.pt`` TorchScript, ``.onnx``)
+    gnn: str
+    #: the pT [GeV] above which the GNN's target edges lie (docs/gnn.md, "Operating points")
+    target_min_pt: float
+
+
+#: The module-map chain's shipped operating points (``acts-gnn compare --operating-point``,
+#: ``CompareConfig.operating_point``, ``default_files().operating_point(name)``):
+#: ``default`` for pT > 1 GeV, ``lowpt`` for pT > 0.5 GeV (issue 22; docs/results.md,
+#: "The low-pT operating point").
+OPERATING_POINTS = {
+    "default": OperatingPoint("default", "module-map.npz", "gnn", 1.0),
+    "lowpt": OperatingPoint("lowpt", "module-map-lowpt.npz", "gnn-lowpt", 0.5),
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +97,25 @@ class DefaultFiles:
 
     def module_map_lowpt(self) -> Path:
         """The shipped pT > 0.5 GeV module map (issue 22; docs/module-map.md, "The shipped
-        low-pT map"), beside the default map; pass it as ``--module-map``."""
-        return self.module_map.with_name("module-map-lowpt.npz")
+        low-pT map"), beside the default map: the ``lowpt`` operating point's."""
+        return self.operating_point("lowpt")[0]
+
+    def operating_point(self, name: str = "default", backend: str = "torch") -> tuple[Path, Path]:
+        """(module map, GNN) of the operating point ``name`` (:data:`OPERATING_POINTS`), the
+        GNN as ONNX for ``backend="onnx"``, else TorchScript: the ``moduleMapPath`` and
+        ``gnnModel`` of the module-map chain (``addGnn``'s stages, the examples)."""
+        point = OPERATING_POINTS.get(name)
+        if point is None:
+            raise ValueError(
+                f"operating point must be one of {tuple(OPERATING_POINTS)}, got {name!r}"
+            )
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        suffix = ".onnx" if backend == "onnx" else ".pt"
+        return (
+            self.module_map.with_name(point.module_map),
+            self.gnn_onnx.with_name(point.gnn + suffix),
+        )
 
     def require(self, path: Path, what: str) -> Path:
         if not path.is_file():

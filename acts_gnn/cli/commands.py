@@ -311,6 +311,7 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         backend=args.backend,
         device=args.device,
         precision=getattr(args, "precision", "fp32"),
+        operating_point=args.operating_point,
         module_map=args.module_map,
         model=args.model,
         embedding=args.embedding,

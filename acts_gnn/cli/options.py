@@ -342,7 +342,7 @@ def add_generator_options(p: argparse.ArgumentParser, pileup: float) -> None:
 def add_chain_options(p: argparse.ArgumentParser) -> None:
     """The GNN chain of ``compare`` and ``demo`` (:class:`acts_gnn.sequencer.compare.
     CompareConfig`); every file defaults to the shipped one."""
-    from acts_gnn.chain.defaults import BACKENDS, BUILDERS, default_files
+    from acts_gnn.chain.defaults import BACKENDS, BUILDERS, OPERATING_POINTS, default_files
 
     g = p.add_argument_group("GNN chain (files default to the shipped ones)")
     add_graph_option(g, "module-map", "graph construction")
@@ -360,10 +360,21 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         help="GNN arithmetic on CPU (torch backend, fused engine): fp32, or bf16 (AMX / "
         "AVX-512 BF16; see docs/gnn.md, 'CPU inference'); default %(default)s",
     )
-    add_module_map_option(g, "module-map file", short=False, type=Path)
+    g.add_argument(
+        "--operating-point",
+        choices=tuple(OPERATING_POINTS),
+        default="default",
+        help="the shipped module map and GNN of the module-map chain: default (pT > 1 GeV), "
+        "lowpt (pT > 0.5 GeV; docs/results.md, 'The low-pT operating point'); --module-map "
+        "and --model replace its files (default %(default)s)",
+    )
+    add_module_map_option(
+        g, "module-map file (default: the operating point's)", short=False, type=Path
+    )
     add_model_option(
         g,
-        "GNN model (.onnx or TorchScript; default: the shipped GNN trained on --graph's graphs)",
+        "GNN model (.onnx or TorchScript; default: the shipped GNN of the operating point, or "
+        "trained on --graph's graphs)",
     )
     add_embedding_option(g, "metric-learning embedding")
     add_filter_option(g, "edge-filter model")

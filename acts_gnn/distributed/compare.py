@@ -90,11 +90,8 @@ def _compare_chunk(
     config: CompareConfig, state: ChunkState, start: int, stop: int, ticker: Ticker
 ) -> ChunkRun:
     """One task: the comparison of events ``skip + start`` .. ``skip + stop - 1``."""
-    import torch
-
     from acts_gnn.sequencer.compare import run_chains
 
-    torch.set_num_threads(config.threads)
     folder = state.chunk_folder(start, stop)
     chunk = replace(config, output=folder, skip=config.skip + start, events=stop - start)
     run, _ = run_chains(chunk, ticker)

@@ -37,6 +37,7 @@ from acts_gnn.chain.defaults import (
     BACKENDS,
     BUILDERS,
     GRAPHS,
+    OPERATING_POINTS,
     check_model_kind,
     default_files,
     edge_classifier,
@@ -79,6 +80,9 @@ class CompareConfig:
     device: str = "cpu"
     #: GNN arithmetic of the torch backend (:data:`acts_gnn.nn.fused.PRECISIONS`)
     precision: str = "fp32"
+    #: the shipped module map and GNN of the module-map chain when ``module_map`` / ``model``
+    #: are None (:data:`acts_gnn.chain.defaults.OPERATING_POINTS`: ``default``, ``lowpt``)
+    operating_point: str = "default"
     module_map: Path | None = None
     model: Path | None = None
     embedding: Path | None = None
@@ -89,6 +93,8 @@ class CompareConfig:
     gnn_stage_cut: float = 0.05
     shrink_nodes: bool = True
     truth_metrics: bool = False
+    #: CPU threads of the GNN chain: torch's intra-op threads (set for the run, restored
+    #: after) and the C++ graph builder's; 1 is one core, as every time in docs/results.md
     threads: int = 1
     digitization_seed: int = 7
     selection: ParticleSelectionSettings = field(default_factory=ParticleSelectionSettings)
@@ -148,6 +154,16 @@ class CompareConfig:
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.operating_point not in OPERATING_POINTS:
+            raise ValueError(
+                f"operating_point must be one of {tuple(OPERATING_POINTS)}, got "
+                f"{self.operating_point!r}"
+            )
+        if self.operating_point != "default" and self.graph != "module-map":
+            raise ValueError(
+                f"operating point {self.operating_point!r} is a module map and its GNN: it "
+                f"needs graph='module-map', got {self.graph!r}"
+            )
         for name, number, least in (
             ("events", self.events, 1),
             ("skip", self.skip, 0),
@@ -190,9 +206,13 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     from acts_gnn.chain import tracks
 
     files = default_files()
+    point_map, point_model = files.operating_point(config.operating_point, config.backend)
     model = Path(config.model) if config.model else None
     if model is None:
-        model = files.require(files.gnn(config.graph, config.backend), f"{config.graph} GNN")
+        shipped = (
+            point_model if config.graph == "module-map" else files.gnn(config.graph, config.backend)
+        )
+        model = files.require(shipped, f"{config.graph} GNN ({config.operating_point})")
     check_model_kind(model, model_metadata(model), ("InteractionNetwork",))  # before the map
     names, scales = pipeline_features(model)
     classifiers: list[Any] = []
@@ -202,7 +222,7 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         path = (
             Path(config.module_map)
             if config.module_map
-            else files.require(files.module_map, "module map")
+            else files.require(point_map, f"module map ({config.operating_point})")
         )
         module_map = load_module_map(path)
         from acts_gnn.detector.generic import load_generic_detector
@@ -295,9 +315,17 @@ def run_chains(config: CompareConfig, progress: Any = True) -> tuple[ChainRun, A
     without ``config.vertexing``). ``progress``: show a bar (bool), or an object whose
     ``update(1)`` is called after each event (a Dask task's ticker). Runs with
     :func:`~acts_gnn.sequencer.memory.small_heap`: freed event data goes back to the
-    system (docs/results.md, "Peak memory of compare")."""
-    with small_heap():
-        return _run_chains(config, progress)
+    system (docs/results.md, "Peak memory of compare"). torch runs ``config.threads``
+    intra-op threads meanwhile."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)  # torch's default, a thread per core, oversubscribes
+    try:  # a busy machine (docs/results.md, "The low-pT operating point")
+        with small_heap():
+            return _run_chains(config, progress)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _run_chains(config: CompareConfig, progress: Any) -> tuple[ChainRun, Any]:

@@ -44,10 +44,15 @@ GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning 
 
 
 def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(summary key, title) of the chains: the GNN's names its graph construction (and, when
-    the run had several, its edge cut: one chain per cut), each CKF chain its preset."""
-    graph = summary.get("config", {}).get("graph", "module-map")
+    """(summary key, title) of the chains: the GNN's names its graph construction, its
+    operating point other than ``default`` (and, when the run had several, its edge cut: one
+    chain per cut), each CKF chain its preset."""
+    config = summary.get("config", {})
+    graph = config.get("graph", "module-map")
+    point = config.get("operating_point", "default")
     gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
+    if point != "default":
+        gnn += f", {point}"
     cuts = ["gnn", *(k for k in summary if k.startswith("gnn_cut"))]
     titles = [
         (k, gnn if len(cuts) == 1 else f"{gnn}, edge cut {summary[k].get('gnn_edge_cut', 0):g}")

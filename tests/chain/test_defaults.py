@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from acts_gnn.chain.defaults import (
+    OPERATING_POINTS,
     default_files,
     edge_classifier,
     model_metadata,
@@ -28,6 +29,14 @@ README_FILTER_EFFICIENCY_MU50 = 0.985
 #: README "Shipped defaults": the metric-learning GNN on the filter's graphs at MU = 50
 README_ML_GNN_EFFICIENCY_MU50 = 0.972
 README_ML_GNN_PURITY_MU50 = 0.981
+#: docs/results.md "The low-pT operating point": the low-pT map's edge efficiency and the
+#: low-pT GNN's target-edge efficiency and purity at score 0.5, targets above 0.5 GeV, on
+#: held-out Pythia8 MU = 200 events
+README_LOWPT_MAP_EFFICIENCY = 0.9935
+README_LOWPT_GNN_EFFICIENCY = 0.970
+README_LOWPT_GNN_PURITY = 0.976
+#: the package's size budget for geometry/generic (docs/results.md, "Shipped defaults")
+SIZE_BUDGET_MB = 55.0
 
 
 def test_shipped_files_exist_within_budget() -> None:
@@ -38,15 +47,18 @@ def test_shipped_files_exist_within_budget() -> None:
     shipped += [files.gnn("metric-learning", backend) for backend in ("torch", "onnx")]
     shipped += [files.gnn_small(backend) for backend in ("torch", "onnx")]
     shipped += [files.module_map_lowpt()]
+    shipped += [*files.operating_point("lowpt"), files.operating_point("lowpt", "onnx")[1]]
     for path in shipped:
         assert path.is_file(), path
     total = sum(p.stat().st_size for p in Path(files.module_map).parent.rglob("*") if p.is_file())
-    assert total < 50e6, f"shipped files take {total / 1e6:.1f} MB"
+    assert total < SIZE_BUDGET_MB * 1e6, f"shipped files take {total / 1e6:.1f} MB"
 
 
 def test_shipped_models_carry_their_features() -> None:
     files = default_files()
-    for path in (files.gnn_onnx, files.gnn_torchscript, files.gnn_small(), files.gnn_small("onnx")):
+    lowpt = files.operating_point("lowpt")[1], files.operating_point("lowpt", "onnx")[1]
+    small = files.gnn_small(), files.gnn_small("onnx")
+    for path in (files.gnn_onnx, files.gnn_torchscript, *small, *lowpt):
         meta = model_metadata(path)
         assert meta["node_features"] == ["r", "phi", "z", "eta"]
         assert len(meta["edge_features"]) == len(meta["edge_feature_scales"]) > 0
@@ -62,6 +74,22 @@ def test_shipped_gnn_per_graph_construction() -> None:
     assert files.gnn("metric-learning", "onnx").name == "gnn-metric-learning.onnx"
     with pytest.raises(ValueError, match="graph must be one of"):
         files.gnn("knn")
+
+
+def test_operating_points() -> None:
+    files = default_files()
+    assert files.operating_point() == (files.module_map, files.gnn_torchscript)
+    assert files.operating_point("default", "onnx") == (files.module_map, files.gnn_onnx)
+    lowpt_map, lowpt_gnn = files.operating_point("lowpt", "onnx")
+    assert lowpt_map == files.module_map_lowpt()
+    assert lowpt_gnn.name == "gnn-lowpt.onnx"
+    # the low-pT GNN's targets are the operating point's: particles above 0.5 GeV
+    meta = model_metadata(files.operating_point("lowpt")[1])
+    assert meta["target"]["min_pt"] == OPERATING_POINTS["lowpt"].target_min_pt == 0.5
+    with pytest.raises(ValueError, match="operating point must be one of"):
+        files.operating_point("ultralow")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        files.operating_point("lowpt", "tensorrt")
 
 
 @pytest.fixture(scope="module")
@@ -93,33 +121,67 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
     found = edge_truth_mask(target, graph.edge_index, n)
     # ~2-3k target edges at MU=50: the binomial error is ~0.2 %, 0.02 is a wide margin
     assert found.mean() > README_MAP_EFFICIENCY - 0.02
-    efficiency, purity = gnn_metrics(event, "module-map", graph.edge_index, graph.edge_features)
+    efficiency, purity = gnn_metrics(
+        event, shipped_gnn("module-map"), graph.edge_index, graph.edge_features
+    )
     # MU=50 is easier than the README's MU=200: at least as good, within statistics
     assert efficiency > README_GNN_EFFICIENCY - 0.02
     assert purity > README_GNN_PURITY - 0.02
 
 
-def gnn_metrics(event: Any, graph: str, edge_index: Any, edge_features: Any) -> tuple[float, float]:
-    """Target-edge efficiency (of the graph's target edges) and purity at score > 0.5 of the
-    shipped GNN for ``graph``; checks that its ONNX export gives the same scores."""
+def test_shipped_lowpt_point_reproduces_its_numbers(held_out_event: Any) -> None:
+    """The ``lowpt`` map and GNN on the held-out MU = 50 event, targets above 0.5 GeV."""
+    from acts_gnn.graph.module_map.formats import load_module_map
+    from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
+    from acts_gnn.graph.truth import TruthSelection, truth_graph
+    from acts_gnn.metrics.edges import edge_truth_mask
+
+    event, files = held_out_event, default_files()
+    map_path, model = files.operating_point("lowpt")
+    graph = ModuleMapGraphBuilder(load_module_map(map_path))(
+        event.positions(), event.hits["geometry_id"]
+    )
+    target = truth_graph(event, TruthSelection(min_pt=0.5, min_hits=3))
+    found = edge_truth_mask(target, graph.edge_index, event.n_hits)
+    # ~15k target edges at MU = 50: binomial error < 0.1 %; 0.02 is a wide margin
+    assert found.mean() > README_LOWPT_MAP_EFFICIENCY - 0.02
+    onnx = files.operating_point("lowpt", "onnx")[1]
+    efficiency, purity = gnn_metrics(
+        event, (model, onnx), graph.edge_index, graph.edge_features, min_pt=0.5
+    )
+    assert efficiency > README_LOWPT_GNN_EFFICIENCY - 0.02
+    assert purity > README_LOWPT_GNN_PURITY - 0.02
+
+
+def gnn_metrics(
+    event: Any, models: tuple[Path, Path], edge_index: Any, edge_features: Any, min_pt: float = 1.0
+) -> tuple[float, float]:
+    """Target-edge efficiency (of the graph's target edges: particles above ``min_pt`` [GeV])
+    and purity at score > 0.5 of the GNN ``models`` (TorchScript, ONNX); checks that the ONNX
+    export gives the same scores."""
     from acts_gnn.graph.features import node_feature_matrix
     from acts_gnn.graph.truth import TruthSelection, truth_graph
     from acts_gnn.metrics.edges import edge_truth_mask
 
-    files = default_files()
-    model = files.gnn(graph)
+    model, onnx_model = models
     names, scales = pipeline_features(model)
     x = node_feature_matrix(event.positions(), names, scales)
     scores = edge_classifier(model).classify(x, edge_index, edge_features).scores.numpy()
-    onnx = edge_classifier(files.gnn(graph, "onnx")).classify(x, edge_index, edge_features)
+    onnx = edge_classifier(onnx_model).classify(x, edge_index, edge_features)
     np.testing.assert_allclose(onnx.scores.numpy(), scores, atol=1e-4)
     edges = np.asarray(edge_index)
     kept = scores > 0.5
     is_target = edge_truth_mask(
-        edges, truth_graph(event, TruthSelection(min_pt=1.0, min_hits=3)), event.n_hits
+        edges, truth_graph(event, TruthSelection(min_pt=min_pt, min_hits=3)), event.n_hits
     )
     is_true = edge_truth_mask(edges, truth_graph(event), event.n_hits)
     return (kept & is_target).sum() / is_target.sum(), (kept & is_true).sum() / kept.sum()
+
+
+def shipped_gnn(graph: str) -> tuple[Path, Path]:
+    """The shipped GNN of ``graph``'s chain, (TorchScript, ONNX)."""
+    files = default_files()
+    return files.gnn(graph), files.gnn(graph, "onnx")
 
 
 def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: Any) -> None:
@@ -145,6 +207,8 @@ def test_shipped_embedding_and_filter_reproduce_their_numbers(held_out_event: An
     assert edge_truth_mask(target, kept, n).mean() > README_FILTER_EFFICIENCY_MU50 - 0.03
     assert kept.shape[1] < 0.5 * graph.n_edges
     # the metric-learning GNN on the filter's graph
-    efficiency, purity = gnn_metrics(event, "metric-learning", kept, filtered.edge_attr)
+    efficiency, purity = gnn_metrics(
+        event, shipped_gnn("metric-learning"), kept, filtered.edge_attr
+    )
     assert efficiency > README_ML_GNN_EFFICIENCY_MU50 - 0.03
     assert purity > README_ML_GNN_PURITY_MU50 - 0.03

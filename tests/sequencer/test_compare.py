@@ -325,3 +325,32 @@ def test_resolutions_of_fitted_tracks(comparison: dict[str, Any]) -> None:
                 assert 0.3 < pull < 10.0, (chain, name)
         assert sum(res["d0"]["vs_pt"]["tracks"]) >= res["tracks"]
     assert (Path(comparison["config"]["output"]) / "resolution_d0_vs_eta.png").is_file()
+
+
+def test_the_run_uses_the_configured_torch_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's default (a thread per core) oversubscribed a busy machine: the classifier took
+    33-135 s instead of 5 s. The run sets ``threads`` and restores the caller's setting, also
+    when it fails."""
+    from acts_gnn.sequencer import compare
+
+    (tmp_path / "sim").mkdir()
+    config = compare.CompareConfig(input=tmp_path / "sim", output=tmp_path / "report", threads=1)
+
+    seen: list[int] = []
+
+    def fake_run(config: Any, progress: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(compare, "_run_chains", fake_run)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="stop here"):
+            compare.run_chains(config)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,95 @@
+"""The module-map chain's operating points (``default``: pT > 1 GeV, ``lowpt``: pT > 0.5 GeV):
+chosen by ``--operating-point`` / ``CompareConfig.operating_point``, their shipped files in the
+GNN stages, refused where they do not apply, named in the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.acts
+
+
+def _config(tmp_path: Path, **changes: Any) -> Any:
+    from acts_gnn.sequencer.compare import CompareConfig
+
+    (tmp_path / "sim").mkdir(exist_ok=True)
+    return CompareConfig(**{"input": tmp_path / "sim", "output": tmp_path / "report", **changes})
+
+
+def test_cli_option_reaches_the_config(tmp_path: Path) -> None:
+    from acts_gnn.cli.commands import _compare_config
+    from acts_gnn.cli.parser import build_parser
+
+    for command in (["compare", "-i", str(tmp_path), "-o", str(tmp_path / "o")], ["demo"]):
+        args = build_parser().parse_args(command)
+        assert _compare_config(args, tmp_path, tmp_path / "o").operating_point == "default"
+        args = build_parser().parse_args([*command, "--operating-point", "lowpt"])
+        assert _compare_config(args, tmp_path, tmp_path / "o").operating_point == "lowpt"
+
+
+def test_cli_refuses_an_unknown_operating_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from acts_gnn.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "-i", str(tmp_path), "-o", str(tmp_path / "r"), "--operating-point", "x"])
+    assert "invalid choice: 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"operating_point": "ultralow"}, "operating_point must be one of"),
+        ({"operating_point": "lowpt", "graph": "metric-learning"}, "needs graph='module-map'"),
+    ],
+)
+def test_bad_operating_point(changes: dict[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        _config(tmp_path, **changes).validate()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_lowpt_stages_read_the_lowpt_files(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acts_gnn.chain.defaults import default_files
+    from acts_gnn.graph.module_map import formats
+    from acts_gnn.sequencer.compare import gnn_stages
+
+    loaded: list[Path] = []
+    load = formats.load_module_map
+
+    def recording_load(path: Any, *args: Any, **kwargs: Any) -> Any:
+        loaded.append(Path(path))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "load_module_map", recording_load)
+    map_path, model = default_files().operating_point("lowpt", backend)
+    stages = gnn_stages(_config(tmp_path, operating_point="lowpt", backend=backend))
+    assert stages["edgeClassifiers"][-1].modelPath == str(model)
+    assert loaded == [map_path]
+    assert map_path.name == "module-map-lowpt.npz"
+
+
+def test_files_given_replace_the_operating_points(tmp_path: Path) -> None:
+    from acts_gnn.chain.defaults import default_files
+    from acts_gnn.sequencer.compare import gnn_stages
+
+    files = default_files()
+    stages = gnn_stages(_config(tmp_path, operating_point="lowpt", model=files.gnn_small()))
+    assert stages["edgeClassifiers"][-1].modelPath == str(files.gnn_small())
+
+
+def test_report_names_the_operating_point() -> None:
+    from acts_gnn.sequencer.compare_report import chain_titles
+
+    summary: dict[str, Any] = {"gnn": {}, "ckf": {"ckf_preset": "tuned"}}
+    assert dict(chain_titles(summary))["gnn"] == "GNN (module map + GNN + KF)"
+    summary["config"] = {"graph": "module-map", "operating_point": "lowpt"}
+    titles = dict(chain_titles(summary))
+    assert titles["gnn"] == "GNN (module map + GNN + KF), lowpt"
+    assert titles["ckf"] == "ACTS seeding + CKF (tuned)"
