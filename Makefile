@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp acts_gnn geometry -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup demo test test-all lint bench module-map gnn-default gnn-small module-map-lowpt gnn-lowpt metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
+.PHONY: setup demo test test-all lint bench module-map gnn-default gnn-small module-map-lowpt gnn-lowpt lowpt-compare metric-learning gnn-metric-learning vertex-pairs triplet defaults clean
 
 setup: $(VENV)/.installed
 
@@ -59,9 +59,8 @@ module-map: setup
 # train, 4 validate), graphs from the shipped module map, configs/gnn-default.yaml (8 epochs in
 # 8 phi sectors; ~55 min on one CPU core, minutes on a GPU: add DEVICE=cuda).
 DEVICE ?= auto
-gnn-default: setup
+gnn-default: setup data/p8-gnn-train-prepared/dataset.json
 	test -f data/module-map.npz || $(MAKE) module-map
-	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
 	$(BIN)/acts-gnn train gnn --config configs/gnn-default.yaml --device $(DEVICE)
 
 # The pT > 0.5 GeV module map (geometry/generic/module-map-lowpt.npz, issue 22): 1536 Pythia8
@@ -69,27 +68,43 @@ gnn-default: setup
 # maps at --min-pt 0.4 merged with the shipped map, compact, triplets seen < 4 times dropped;
 # about 2 h on 2 cores. Evaluated on the held-out events of `make module-map` (seed 1701).
 LOWPT_SETS := 1960:64:0.15 2210:192:0.4 2211:256:0.4 2212:512:0.4 2213:512:0.4
-module-map-lowpt: setup
+module-map-lowpt: setup data/p8-mu200-test-prepared/dataset.json
 	for set in $(LOWPT_SETS); do seed=$${set%%:*}; rest=$${set#*:}; events=$${rest%%:*}; ptmin=$${rest#*:}; d=data/lowpt-map-$$seed; \
 	  test -f $$d-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events $$events --pileup 200 --pt-min $$ptmin --seed $$seed --workers 2 -o $$d && $(BIN)/acts-gnn prepare -q --workers 2 -i $$d -o $$d-prepared; } || exit 1; \
 	  $(BIN)/acts-gnn module-map build -q --min-pt 0.4 --workers 2 -i $$d-prepared -o $$d.npz || exit 1; done
 	$(BIN)/acts-gnn module-map merge --inputs geometry/generic/module-map.npz $(foreach s,$(LOWPT_SETS),data/lowpt-map-$(firstword $(subst :, ,$(s))).npz) -o data/module-map-lowpt.npz
 	$(BIN)/acts-gnn module-map convert -i data/module-map-lowpt.npz -o data/module-map-lowpt-compact.npz --format compact --min-occurrence 4
-	test -f data/p8-mu200-test-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 3 --pileup 200 --seed 1701 -o data/p8-mu200-test && $(BIN)/acts-gnn prepare -q -i data/p8-mu200-test -o data/p8-mu200-test-prepared; }
 	$(BIN)/acts-gnn module-map evaluate -q -i data/p8-mu200-test-prepared -m data/module-map-lowpt-compact.npz --min-pt 0.5
 
 # The hidden-32 GNN (geometry/generic/models/gnn-small.*): the events of gnn-default, graphs
 # from the shipped compact map, configs/gnn-small.yaml (30 min on one CPU core).
-gnn-small: setup
-	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
+gnn-small: setup data/p8-gnn-train-prepared/dataset.json
 	$(BIN)/acts-gnn train gnn --config configs/gnn-small.yaml --device $(DEVICE)
 
 # The low-pT GNN (geometry/generic/models/gnn-lowpt.*, the `lowpt` operating point): the events
 # of gnn-default, graphs from the shipped low-pT map, the shipped GNN fine-tuned with
 # configs/gnn-lowpt.yaml (pT > 0.5 GeV target edges, bf16 on 2 threads; see the config).
-gnn-lowpt: setup
-	test -f data/p8-gnn-train-prepared/dataset.json || { $(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train && $(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared; }
+gnn-lowpt: setup data/p8-gnn-train-prepared/dataset.json
 	$(BIN)/acts-gnn train gnn --config configs/gnn-lowpt.yaml --device $(DEVICE)
+
+# The GNNs' training events: 64 Pythia8 ttbar + MU=200 events (seed 1960; 60 train, 4 validate).
+data/p8-gnn-train-prepared/dataset.json: | setup
+	$(BIN)/acts-gnn simulate -q --events 64 --pileup 200 --seed 1960 --workers 2 -o data/p8-gnn-train
+	$(BIN)/acts-gnn prepare -q --workers 2 -i data/p8-gnn-train -o data/p8-gnn-train-prepared
+
+# The held-out Pythia8 MU=200 events of docs/results.md (seed 1701; also made by module-map).
+data/p8-mu200-test-prepared/dataset.json: | setup
+	$(BIN)/acts-gnn simulate -q --events 3 --pileup 200 --seed 1701 -o data/p8-mu200-test
+	$(BIN)/acts-gnn prepare -q -i data/p8-mu200-test -o data/p8-mu200-test-prepared
+
+# docs/results.md, "The low-pT operating point": its edge metrics, the comparison with the CKF
+# presets on the held-out events, the `default` point on the same events, and the turn-on plot
+# docs/img/lowpt-turn-on-efficiency-vs-pt.png (about 5 min on one core).
+lowpt-compare: setup data/p8-mu200-test-prepared/dataset.json
+	$(BIN)/acts-gnn evaluate-gnn -q -i data/p8-mu200-test-prepared -m geometry/generic/module-map-lowpt.npz --model geometry/generic/models/gnn-lowpt.pt -o output/gnn-lowpt-eval --min-pt 0.5 --min-purity 0.9
+	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt --operating-point lowpt --ckf-preset fast tuned --gnn-cuts 0.5 0.7
+	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-default
+	cp output/p8-mu200-lowpt/turn_on_efficiency_vs_pt.png docs/img/lowpt-turn-on-efficiency-vs-pt.png
 
 # 24 MU=200 parametric training events (seed 300): the embedding's and filter's.
 data/gnn-train-prepared/dataset.json: | setup

@@ -37,9 +37,9 @@ BUILDERS = ("walkthrough", "junction-removal", "connected-components")
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    """A shipped module map and the GNN trained on its graphs, for one pT range (GeV)."""
+    """A shipped module map and the GNN trained on its graphs, for one pT range (GeV); named
+    by its key in :data:`OPERATING_POINTS`."""
 
-    name: str
     #: the module map's file in the detector's geometry folder
     module_map: str
     #: the GNN's file name without suffix in ``models/`` (``.pt`` TorchScript, ``.onnx``)
@@ -53,8 +53,8 @@ class OperatingPoint:
 #: ``default`` for pT > 1 GeV, ``lowpt`` for pT > 0.5 GeV (issue 22; docs/results.md,
 #: "The low-pT operating point").
 OPERATING_POINTS = {
-    "default": OperatingPoint("default", "module-map.npz", "gnn", 1.0),
-    "lowpt": OperatingPoint("lowpt", "module-map-lowpt.npz", "gnn-lowpt", 0.5),
+    "default": OperatingPoint("module-map.npz", "gnn", 1.0),
+    "lowpt": OperatingPoint("module-map-lowpt.npz", "gnn-lowpt", 0.5),
 }
 
 
