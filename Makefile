@@ -98,12 +98,15 @@ data/p8-mu200-test-prepared/dataset.json: | setup
 	$(BIN)/acts-gnn prepare -q -i data/p8-mu200-test -o data/p8-mu200-test-prepared
 
 # docs/results.md, "The low-pT operating point": its edge metrics, the comparison with the CKF
-# presets on the held-out events, the `default` point on the same events, and the turn-on plot
-# docs/img/lowpt-turn-on-efficiency-vs-pt.png (about 5 min on one core).
+# presets on the held-out events, the same without its track cleaning, the `default` point on
+# the same events (without and with track cleaning), and the turn-on plot
+# docs/img/lowpt-turn-on-efficiency-vs-pt.png (about 10 min on one core).
 lowpt-compare: setup data/p8-mu200-test-prepared/dataset.json
 	$(BIN)/acts-gnn evaluate-gnn -q -i data/p8-mu200-test-prepared -m geometry/generic/module-map-lowpt.npz --model geometry/generic/models/gnn-lowpt.pt -o output/gnn-lowpt-eval --min-pt 0.5 --min-purity 0.9
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt --operating-point lowpt --ckf-preset fast tuned --gnn-cuts 0.5 0.7
+	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt-uncleaned --operating-point lowpt --no-track-cleaning
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-default
+	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-default-cleaned --track-cleaning
 	cp output/p8-mu200-lowpt/turn_on_efficiency_vs_pt.png docs/img/lowpt-turn-on-efficiency-vs-pt.png
 
 # 24 MU=200 parametric training events (seed 300): the embedding's and filter's.

@@ -47,6 +47,7 @@ from acts_gnn.errors import InputDataError
 
 if TYPE_CHECKING:
     from acts_gnn.chain.classify import OnnxEdgeClassifier, TorchEdgeClassifier
+    from acts_gnn.chain.cleaning import CleanedTrackBuilding, HelixOutlierRemoval
     from acts_gnn.chain.defaults import default_files
     from acts_gnn.chain.pipeline import GnnPipeline
     from acts_gnn.chain.tracks import (
@@ -105,6 +106,8 @@ LAZY_NAMES: dict[str, str] = {
     "ConnectedComponentsTrackBuilding": "acts_gnn.chain.tracks",
     "JunctionRemovalTrackBuilding": "acts_gnn.chain.tracks",
     "WalkthroughTrackBuilding": "acts_gnn.chain.tracks",
+    "HelixOutlierRemoval": "acts_gnn.chain.cleaning",
+    "CleanedTrackBuilding": "acts_gnn.chain.cleaning",
     "default_files": "acts_gnn.chain.defaults",
     # upstream ACTS's stage names, knobs and defaults (acts.gnn / acts.examples.gnn)
     "Device": "acts_gnn.chain.upstream",
@@ -130,11 +133,13 @@ LAZY_NAMES: dict[str, str] = {
 __all__ = [
     "BoostTrackBuilding",
     "CkfSettings",
+    "CleanedTrackBuilding",
     "ConnectedComponentsTrackBuilding",
     "CudaTrackBuilding",
     "Device",
     "Event",
     "GnnPipeline",
+    "HelixOutlierRemoval",
     "InputDataError",
     "JunctionRemovalTrackBuilding",
     "MetricLearning",

@@ -52,6 +52,18 @@ def walkthrough(
     cut_high: float,
     cut_low: float,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], int]: ...
+def helix_outliers(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    z: npt.ArrayLike,
+    offsets: npt.ArrayLike,
+    hits: npt.ArrayLike,
+    tol_transverse: float,
+    tol_longitudinal: float,
+    max_removed: int,
+    min_kept: int,
+    n_threads: int = 1,
+) -> npt.NDArray[np.bool_]: ...
 
 #: module ids uint64 [U, 3], lo and hi float64 [U, 10], counts int64 [U]
 TripletRowArrays = tuple[

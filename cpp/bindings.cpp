@@ -13,6 +13,7 @@
 #include "geometry_kernels.hpp"
 #include "module_map.hpp"
 #include "track_building.hpp"
+#include "track_cleaning.hpp"
 #include "triplet_accumulator.hpp"
 
 namespace py = pybind11;
@@ -385,6 +386,44 @@ py::tuple walkthroughPy(std::size_t nNodes, const IndexArray& edges, const Doubl
   return chainsToPython(std::move(chains));
 }
 
+py::array_t<bool> helixOutliersPy(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
+                                  const IndexArray& offsets, const IndexArray& hits,
+                                  double tolTransverse, double tolLongitudinal, int maxRemoved,
+                                  int minKept, int nThreads) {
+  const std::size_t nHits = checkCoordinates(x, y, z);
+  const std::size_t nCandidateHits = checkIndices(hits, "hits", nHits, 0, false);
+  if (offsets.ndim() != 1 || offsets.shape(0) < 1) {
+    throw std::invalid_argument("offsets must be a 1-D integer array [C + 1]");
+  }
+  const std::size_t nCandidates = static_cast<std::size_t>(offsets.shape(0)) - 1;
+  const std::int64_t* o = offsets.data();
+  if (o[0] != 0 || o[nCandidates] != static_cast<std::int64_t>(nCandidateHits)) {
+    throw std::invalid_argument("offsets must start at 0 and end at len(hits) = " +
+                                std::to_string(nCandidateHits));
+  }
+  for (std::size_t c = 0; c < nCandidates; ++c) {
+    if (o[c + 1] < o[c]) {
+      throw std::invalid_argument("offsets must not decrease (offsets[" + std::to_string(c + 1) +
+                                  "] < offsets[" + std::to_string(c) + "])");
+    }
+  }
+  if (!(tolTransverse > 0.0) || !(tolLongitudinal > 0.0)) {
+    throw std::invalid_argument("the tolerances must be > 0 mm");
+  }
+  if (maxRemoved < 0) {
+    throw std::invalid_argument("max_removed must be >= 0");
+  }
+  py::array_t<bool> keep(static_cast<py::ssize_t>(nCandidateHits));
+  auto* out = reinterpret_cast<std::uint8_t*>(keep.mutable_data());
+  const acts_gnn::HelixCleaningCuts cuts{tolTransverse, tolLongitudinal, maxRemoved, minKept};
+  {
+    py::gil_scoped_release release;
+    acts_gnn::removeHelixOutliers(x.data(), y.data(), z.data(), o, nCandidates, hits.data(),
+                                  cuts, nThreads, out);
+  }
+  return keep;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -468,6 +507,18 @@ then unambiguous continuations (score > cut_low; the only candidate of both the 
 the chain start it joins), then chain labels.
 
 Returns the same tuple as chain_labels. Releases the GIL.)doc");
+  m.def("helix_outliers", &helixOutliersPy, py::arg("x"), py::arg("y"), py::arg("z"),
+        py::arg("offsets"), py::arg("hits"), py::arg("tol_transverse"),
+        py::arg("tol_longitudinal"), py::arg("max_removed"), py::arg("min_kept"),
+        py::arg("n_threads") = 1,
+        R"doc(Track cleaning: which hits of each candidate lie on its helix.
+
+x, y, z: [N] hit positions (mm, field along z); candidate c is hits[offsets[c]:offsets[c+1]]
+(int64 rows into x, y, z; offsets int64 [C + 1]). Per candidate, repeatedly: every remaining
+hit's distance from the circle (transverse) and from the (arc length, z) line fitted to the
+other remaining hits; the hit with the largest distance / tolerance is removed while that
+ratio is > 1, at most max_removed hits, never leaving fewer than max(min_kept, 4).
+Returns bool [len(hits)]: False for the removed hits. Releases the GIL.)doc");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");

@@ -21,6 +21,7 @@ from pathlib import Path
 import acts
 import acts.examples
 
+from acts_gnn.chain.cleaning import CleanedTrackBuilding, HelixOutlierRemoval
 from acts_gnn.chain.defaults import (
     OPERATING_POINTS,
     default_files,
@@ -54,7 +55,7 @@ def runFullChainGeneric(
     """Both chains on the events of ``inputDir``; returns the Sequencer and the performance
     writers (their ``stats()`` after ``s.run()``). ``operatingPoint``: the shipped map and GNN
     used where ``modulePath`` / ``modelPath`` are None (``default``: pT > 1 GeV, ``lowpt``:
-    pT > 0.5 GeV)."""
+    pT > 0.5 GeV, with its track cleaning)."""
     detector = load_generic_detector()
     files = default_files()
     pointMap, pointModel = files.operating_point(operatingPoint, backend="onnx")
@@ -74,11 +75,14 @@ def runFullChainGeneric(
     addParticleSelection(s)  # pT > 1 GeV, |eta| < 2.5, >= 7 measurements
 
     nodeFeatures, featureScales = pipeline_features(modelPath)  # as the model was trained
+    trackBuilder = WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1)
+    if OPERATING_POINTS[operatingPoint].track_cleaning:  # lowpt: hits off the helix removed
+        trackBuilder = CleanedTrackBuilding(trackBuilder, HelixOutlierRemoval())
     addGnn(
         s,
         graphConstructor=ModuleMapGraphBuilder(load_module_map(modulePath)),
         edgeClassifiers=[edge_classifier(modelPath, cut=0.05, node_features=tuple(nodeFeatures))],
-        trackBuilder=WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1),
+        trackBuilder=trackBuilder,
         nodeFeatures=nodeFeatures,
         featureScales=featureScales,
         inputSpacePoints=addSpacePoints(

@@ -46,6 +46,8 @@ class OperatingPoint:
     gnn: str
     #: the pT [GeV] above which the GNN's target edges lie (docs/gnn.md, "Operating points")
     target_min_pt: float
+    #: whether the chain cleans its candidates (:mod:`acts_gnn.chain.cleaning`) by default
+    track_cleaning: bool = False
 
 
 #: The module-map chain's shipped operating points (``acts-gnn compare --operating-point``,
@@ -54,7 +56,7 @@ class OperatingPoint:
 #: "The low-pT operating point").
 OPERATING_POINTS = {
     "default": OperatingPoint("module-map.npz", "gnn", 1.0),
-    "lowpt": OperatingPoint("module-map-lowpt.npz", "gnn-lowpt", 0.5),
+    "lowpt": OperatingPoint("module-map-lowpt.npz", "gnn-lowpt", 0.5, track_cleaning=True),
 }
 
 

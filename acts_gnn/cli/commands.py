@@ -317,6 +317,7 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         embedding=args.embedding,
         filter=args.filter,
         builder=args.builder,
+        track_cleaning=getattr(args, "track_cleaning", None),
         edge_cut=args.gnn_cuts[0] if getattr(args, "gnn_cuts", None) else args.edge_cut,
         gnn_cuts=tuple(args.gnn_cuts[1:]) if getattr(args, "gnn_cuts", None) else (),
         truth_metrics=args.truth_metrics,

@@ -379,6 +379,13 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
     add_embedding_option(g, "metric-learning embedding")
     add_filter_option(g, "edge-filter model")
     g.add_argument("--builder", choices=BUILDERS, default="walkthrough", help="track building")
+    g.add_argument(
+        "--track-cleaning",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="remove the hits off each candidate's helix before the fit (docs/gnn.md, 'Track "
+        "cleaning'); default: as the operating point (on for lowpt, off for default)",
+    )
     g.add_argument("--edge-cut", type=float, default=0.5, help="GNN score cut of the track builder")
     g.add_argument(
         "--gnn-cuts",

@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from acts_gnn.chain.cleaning import HelixOutlierRemoval
 from acts_gnn.chain.pipeline import StageTimes
 from acts_gnn.distributed.executor import ChunkState, ParallelOptions, Ticker, run_chunks
 from acts_gnn.io.atomic import write_text
@@ -220,7 +221,19 @@ def merge_gnn(parts: list[GnnRecord]) -> GnnRecord:
         },
         cut_seconds=[s for c in cut_seconds for s in c] if cut_seconds else None,
         n_cuts=parts[0].n_cuts,
+        cleaner=merge_cleaners([p.cleaner for p in parts]),
     )
+
+
+def merge_cleaners(cleaners: list[HelixOutlierRemoval | None]) -> HelixOutlierRemoval | None:
+    """One record of the parts' track cleaners (their sums added; None without cleaning)."""
+    present = [c for c in cleaners if c is not None]
+    if not present:
+        return None
+    merged = copy.copy(present[0])
+    for c in present[1:]:
+        merged.add(c)
+    return merged
 
 
 def merge_runs(parts: list[ChainRun]) -> ChainRun:

@@ -33,6 +33,7 @@ import acts
 import acts.examples
 import numpy as np
 
+from acts_gnn.chain.cleaning import CleanedTrackBuilding, HelixOutlierRemoval
 from acts_gnn.chain.defaults import (
     BACKENDS,
     BUILDERS,
@@ -88,6 +89,10 @@ class CompareConfig:
     embedding: Path | None = None
     filter: Path | None = None
     builder: str = "walkthrough"
+    #: clean the track candidates (:mod:`acts_gnn.chain.cleaning`) with :attr:`cleaner`'s
+    #: settings; None: as the operating point does (``OperatingPoint.track_cleaning``)
+    track_cleaning: bool | None = None
+    cleaner: HelixOutlierRemoval = field(default_factory=HelixOutlierRemoval)
     edge_cut: float = 0.5
     low_cut: float = 0.1
     gnn_stage_cut: float = 0.05
@@ -119,6 +124,14 @@ class CompareConfig:
     #: also the GNN-seeded CKF (summary key ``gnn_seeded``; :mod:`acts_gnn.sequencer.
     #: gnn_seeded`) with this triplet model (TorchScript), after the CKF chains
     triplet_model: Path | None = None
+
+    @property
+    def cleans_tracks(self) -> bool:
+        """Whether the GNN chain cleans its candidates (``track_cleaning``, else the
+        operating point's choice)."""
+        if self.track_cleaning is not None:
+            return bool(self.track_cleaning)
+        return OPERATING_POINTS[self.operating_point].track_cleaning
 
     def selections(self) -> list[tuple[str, str, ParticleSelectionSettings]]:
         """(summary key, whiteboard tag, settings) of every particle selection: ``selection``
@@ -201,8 +214,9 @@ class CompareConfig:
 
 
 def gnn_stages(config: CompareConfig) -> dict[str, Any]:
-    """The configured GNN stages: graphConstructor, edgeClassifiers, trackBuilder,
-    nodeFeatures, featureScales (from the model's metadata)."""
+    """The configured GNN stages: graphConstructor, edgeClassifiers, trackBuilder (behind
+    a cleaner when :attr:`CompareConfig.cleans_tracks`), nodeFeatures, featureScales (from the
+    model's metadata)."""
     from acts_gnn.chain import tracks
 
     files = default_files()
@@ -289,6 +303,8 @@ def gnn_stages(config: CompareConfig) -> dict[str, Any]:
         builder = tracks.ConnectedComponentsTrackBuilding(
             cut=config.edge_cut, minMeasurementsPerTrack=minimum
         )
+    if config.cleans_tracks:  # a fresh cleaner: its sums are this run's
+        builder = CleanedTrackBuilding(builder, replace(config.cleaner))
     return {
         "graphConstructor": constructor,
         "edgeClassifiers": classifiers,

@@ -44,13 +44,14 @@ GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning 
 
 
 def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """(summary key, title) of the chains: the GNN's names its graph construction, its
-    operating point other than ``default`` (and, when the run had several, its edge cut: one
+    """(summary key, title) of the chains: the GNN's names its graph construction (and its
+    track cleaning, if any), its operating point other than ``default`` (and, when the run had several, its edge cut: one
     chain per cut), each CKF chain its preset."""
     config = summary.get("config", {})
     graph = config.get("graph", "module-map")
     point = config.get("operating_point", "default")
-    gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN + KF)"
+    cleaned = " + cleaning" if summary.get("gnn", {}).get("gnn_cleaning") else ""
+    gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN{cleaned} + KF)"
     if point != "default":
         gnn += f", {point}"
     cuts = ["gnn", *(k for k in summary if k.startswith("gnn_cut"))]
@@ -157,6 +158,17 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(
             "GNN track finding, by stage (mean per event): "
             + ", ".join(f"{k} {v['mean']:.3f}" for k, v in sub.items())
+        )
+        lines.append("")
+    cleaning = summary["gnn"].get("gnn_cleaning")
+    if cleaning:
+        lines.append(
+            f"GNN track cleaning (tolerances {cleaning['tolTransverse']:g} mm transverse, "
+            f"{cleaning['tolLongitudinal']:g} mm longitudinal, at most "
+            f"{cleaning['maxRemoved']} hits, >= {cleaning['minKept']} kept): per event "
+            f"{cleaning['hits_removed_per_event']:.1f} hits removed from "
+            f"{cleaning['cleaned_per_event']:.1f} of {cleaning['candidates_per_event']:.1f} "
+            f"candidates in {cleaning['seconds_per_event']:.3f} s."
         )
         lines.append("")
     candidates = summary["gnn"].get("gnn_candidates")

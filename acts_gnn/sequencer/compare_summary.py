@@ -13,6 +13,7 @@ same numbers.
 
 from __future__ import annotations
 
+import copy
 import logging
 import platform
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn.chain.cleaning import HelixOutlierRemoval, chain_cleaner
 from acts_gnn.chain.pipeline import StageTimes
 from acts_gnn.errors import InputDataError
 from acts_gnn.metrics.resolutions import ResolutionCollector
@@ -91,6 +93,8 @@ class GnnRecord:
     cut_accounting: dict[str, CandidateCounts]
     cut_seconds: list[list[float]] | None
     n_cuts: int = 1
+    #: the track cleaner of the first cut, with its sums (None: no cleaning)
+    cleaner: HelixOutlierRemoval | None = None
 
     @classmethod
     def of(cls, gnn: Any) -> GnnRecord:
@@ -111,6 +115,7 @@ class GnnRecord:
             },
             cut_seconds=None if cuts is None else [list(s) for s in cuts.seconds],
             n_cuts=1 if cuts is None else len(cuts.builder.cuts),
+            cleaner=copy.copy(chain_cleaner(gnn.pipeline.trackBuilder)),
         )
 
     def mean_counts(self) -> dict[str, float]:
@@ -288,6 +293,8 @@ def comparison_summary(config: Any, run: ChainRun, timing_csv: Path) -> dict[str
             if gnn.accounting is not None:
                 entry["gnn_candidates"] = gnn.accounting.summary()
             entry["gnn_space_point_reading"] = float(np.mean(gnn.read_seconds))
+            if gnn.cleaner is not None:
+                entry["gnn_cleaning"] = gnn.cleaner.summary()
             entry["gnn_edge_metrics"] = {
                 k: {"efficiency": e, "purity": p}
                 for k, (e, p) in gnn.edge_metrics.summary().items()

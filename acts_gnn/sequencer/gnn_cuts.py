@@ -32,6 +32,7 @@ import acts.examples
 import numpy as np
 import numpy.typing as npt
 
+from acts_gnn.chain.cleaning import CleanedTrackBuilding
 from acts_gnn.detector.generic import Detector
 from acts_gnn.io.acts_edm import data_handle
 from acts_gnn.sequencer.fitting import addCandidateFit
@@ -47,7 +48,10 @@ def cut_label(cut: float) -> str:
 
 
 def builder_cut(builder: Any) -> float:
-    """The edge-score cut of a track builder (``cut``; ``cut_high`` for the walkthrough)."""
+    """The edge-score cut of a track builder (``cut``; ``cut_high`` for the walkthrough; a
+    cleaned builder's builder's)."""
+    if isinstance(builder, CleanedTrackBuilding):
+        return builder_cut(builder.builder)
     for name in ("cut_high", "cut"):
         value = getattr(builder, name, None)
         if value is not None:
@@ -57,7 +61,12 @@ def builder_cut(builder: Any) -> float:
 
 def builder_at_cut(builder: Any, cut: float) -> Any:
     """A copy of ``builder`` with its edge-score cut set to ``cut`` (everything else kept).
-    The walkthrough's low band must stay below the new cut (``cut_low <= cut``)."""
+    The walkthrough's low band must stay below the new cut (``cut_low <= cut``). A cleaned
+    builder (:class:`~acts_gnn.chain.cleaning.CleanedTrackBuilding`) gets its own cleaner."""
+    if isinstance(builder, CleanedTrackBuilding):
+        return CleanedTrackBuilding(
+            builder_at_cut(builder.builder, cut), copy.copy(builder.cleaner)
+        )
     out = copy.copy(builder)
     if hasattr(out, "cut_high"):
         if cut < out.cut_low:

@@ -27,7 +27,14 @@ pytestmark = pytest.mark.acts
 
 
 #: Summary keys that hold times or describe the run rather than its events.
-TIMES = {"wall_seconds", "peak_rss_mb", "time_per_event", "gnn_space_point_reading", "parallel"}
+TIMES = {
+    "wall_seconds",
+    "peak_rss_mb",
+    "time_per_event",
+    "gnn_space_point_reading",
+    "parallel",
+    "seconds_per_event",  # the track cleaner's
+}
 
 #: ACTS's means over quality tracks: merged as weighted means (equal up to float rounding).
 MEANS = {"meanCompleteness", "meanPurity"}
@@ -100,6 +107,7 @@ def _compare(files: dict[str, Path], output: Path, *extra: str) -> dict[str, Any
     argv = ["compare", "-i", str(files["sim"]), "-o", str(output), "-q"]
     argv += ["--module-map", str(files["map"]), "--model", str(files["model"])]
     argv += ["--gnn-cuts", "0.5", "0.8", "--ckf-preset", "fast", "upstream", "--truth-metrics"]
+    argv += ["--track-cleaning"]
     assert main([*argv, *extra]) == 0
     summary: dict[str, Any] = json.loads((output / "summary.json").read_text())
     summary["config"].pop("output")
@@ -124,8 +132,12 @@ def test_compare_workers_equal_serial(
         assert set(parallel[label]["time_per_event"]) == set(serial[label]["time_per_event"])
     assert parallel["gnn"]["resolutions"]["tracks"] > 0
     assert parallel["gnn"]["gnn_substages"]["total"]["events"] == 2
+    assert parallel["gnn"]["gnn_cleaning"]["events"] == 2  # both chunks' cleaner sums
+    assert parallel["gnn"]["gnn_cleaning"]["candidates_per_event"] > 0
     assert not (tmp_path / "dask" / ".acts-gnn-chunks").exists()  # the chunks are cleared
-    assert (tmp_path / "dask" / "summary.md").is_file()
+    report = (tmp_path / "dask" / "summary.md").read_text()
+    assert "GNN track cleaning (tolerances 2 mm transverse, 2 mm longitudinal" in report
+    assert "GNN (module map + GNN + cleaning + KF)" in report
     rows = (tmp_path / "dask" / "sequencer" / "timing.csv").read_text().splitlines()
     assert rows[0] == "identifier,time_total_s,time_perevent_s"
     assert len(rows) > 5

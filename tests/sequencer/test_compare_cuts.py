@@ -30,6 +30,24 @@ def test_labels_and_builder_copies() -> None:
     assert builder_cut(cc) == 0.5
 
 
+def test_cleaned_builder_copies_at_another_cut() -> None:
+    from acts_gnn.chain.cleaning import CleanedTrackBuilding, HelixOutlierRemoval, chain_cleaner
+    from acts_gnn.chain.tracks import WalkthroughTrackBuilding
+    from acts_gnn.sequencer.gnn_cuts import MultiCutTrackBuilding, builder_at_cut, builder_cut
+
+    walk = WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1, minMeasurementsPerTrack=7)
+    cleaned = CleanedTrackBuilding(walk, HelixOutlierRemoval(tolLongitudinal=4.0))
+    high = builder_at_cut(cleaned, 0.8)
+    assert isinstance(high, CleanedTrackBuilding)
+    assert (builder_cut(cleaned), builder_cut(high), walk.cut_high) == (0.5, 0.8, 0.5)
+    assert high.cleaner.tolLongitudinal == 4.0
+    assert high.cleaner is not cleaned.cleaner
+    multi = MultiCutTrackBuilding(cleaned, [0.8])
+    assert chain_cleaner(multi) is cleaned.cleaner
+    assert chain_cleaner(cleaned) is cleaned.cleaner
+    assert chain_cleaner(walk) is None
+
+
 def test_multi_cut_builder_on_a_hand_made_graph() -> None:
     """A chain 0-1-2-3-4 whose middle edge scores 0.6: at cut 0.5 one candidate of five
     hits, at 0.7 two of two and three (minimum two hits)."""

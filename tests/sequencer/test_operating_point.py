@@ -93,3 +93,48 @@ def test_report_names_the_operating_point() -> None:
     titles = dict(chain_titles(summary))
     assert titles["gnn"] == "GNN (module map + GNN + KF), lowpt"
     assert titles["ckf"] == "ACTS seeding + CKF (tuned)"
+
+
+def test_track_cleaning_follows_the_operating_point_unless_set(tmp_path: Path) -> None:
+    from acts_gnn.chain.cleaning import CleanedTrackBuilding, HelixOutlierRemoval
+    from acts_gnn.chain.tracks import WalkthroughTrackBuilding
+    from acts_gnn.sequencer.compare import gnn_stages
+
+    def builder(**changes: Any) -> Any:
+        return gnn_stages(_config(tmp_path, **changes))["trackBuilder"]
+
+    assert isinstance(builder(), WalkthroughTrackBuilding)
+    cleaned = builder(operating_point="lowpt")
+    assert isinstance(cleaned, CleanedTrackBuilding)
+    assert isinstance(cleaned.builder, WalkthroughTrackBuilding)
+    assert cleaned.builder.minMeasurementsPerTrack == 7
+    assert isinstance(
+        builder(operating_point="lowpt", track_cleaning=False), WalkthroughTrackBuilding
+    )
+    settings = HelixOutlierRemoval(tolTransverse=2.0, maxRemoved=1)
+    mine = builder(track_cleaning=True, cleaner=settings)
+    assert isinstance(mine, CleanedTrackBuilding)
+    assert (mine.cleaner.tolTransverse, mine.cleaner.maxRemoved) == (2.0, 1)
+    assert mine.cleaner is not settings  # each run counts on its own
+
+
+def test_cli_track_cleaning_flag(tmp_path: Path) -> None:
+    from acts_gnn.cli.commands import _compare_config
+    from acts_gnn.cli.parser import build_parser
+
+    base = ["compare", "-i", str(tmp_path), "-o", str(tmp_path / "o")]
+    for flags, wanted in (
+        ([], None),
+        (["--track-cleaning"], True),
+        (["--no-track-cleaning"], False),
+    ):
+        args = build_parser().parse_args([*base, *flags])
+        assert _compare_config(args, tmp_path, tmp_path / "o").track_cleaning is wanted
+
+
+def test_report_names_the_track_cleaning() -> None:
+    from acts_gnn.sequencer.compare_report import chain_titles
+
+    summary: dict[str, Any] = {"gnn": {"gnn_cleaning": {"hits_removed_per_event": 1.0}}}
+    summary["config"] = {"graph": "module-map", "operating_point": "lowpt"}
+    assert dict(chain_titles(summary))["gnn"] == "GNN (module map + GNN + cleaning + KF), lowpt"
