@@ -4,15 +4,16 @@ A wrong hit among a candidate's innermost hits does the most harm: ACTS's
 ``ProtoTracksToParameters`` (our fitting chain's start, :mod:`acts_gnn.sequencer.fitting`)
 seeds the Kalman fit from the candidate's space points nearest the beam line, so one wrong
 hit there gives wrong start parameters and the fit fails or follows another particle. At the
-``lowpt`` operating point about 14 % of the pT > 0.5 GeV candidates carry a wrong hit, most of
-them among the three innermost (docs/results.md, "Track cleaning").
+``lowpt`` operating point about 17 % of the pT > 0.5 GeV candidates carry a wrong hit, 14 %
+among their three innermost (docs/results.md, "Track cleaning").
 
 :class:`HelixOutlierRemoval` checks every hit against a helix fitted to the candidate's other
 hits, leaving each out in turn (the C++ core, :func:`acts_gnn._core.helix_outliers`): a circle
 in the transverse plane (Kåsa's algebraic fit) and a straight line in (transverse arc length,
-z). A hit's distances from both, over their tolerances (mm), rank the hits; the worst one is
-removed while its ratio exceeds 1, then the fit is redone, at most ``maxRemoved`` hits per
-candidate and never below ``minKept`` hits. The longitudinal distance is measured
+z). The hit whose removal leaves the most consistent others (the least sum of their squared
+distances from their own circle and line, over the tolerances in mm) is removed if its own
+distance from them exceeds a tolerance; then the fits are redone, at most ``maxRemoved``
+hits per candidate and never below ``minKept`` hits. The longitudinal distance is measured
 perpendicular to the line, so endcap hits (z known, r not) and barrel hits (r known, z not)
 are treated alike.
 
@@ -34,8 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from acts_gnn import _core
-
-Candidates = list[npt.NDArray[np.int64]]
+from acts_gnn.chain.tracks import Candidates
 
 
 @dataclass
