@@ -101,9 +101,17 @@ class HelixOutlierRemoval:
         pos = np.asarray(positions, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 3:
             raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
+        arrays = [np.asarray(c, dtype=np.int64) for c in candidates]
+        used = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+        if len(used) and used.min() >= 0 and used.max() < len(pos):
+            bad = ~np.isfinite(pos[used]).all(axis=1)
+            if bad.any():
+                raise ValueError(
+                    f"track cleaning: hit row {int(used[bad][0])} of a candidate has a "
+                    f"non-finite position {pos[used[bad][0]].tolist()} (mm)"
+                )
         start = time.perf_counter()
         self.calls += 1
-        arrays = [np.asarray(c, dtype=np.int64) for c in candidates]
         if not arrays:
             return []
         lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
@@ -113,7 +121,7 @@ class HelixOutlierRemoval:
             np.ascontiguousarray(pos[:, 1]),
             np.ascontiguousarray(pos[:, 2]),
             offsets,
-            np.concatenate(arrays),
+            used,
             self.tolTransverse,
             self.tolLongitudinal,
             self.maxRemoved,

@@ -169,6 +169,11 @@ def test_bad_arguments_are_refused() -> None:
         HelixOutlierRemoval()([np.arange(3)], np.zeros((5, 2)))
     with pytest.raises(IndexError, match="not a hit index"):
         HelixOutlierRemoval()([np.array([0, 7])], positions)
+    nan = positions.copy()
+    nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"hit row 3 of a candidate has a non-finite position"):
+        HelixOutlierRemoval()([np.arange(5)], nan)
+    assert HelixOutlierRemoval()([np.arange(3)], nan)[0].tolist() == [0, 1, 2]  # row 3 unused
     x = positions[:, 0].copy()
     with pytest.raises(ValueError, match="offsets must start at 0"):
         _core.helix_outliers(x, x, x, np.array([1, 2]), np.array([0, 1]), 1.0, 1.0, 1, 4)
