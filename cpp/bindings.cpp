@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -392,6 +393,14 @@ py::array_t<bool> helixOutliersPy(const DoubleArray& x, const DoubleArray& y, co
                                   int minKept, int nThreads) {
   const std::size_t nHits = checkCoordinates(x, y, z);
   const std::size_t nCandidateHits = checkIndices(hits, "hits", nHits, 0, false);
+  for (std::size_t k = 0; k < nCandidateHits; ++k) {
+    const std::int64_t row = hits.data()[k];
+    if (!std::isfinite(x.data()[row]) || !std::isfinite(y.data()[row]) ||
+        !std::isfinite(z.data()[row])) {
+      throw std::invalid_argument("track cleaning: hit row " + std::to_string(row) +
+                                  " of a candidate has a non-finite position (mm)");
+    }
+  }
   if (offsets.ndim() != 1 || offsets.shape(0) < 1) {
     throw std::invalid_argument("offsets must be a 1-D integer array [C + 1]");
   }
@@ -518,7 +527,7 @@ x, y, z: [N] hit positions (mm, field along z); candidate c is hits[offsets[c]:o
 hit's distance from the circle (transverse) and from the (arc length, z) line fitted to the
 other remaining hits; the hit with the largest distance / tolerance is removed while that
 ratio is > 1, at most max_removed hits, never leaving fewer than max(min_kept, 4).
-Returns bool [len(hits)]: False for the removed hits. Releases the GIL.)doc");
+ValueError for a candidate hit with a non-finite position. Returns bool [len(hits)]: False for the removed hits. Releases the GIL.)doc");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");

@@ -97,21 +97,14 @@ class HelixOutlierRemoval:
         self, candidates: Sequence[npt.ArrayLike], positions: npt.ArrayLike
     ) -> list[npt.NDArray[np.bool_]]:
         """Per candidate (int64 hit rows into ``positions`` [N, 3], mm), a bool mask of the
-        hits it keeps, in the candidate's order."""
+        hits it keeps, in the candidate's order. ValueError for a row with a non-finite
+        position, IndexError for a row outside ``positions``."""
         pos = np.asarray(positions, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 3:
             raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
-        arrays = [np.asarray(c, dtype=np.int64) for c in candidates]
-        used = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
-        if len(used) and used.min() >= 0 and used.max() < len(pos):
-            bad = ~np.isfinite(pos[used]).all(axis=1)
-            if bad.any():
-                raise ValueError(
-                    f"track cleaning: hit row {int(used[bad][0])} of a candidate has a "
-                    f"non-finite position {pos[used[bad][0]].tolist()} (mm)"
-                )
         start = time.perf_counter()
         self.calls += 1
+        arrays = [np.asarray(c, dtype=np.int64) for c in candidates]
         if not arrays:
             return []
         lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
@@ -121,7 +114,7 @@ class HelixOutlierRemoval:
             np.ascontiguousarray(pos[:, 1]),
             np.ascontiguousarray(pos[:, 2]),
             offsets,
-            used,
+            np.concatenate(arrays),
             self.tolTransverse,
             self.tolLongitudinal,
             self.maxRemoved,

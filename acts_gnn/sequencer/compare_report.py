@@ -45,8 +45,8 @@ GRAPH_TITLES = {"module-map": "module map", "metric-learning": "metric learning 
 
 def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """(summary key, title) of the chains: the GNN's names its graph construction (and its
-    track cleaning, if any), its operating point other than ``default`` (and, when the run had several, its edge cut: one
-    chain per cut), each CKF chain its preset."""
+    track cleaning, if any), its operating point other than ``default`` (and, when the run
+    had several, its edge cut: one chain per cut), each CKF chain its preset."""
     config = summary.get("config", {})
     graph = config.get("graph", "module-map")
     point = config.get("operating_point", "default")
