@@ -14,6 +14,7 @@ Units: momenta in GeV, lengths in mm. Feature scales *divide* the raw column (th
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import types
 import typing
@@ -112,14 +113,33 @@ class LossConfig:
     Edge weights: ``pos_weight`` for target edges (truth edges of target particles),
     ``non_target_weight`` for other truth edges (0: ignored, as in GNN4ITk), ``fake_weight``
     for fake edges. ``hit_weights: trackml`` multiplies the weight of every truth edge by the
-    mean TrackML score weight of its two hits (normalised to mean 1 over weighted hits). The
-    per-event loss is sum(w * bce) / sum(w); a batch averages its events.
+    mean TrackML score weight of its two hits (normalised to mean 1 over weighted hits).
+    ``target_pt_weights``: knots ``[[pT_GeV, factor], ...]`` (pT increasing, factors >= 0)
+    that multiply the weight of every target edge by the factor interpolated linearly at its
+    particle's pT (constant beyond the first and last knot; empty: no pT weighting), so that
+    the rare high-pT edges keep their share of a low-pT training. The per-event loss is
+    sum(w * bce) / sum(w); a batch averages its events.
     """
 
     pos_weight: float = 1.0
     non_target_weight: float = 0.0
     fake_weight: float = 1.0
     hit_weights: str = "none"
+    target_pt_weights: list[list[float]] = field(default_factory=list)
+
+
+def validate_loss(loss: LossConfig, origin: str) -> None:
+    """Checks of a :class:`LossConfig`; raises :class:`ConfigError` naming ``origin``."""
+    if loss.hit_weights not in ("none", "trackml"):
+        raise ConfigError(f"{origin}: loss.hit_weights: must be none or trackml")
+    knots = loss.target_pt_weights
+    if any(len(k) != 2 for k in knots):
+        raise ConfigError(f"{origin}: loss.target_pt_weights: each knot is [pT_GeV, factor]")
+    pts = [k[0] for k in knots]
+    if any(b <= a for a, b in itertools.pairwise(pts)):
+        raise ConfigError(f"{origin}: loss.target_pt_weights: pT must increase, got {pts}")
+    if any(not math.isfinite(k[1]) or k[1] < 0 for k in knots):
+        raise ConfigError(f"{origin}: loss.target_pt_weights: factors must be finite and >= 0")
 
 
 @dataclass
@@ -186,8 +206,7 @@ class GnnTrainingConfig:
         validate_common(self, origin)
         if d.source == "prepared" and not d.module_map and not d.graphs:
             raise ConfigError(f"{origin}: data.module_map: give a module map or a graphs folder")
-        if lo.hit_weights not in ("none", "trackml"):
-            raise ConfigError(f"{origin}: loss.hit_weights: must be none or trackml")
+        validate_loss(lo, origin)
         if self.model.aggregation not in ("sum", "mean", "sum_mean"):
             raise ConfigError(f"{origin}: model.aggregation: must be sum, mean or sum_mean")
 

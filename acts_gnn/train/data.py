@@ -41,7 +41,7 @@ from acts_gnn.graph.store import CachedGraphs, GraphSource, ModuleMapGraphs, Sto
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
 from acts_gnn.train.config import DataConfig, LossConfig, TrainingConfigLike
-from acts_gnn.train.weights import edge_weights, trackml_hit_weights
+from acts_gnn.train.weights import edge_weights, target_pt_factors, trackml_hit_weights
 
 
 @dataclass
@@ -178,6 +178,8 @@ def make_sample(
         hit_w = trackml_hit_weights(event)
         edge_hit_w = 0.5 * (hit_w[edge_index[0]] + hit_w[edge_index[1]])
         weight = np.where(y, weight * edge_hit_w, weight).astype(np.float32)
+    if loss.target_pt_weights:
+        weight = weight * target_pt_factors(event, edge_index, target, loss.target_pt_weights)
     return GraphSample(
         event_id=event.event_id,
         x=torch.from_numpy(x),

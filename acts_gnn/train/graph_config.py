@@ -22,6 +22,7 @@ from acts_gnn.train.config import (
     OptimizerConfig,
     TrainingConfig,
     validate_common,
+    validate_loss,
 )
 
 KNN_BACKENDS = ("auto", "grid", "faiss", "kdtree", "brute")
@@ -238,8 +239,7 @@ class FilterTrainingConfig:
         _check_backend(g.backend, origin, "graph")
         if min(s.hard_negatives, s.easy_negatives, s.hard_pool) < 0:
             raise ConfigError(f"{origin}: sampling: negative ratios must be >= 0")
-        if self.loss.hit_weights not in ("none", "trackml"):
-            raise ConfigError(f"{origin}: loss.hit_weights: must be none or trackml")
+        validate_loss(self.loss, origin)
         if not 0 < self.cut.target_efficiency <= 1:
             raise ConfigError(f"{origin}: cut.target_efficiency: in (0, 1]")
         if self.training.gradient_checkpointing:

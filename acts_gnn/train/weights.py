@@ -87,3 +87,26 @@ def edge_weights(
     w[y] = non_target_weight
     w[y & target] = pos_weight
     return w
+
+
+def target_pt_factors(
+    event: Event,
+    edge_index: npt.NDArray[np.int64],
+    target: npt.NDArray[np.bool_],
+    knots: list[list[float]],
+) -> npt.NDArray[np.float32]:
+    """Factor per edge [E]: ``knots`` ``[[pT_GeV, factor], ...]`` interpolated linearly at the
+    pT of a target edge's particle (constant beyond the ends), 1 for every other edge.
+
+    ``edge_index``: int [2, E] hit rows; ``target``: bool [E] (both hits of a target edge belong
+    to the same particle, so its first hit names it).
+    """
+    factors = np.ones(len(target), np.float32)
+    rows = np.flatnonzero(target)
+    if not knots or not len(rows):
+        return factors
+    pid = event.hits["particle_id"][edge_index[0, rows]]
+    pt = np.asarray(event.particles["pt"], np.float64)[pid]
+    pts, values = zip(*knots, strict=True)
+    factors[rows] = np.interp(pt, pts, values)
+    return factors

@@ -33,8 +33,12 @@ README_ML_GNN_PURITY_MU50 = 0.981
 #: low-pT GNN's target-edge efficiency and purity at score 0.5, targets above 0.5 GeV, on
 #: held-out Pythia8 MU = 200 events
 README_LOWPT_MAP_EFFICIENCY = 0.9935
-README_LOWPT_GNN_EFFICIENCY = 0.970
-README_LOWPT_GNN_PURITY = 0.976
+README_LOWPT_GNN_EFFICIENCY = 0.974
+README_LOWPT_GNN_PURITY = 0.971
+#: ... and its efficiency for the target edges of particles above 2 GeV on the held-out
+#: MU = 50 event of these tests: 0.9954 (873 edges; stage 1 0.9931: MU = 50 is easy, the two
+#: stages differ at MU = 200), less a margin of 5 binomial errors
+README_LOWPT_GNN_HIGH_PT = 0.985
 #: the package's size budget for geometry/generic (docs/results.md, "Shipped defaults")
 SIZE_BUDGET_MB = 55.0
 
@@ -146,11 +150,14 @@ def test_shipped_lowpt_point_reproduces_its_numbers(held_out_event: Any) -> None
     # ~15k target edges at MU = 50: binomial error < 0.1 %; 0.02 is a wide margin
     assert found.mean() > README_LOWPT_MAP_EFFICIENCY - 0.02
     onnx = files.operating_point("lowpt", "onnx")[1]
-    efficiency, purity = gnn_metrics(
-        event, (model, onnx), graph.edge_index, graph.edge_features, min_pt=0.5
+    kept = gnn_scores(event, (model, onnx), graph.edge_index, graph.edge_features) > 0.5
+    assert (
+        target_efficiency(event, graph.edge_index, kept, 0.5) > README_LOWPT_GNN_EFFICIENCY - 0.02
     )
-    assert efficiency > README_LOWPT_GNN_EFFICIENCY - 0.02
-    assert purity > README_LOWPT_GNN_PURITY - 0.02
+    assert edge_purity(event, graph.edge_index, kept) > README_LOWPT_GNN_PURITY - 0.02
+    # the rare high-pT edges, which a low-pT fine-tune loses first (docs/results.md, MU = 200:
+    # 0.96-0.98 kept from 2 to 10 GeV with the pT weighting, 0.85-0.96 without)
+    assert target_efficiency(event, graph.edge_index, kept, 2.0) > README_LOWPT_GNN_HIGH_PT
 
 
 def gnn_metrics(
@@ -159,9 +166,16 @@ def gnn_metrics(
     """Target-edge efficiency (of the graph's target edges: particles above ``min_pt`` [GeV])
     and purity at score > 0.5 of the GNN ``models`` (TorchScript, ONNX); checks that the ONNX
     export gives the same scores."""
+    kept = gnn_scores(event, models, edge_index, edge_features) > 0.5
+    return target_efficiency(event, edge_index, kept, min_pt), edge_purity(event, edge_index, kept)
+
+
+def gnn_scores(
+    event: Any, models: tuple[Path, Path], edge_index: Any, edge_features: Any
+) -> np.ndarray:
+    """Edge scores [E] of the GNN ``models`` (TorchScript, ONNX), checking that the ONNX export
+    gives the same scores."""
     from acts_gnn.graph.features import node_feature_matrix
-    from acts_gnn.graph.truth import TruthSelection, truth_graph
-    from acts_gnn.metrics.edges import edge_truth_mask
 
     model, onnx_model = models
     names, scales = pipeline_features(model)
@@ -169,13 +183,26 @@ def gnn_metrics(
     scores = edge_classifier(model).classify(x, edge_index, edge_features).scores.numpy()
     onnx = edge_classifier(onnx_model).classify(x, edge_index, edge_features)
     np.testing.assert_allclose(onnx.scores.numpy(), scores, atol=1e-4)
-    edges = np.asarray(edge_index)
-    kept = scores > 0.5
-    is_target = edge_truth_mask(
-        edges, truth_graph(event, TruthSelection(min_pt=min_pt, min_hits=3)), event.n_hits
-    )
-    is_true = edge_truth_mask(edges, truth_graph(event), event.n_hits)
-    return (kept & is_target).sum() / is_target.sum(), (kept & is_true).sum() / kept.sum()
+    return scores
+
+
+def target_efficiency(event: Any, edge_index: Any, kept: np.ndarray, min_pt: float) -> float:
+    """Share of the graph's target edges (particles above ``min_pt`` [GeV], >= 3 hits) kept."""
+    from acts_gnn.graph.truth import TruthSelection, truth_graph
+    from acts_gnn.metrics.edges import edge_truth_mask
+
+    target = truth_graph(event, TruthSelection(min_pt=min_pt, min_hits=3))
+    is_target = edge_truth_mask(np.asarray(edge_index), target, event.n_hits)
+    return float((kept & is_target).sum() / is_target.sum())
+
+
+def edge_purity(event: Any, edge_index: Any, kept: np.ndarray) -> float:
+    """Share of the kept edges that join consecutive hits of one particle."""
+    from acts_gnn.graph.truth import truth_graph
+    from acts_gnn.metrics.edges import edge_truth_mask
+
+    is_true = edge_truth_mask(np.asarray(edge_index), truth_graph(event), event.n_hits)
+    return float((kept & is_true).sum() / kept.sum())
 
 
 def shipped_gnn(graph: str) -> tuple[Path, Path]:

@@ -20,7 +20,15 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize(
-    "name", ["gnn.yaml", "gnn-tiny.yaml", "gnn-default.yaml", "gnn-lowpt.yaml", "gnn-small.yaml"]
+    "name",
+    [
+        "gnn.yaml",
+        "gnn-tiny.yaml",
+        "gnn-default.yaml",
+        "gnn-lowpt.yaml",
+        "gnn-lowpt-highpt.yaml",
+        "gnn-small.yaml",
+    ],
 )
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(CONFIGS / name)

@@ -16,7 +16,7 @@ from acts_gnn.graph.features import edge_features
 from acts_gnn.graph.store import CachedGraphs, load_graph, save_graph
 from acts_gnn.graph.truth import TruthSelection, truth_graph
 from acts_gnn.metrics.edges import edge_truth_mask
-from acts_gnn.train.config import config_from_dict
+from acts_gnn.train.config import ConfigError, config_from_dict
 from acts_gnn.train.data import (
     GnnDataset,
     SyntheticGraphs,
@@ -180,6 +180,34 @@ def test_trackml_hit_weights() -> None:
     fake = s.y == 0
     assert torch.equal(s.weight[fake], plain.weight[fake])
     assert not torch.equal(s.weight[~fake], plain.weight[~fake])
+
+
+def test_target_pt_weights_scale_target_edges_by_their_particle_pt() -> None:
+    config = synthetic_config()
+    event = synthetic_event(config.data.synthetic, 2)
+    edges = synthetic_graph(event, config.data.synthetic)
+    knots = [[1.0, 1.0], [3.0, 5.0]]
+    loss = dataclasses.replace(config.loss, target_pt_weights=knots)
+    s = make_sample(event, edges, None, config.data, loss)
+    plain = make_sample(event, edges, None, config.data, config.loss)
+    target = s.target.numpy()
+    pt = event.particles["pt"][event.hits["particle_id"][edges[0]]]
+    w, w0 = s.weight.numpy(), plain.weight.numpy()
+    assert np.array_equal(w[~target], w0[~target])
+    expected = 3.0 * np.clip(1.0 + 2.0 * (pt[target] - 1.0), 1.0, 5.0)
+    np.testing.assert_allclose(w[target], expected, rtol=1e-6)
+    assert (pt[target] > 3.0).any()
+    assert (pt[target] < 2.0).any()
+    assert w[target].max() == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize(
+    ("knots", "message"),
+    [([[1.0]], "each knot"), ([[2.0, 1.0], [1.0, 2.0]], "must increase"), ([[1.0, -1.0]], ">= 0")],
+)
+def test_target_pt_weights_are_validated(knots: list[list[float]], message: str) -> None:
+    with pytest.raises(ConfigError, match=f"loss.target_pt_weights.*{message}"):
+        config_from_dict({"data": {"source": "synthetic"}, "loss": {"target_pt_weights": knots}})
 
 
 def test_prepared_events_with_a_module_map(prepared_sample, tmp_path: Path) -> None:
