@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """GNN chain vs ACTS seeding + CKF: time per event by stage vs pile-up, one thread.
 
-For each MU, simulates ``--events`` events (pile-up MU + a ttbar-like hard scatter; seed
-``--seed`` + MU), then runs ``acts-gnn compare`` on them in a fresh process (one thread;
-the GNN chain and the CKF chain on the same events in one Sequencer; times from the
-Sequencer's own timing.csv) and prints one row per MU:
+For each MU, simulates ``--events`` events (parametric pile-up MU, no hard scatter:
+:class:`acts_gnn.simulation.GeneratorConfig` defaults; seed ``--seed`` + MU), then runs
+``acts-gnn compare`` on them in a fresh process (one thread; the GNN chain and the CKF chain
+on the same events in one Sequencer; times from the Sequencer's own timing.csv) and prints one
+row per MU:
 
 * hits (measurements) and graph edges per event;
 * GNN chain before the Kalman fit (space points + GNN track finding) and with the fit;
