@@ -135,11 +135,13 @@ def validate_loss(loss: LossConfig, origin: str) -> None:
     knots = loss.target_pt_weights
     if any(len(k) != 2 for k in knots):
         raise ConfigError(f"{origin}: loss.target_pt_weights: each knot is [pT_GeV, factor]")
+    if not all(math.isfinite(v) for k in knots for v in k):
+        raise ConfigError(f"{origin}: loss.target_pt_weights: knots must be finite numbers")
     pts = [k[0] for k in knots]
     if any(b <= a for a, b in itertools.pairwise(pts)):
         raise ConfigError(f"{origin}: loss.target_pt_weights: pT must increase, got {pts}")
-    if any(not math.isfinite(k[1]) or k[1] < 0 for k in knots):
-        raise ConfigError(f"{origin}: loss.target_pt_weights: factors must be finite and >= 0")
+    if any(k[1] < 0 for k in knots):
+        raise ConfigError(f"{origin}: loss.target_pt_weights: factors must be >= 0")
 
 
 @dataclass

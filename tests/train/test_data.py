@@ -203,7 +203,12 @@ def test_target_pt_weights_scale_target_edges_by_their_particle_pt() -> None:
 
 @pytest.mark.parametrize(
     ("knots", "message"),
-    [([[1.0]], "each knot"), ([[2.0, 1.0], [1.0, 2.0]], "must increase"), ([[1.0, -1.0]], ">= 0")],
+    [
+        ([[1.0]], "each knot"),
+        ([[2.0, 1.0], [1.0, 2.0]], "must increase"),
+        ([[1.0, -1.0]], ">= 0"),
+        ([[float("nan"), 1.0]], "finite"),
+    ],
 )
 def test_target_pt_weights_are_validated(knots: list[list[float]], message: str) -> None:
     with pytest.raises(ConfigError, match=f"loss.target_pt_weights.*{message}"):
