@@ -84,7 +84,7 @@ gnn-small: setup data/p8-gnn-train-prepared/dataset.json
 # The low-pT GNN (geometry/generic/models/gnn-lowpt.*, the `lowpt` operating point): the events
 # of gnn-default, graphs from the shipped low-pT map, the shipped GNN fine-tuned in two stages:
 # configs/gnn-lowpt.yaml (pT > 0.5 GeV target edges, 6 epochs, bf16 on 2 threads; 81 min), then
-# configs/gnn-lowpt-highpt.yaml (3 epochs with the target edges weighted by pT; see the configs).
+# configs/gnn-lowpt-highpt.yaml (2 epochs with the target edges weighted by pT, fp32; 63 min).
 # The shipped model is output/gnn-lowpt-highpt/gnn.{pt,onnx}.
 gnn-lowpt: setup data/p8-gnn-train-prepared/dataset.json
 	$(BIN)/acts-gnn train gnn --config configs/gnn-lowpt.yaml --device $(DEVICE)
