@@ -28,12 +28,14 @@ from acts_gnn.chain.defaults import (
     edge_classifier,
     pipeline_features,
 )
+from acts_gnn.chain.pipeline import GnnPipeline
 from acts_gnn.chain.tracks import WalkthroughTrackBuilding
 from acts_gnn.detector import load_generic_detector
 from acts_gnn.graph.module_map.formats import load_module_map
 from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
 from acts_gnn.io.root_reader import SimulationFiles
 from acts_gnn.sequencer.reconstruction import (
+    ForwardTrackSelection,
     addCkfReference,
     addGnn,
     addParticleSelection,
@@ -42,6 +44,25 @@ from acts_gnn.sequencer.reconstruction import (
     addTrackPerformance,
     addTrackQualitySelection,
 )
+
+
+def gnnStages(modulePath: Path, modelPath: Path, cleaning: bool) -> dict[str, object]:
+    """The module-map chain's stages for one map and GNN: graph construction, the GNN (edge
+    cut 0.05 before the builder), the walkthrough (edge cut 0.5), behind the track cleaning if
+    ``cleaning``; node features and scales as the model was trained."""
+    nodeFeatures, featureScales = pipeline_features(modelPath)
+    trackBuilder = WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1)
+    if cleaning:  # hits off the candidate's helix removed
+        trackBuilder = CleanedTrackBuilding(trackBuilder, HelixOutlierRemoval())
+    return {
+        "graphConstructor": ModuleMapGraphBuilder(load_module_map(modulePath)),
+        "edgeClassifiers": [
+            edge_classifier(modelPath, cut=0.05, node_features=tuple(nodeFeatures))
+        ],
+        "trackBuilder": trackBuilder,
+        "nodeFeatures": nodeFeatures,
+        "featureScales": featureScales,
+    }
 
 
 def runFullChainGeneric(
@@ -55,7 +76,7 @@ def runFullChainGeneric(
     """Both chains on the events of ``inputDir``; returns the Sequencer and the performance
     writers (their ``stats()`` after ``s.run()``). ``operatingPoint``: the shipped map and GNN
     used where ``modulePath`` / ``modelPath`` are None (``default``: pT > 1 GeV, ``lowpt``:
-    pT > 0.5 GeV, with its track cleaning)."""
+    pT > 0.5 GeV, with its track cleaning and ``default`` as its first pass)."""
     detector = load_generic_detector()
     files = default_files()
     pointMap, pointModel = files.operating_point(operatingPoint, backend="onnx")
@@ -74,17 +95,18 @@ def runFullChainGeneric(
     addRootSimulationInput(s, inputDir, detector)
     addParticleSelection(s)  # pT > 1 GeV, |eta| < 2.5, >= 7 measurements
 
-    nodeFeatures, featureScales = pipeline_features(modelPath)  # as the model was trained
-    trackBuilder = WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1)
-    if OPERATING_POINTS[operatingPoint].track_cleaning:  # lowpt: hits off the helix removed
-        trackBuilder = CleanedTrackBuilding(trackBuilder, HelixOutlierRemoval())
+    point = OPERATING_POINTS[operatingPoint]
+    firstPass = None
+    if point.first_pass is not None:  # lowpt: the default point first, on every space point
+        firstMap, firstModel = files.operating_point(point.first_pass, backend="onnx")
+        firstPass = GnnPipeline(
+            **gnnStages(firstMap, firstModel, point.track_cleaning),  # type: ignore[arg-type]
+            minMeasurementsPerTrack=7,
+        )
     addGnn(
         s,
-        graphConstructor=ModuleMapGraphBuilder(load_module_map(modulePath)),
-        edgeClassifiers=[edge_classifier(modelPath, cut=0.05, node_features=tuple(nodeFeatures))],
-        trackBuilder=trackBuilder,
-        nodeFeatures=nodeFeatures,
-        featureScales=featureScales,
+        **gnnStages(modulePath, modelPath, point.track_cleaning),  # type: ignore[arg-type]
+        firstPass=firstPass,  # the stages above then run on the space points it left
         inputSpacePoints=addSpacePoints(
             s, detector, detector.spacepoint_selection_file, "gnn_spacepoints"
         ),
@@ -94,7 +116,11 @@ def runFullChainGeneric(
         matchTracks=False,  # addTrackPerformance below matches the selected fitted tracks
         fit=True,
     )
-    addTrackQualitySelection(s, "gnn_tracks", "gnn_selected_tracks")  # as the CKF's own
+    # the CKF's own selection, and beyond the acceptance (|eta| >= 2.5) one measurement
+    # more, as acts-gnn compare does (docs/results.md, "Fake tracks of the GNN chain")
+    addTrackQualitySelection(
+        s, "gnn_tracks", "gnn_selected_tracks", forward=ForwardTrackSelection()
+    )
     addCkfReference(s, detector)
 
     writers = {

@@ -197,7 +197,9 @@ if __name__ == "__main__":
         "--operating-point",
         choices=tuple(OPERATING_POINTS),
         default="default",
-        help="the shipped module map and GNN: default (pT > 1 GeV) or lowpt (pT > 0.5 GeV)",
+        help="the shipped module map and GNN: default (pT > 1 GeV) or lowpt (pT > 0.5 GeV), in "
+        "one pass without track cleaning, as the upstream script; lowpt's first pass and "
+        "cleaning: examples/full_chain_generic.py",
     )
     args = parser.parse_args()
 

@@ -36,6 +36,16 @@ pipeline refuses, naming both).
 ``shrinkNodes``: after graph construction, nodes without any edge are dropped before the
 classifiers (they cannot be on a candidate); candidates still report the original ids.
 A truth graph (:class:`StageTruth`) turns on per-stage edge efficiency and purity.
+
+``firstPass``: iterative track finding, as the CKF chains of the LHC experiments do it in
+pT-ordered iterations. Another :class:`GnnPipeline` (e.g. the pT > 1 GeV operating point) runs
+first on every space point; this pipeline then runs on the space points none of the first
+pass's candidates holds, and the event's candidates are the first pass's followed by this
+pass's. The low-pT graph so never sees the hits of the high-pT tracks already found: it is
+smaller, and its fake edges cannot pull those tracks apart (docs/results.md, "The low-pT
+operating point"). Stage times, counts and edge metrics of the first pass are reported under
+``first pass: <stage>``; this pass's truth is the event's truth on its space points
+(:meth:`StageTruth.subset`).
 """
 
 from __future__ import annotations
@@ -193,6 +203,18 @@ class StageTruth:
     all_true: npt.NDArray[np.int64]
     n_nodes: int
 
+    def subset(self, rows: npt.NDArray[np.int64]) -> StageTruth:
+        """The truth graph of the space points ``rows`` [M] (increasing input rows) alone,
+        renumbered 0..M-1: the edges with both ends among them."""
+        new_row = np.full(self.n_nodes, -1, dtype=np.int64)
+        new_row[rows] = np.arange(len(rows), dtype=np.int64)
+
+        def keep(edges: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+            mapped = new_row[edges]
+            return mapped[:, np.all(mapped >= 0, axis=0)]
+
+        return StageTruth(keep(self.target), keep(self.all_true), len(rows))
+
     def metrics(self, data: GraphData) -> tuple[float, float]:
         """(edge efficiency, edge purity) of ``data``'s edges."""
         if data.edge_index is None or data.n_edges == 0:
@@ -208,15 +230,18 @@ class StageTruth:
 class EventResult:
     """One event through the pipeline.
 
-    candidates: int64 arrays of node ids (measurement indices), in trajectory order;
-    seconds: wall time per stage; counts: nodes/edges after each stage; edge_metrics: stage ->
-    (efficiency, purity) when a truth graph was given.
+    candidates: int64 arrays of node ids (measurement indices), in trajectory order (a first
+    pass's first); seconds: wall time per stage; counts: nodes/edges after each stage;
+    edge_metrics: stage -> (efficiency, purity) when a truth graph was given, and
+    truth_edges: stage -> the number of target edges its efficiency is of (a second pass sees
+    only the truth edges among its space points).
     """
 
     candidates: list[npt.NDArray[np.int64]]
     seconds: dict[str, float]
     counts: dict[str, int]
     edge_metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
+    truth_edges: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,7 +295,12 @@ class GnnPipeline:
     by ``featureScales``
     give the x the stages see. ``device``: where tensors live between stages (the stages
     run where they were configured). Per-stage times accumulate in :attr:`times`.
+    ``firstPass``: a pipeline run before this one, on every space point; this one then runs
+    on the space points its candidates left (module docstring). :attr:`first_pass_candidates`
+    holds the last event's first-pass candidates ([] without a first pass).
     """
+
+    firstPass: GnnPipeline | None
 
     def __init__(
         self,
@@ -282,7 +312,14 @@ class GnnPipeline:
         minMeasurementsPerTrack: int | None = None,
         device: str | torch.device = "cpu",
         shrinkNodes: bool = False,
+        firstPass: GnnPipeline | None = None,
     ) -> None:
+        if firstPass is not None and not isinstance(firstPass, GnnPipeline):
+            raise TypeError(f"firstPass must be a GnnPipeline, got {type(firstPass).__name__}")
+        if firstPass is not None and firstPass.firstPass is not None:
+            raise ValueError("a first pass cannot have a first pass of its own (two passes)")
+        self.firstPass = firstPass
+        self.first_pass_candidates: list[npt.NDArray[np.int64]] = []
         self.graphConstructor = graphConstructor
         self.edgeClassifiers = list(edgeClassifiers)
         self.trackBuilder = trackBuilder
@@ -300,7 +337,13 @@ class GnnPipeline:
         #: orient the constructed edges inner -> outer (:func:`settle_edge_orientation`)
         self.orientEdges = settle_edge_orientation(graphConstructor, self.edgeClassifiers)
         self.times = StageTimes()
-        self.unknown_module_hits = 0
+        self._unknown_module_hits = 0
+
+    @property
+    def unknown_module_hits(self) -> int:
+        """Space points so far on modules the graph constructor does not know (both passes)."""
+        first = 0 if self.firstPass is None else self.firstPass.unknown_module_hits
+        return self._unknown_module_hits + first
 
     # -- stages ------------------------------------------------------------------------------
     def _construct(self, data: GraphData) -> GraphData:
@@ -314,7 +357,7 @@ class GnnPipeline:
             edge_index, edge_attr = stage.construct_graph(data)
         elif isinstance(stage, ModuleMapGraphBuilder):
             graph = stage(data.positions, data.geometry_ids)
-            self.unknown_module_hits += graph.hits_unknown_module
+            self._unknown_module_hits += graph.hits_unknown_module
             edge_index = torch.from_numpy(graph.edge_index)
             edge_attr = torch.from_numpy(graph.edge_features)
         elif isinstance(stage, TorchModuleMapGraphBuilder):
@@ -376,7 +419,8 @@ class GnnPipeline:
         seconds: dict[str, float] = {}
         counts: dict[str, int] = {}
         metrics: dict[str, tuple[float, float]] = {}
-        t0 = time.perf_counter()
+        truth_edges: dict[str, int] = {}
+        start = t0 = time.perf_counter()
         pos = np.ascontiguousarray(positions, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 3:
             raise ValueError(f"positions must have shape [N, 3], got {pos.shape}")
@@ -387,6 +431,22 @@ class GnnPipeline:
         geo = np.asarray(geometry_ids, dtype=np.uint64)
         if len(ids) != n or len(geo) != n:
             raise ValueError(f"{n} positions but {len(geo)} geometry ids and {len(ids)} node ids")
+        first: EventResult | None = None
+        if self.firstPass is not None:
+            first = self.firstPass(pos, geo, ids, truth)
+            self.first_pass_candidates = first.candidates
+            held = np.concatenate([np.zeros(0, np.int64), *first.candidates])
+            rest = np.flatnonzero(~np.isin(ids, held))
+            for name, value in first.seconds.items():
+                seconds[f"first pass: {name}"] = value
+            for name, count in first.counts.items():
+                counts[f"first pass: {name}"] = count
+            for name, pair in first.edge_metrics.items():
+                metrics[f"first pass: {name}"] = pair
+            truth_edges = {f"first pass: {k}": v for k, v in first.truth_edges.items()}
+            pos, geo, ids, n = pos[rest], geo[rest], ids[rest], len(rest)
+            truth = None if truth is None else truth.subset(rest)
+            t0 = time.perf_counter()  # this pass's features from here
         x = torch.from_numpy(node_feature_matrix(pos, self.nodeFeatures, self.featureScales))
         data = GraphData(x.to(self.device), pos, geo, ids, np.arange(n, dtype=np.int64))
         seconds["features"] = time.perf_counter() - t0
@@ -400,6 +460,7 @@ class GnnPipeline:
             counts[f"{name} edges"] = out.n_edges
             if truth is not None:
                 metrics[name] = truth.metrics(out)
+                truth_edges[name] = int(truth.target.shape[1])
             return out
 
         data = timed("graph construction", self._construct, data)
@@ -415,9 +476,12 @@ class GnnPipeline:
         candidates = self._build_tracks(data)
         seconds["track building"] = time.perf_counter() - t
         counts["candidates"] = len(candidates)
-        seconds["total"] = time.perf_counter() - t0
+        seconds["total"] = time.perf_counter() - start
+        if first is not None:
+            candidates = self.first_pass_candidates + candidates
+            counts["candidates"] = len(candidates)
         self.times.add(seconds)
-        return EventResult(candidates, seconds, counts, metrics)
+        return EventResult(candidates, seconds, counts, metrics, truth_edges)
 
     def run_event(self, event: Event, truth: StageTruth | None = None) -> EventResult:
         """The chain on a prepared event (hit rows as node ids)."""

@@ -365,8 +365,10 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         choices=tuple(OPERATING_POINTS),
         default="default",
         help="the shipped module map and GNN of the module-map chain: default (pT > 1 GeV), "
-        "lowpt (pT > 0.5 GeV; docs/results.md, 'The low-pT operating point'); --module-map "
-        "and --model replace its files (default %(default)s)",
+        "lowpt (pT > 0.5 GeV in two passes: default's first, then the low-pT map and GNN on "
+        "the space points it left), lowpt-one-pass (the low-pT map and GNN alone; "
+        "docs/results.md, 'The low-pT operating point'); --module-map and --model replace the "
+        "last pass's files (default %(default)s)",
     )
     add_module_map_option(
         g, "module-map file (default: the operating point's)", short=False, type=Path
@@ -384,7 +386,8 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="remove the hits off each candidate's helix before the fit (docs/gnn.md, 'Track "
-        "cleaning'); default: as the operating point (on for lowpt, off for default)",
+        "cleaning'); default: as the operating point (on for both lowpt points, off for "
+        "default)",
     )
     g.add_argument("--edge-cut", type=float, default=0.5, help="GNN score cut of the track builder")
     g.add_argument(

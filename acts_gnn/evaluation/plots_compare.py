@@ -32,6 +32,9 @@ def accepted_ratio(h: dict[str, list[float]]) -> tuple[Any, Any, Any]:
     return 0.5 * (edges[1:] + edges[:-1]), value, error
 
 
+#: legend titles longer than this (characters) are set smaller, to stay inside the axes
+LONG_TITLE = 60
+
 #: (summary histogram key, file name, y label, x label, log x, lowest x shown)
 _ACTS_SPECS = (
     ("efficiency_vs_pt", "efficiency_vs_pt", "efficiency", r"$p_T$ [GeV]", True, None),
@@ -122,7 +125,8 @@ def _ratio_plots(
         ax.set_ylabel(ylabel)
         if logx:
             ax.set_xscale("log")
-        ax.legend(loc="best", fontsize="small")
+        longest = max(len(title) for _, title in chains)
+        ax.legend(loc="best", fontsize="small" if longest <= LONG_TITLE else "x-small")
         ax.set_title(f"{summary['events']} events; {note}", fontsize="small")
         paths.append(save_figure(fig, output / f"{name}.png", dpi=110, tight_bbox=True))
     return paths

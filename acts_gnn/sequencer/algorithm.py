@@ -102,6 +102,10 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
     ``inputParticles`` give the same per-stage truth metrics, :attr:`counts` the edges after
     each stage). The stages' edge-feature conventions and edge orientations are settled by the
     pipeline (:class:`~acts_gnn.chain.pipeline.GnnPipeline`), as for any caller.
+
+    Ours: ``firstPass``, a :class:`~acts_gnn.chain.pipeline.GnnPipeline` run first on every
+    space point; the configured stages then run on the space points its candidates left, and
+    the proto-tracks are both passes' (iterative tracking; the ``lowpt`` operating point).
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         truthSelection: TruthSelection | None = None,
         level: Any = None,
         name: str = "TrackFindingAlgorithmGnn",
+        firstPass: GnnPipeline | None = None,
     ) -> None:
         super().__init__(name, acts.logging.INFO if level is None else level)
         for knob, value in (("inputTruthGraph", inputTruthGraph), ("outputGraph", outputGraph)):
@@ -150,6 +155,7 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
             minMeasurementsPerTrack=minMeasurementsPerTrack,
             device=as_torch_device(device),
             shrinkNodes=shrinkNodes,
+            firstPass=firstPass,
         )
         self.inputTruthGraph = inputTruthGraph
         self.outputGraph = outputGraph
@@ -270,7 +276,8 @@ class TrackFindingAlgorithmGnn(_IAlgorithm):  # type: ignore[misc]
         if truth is not None:
             for name, (eff, pur) in result.edge_metrics.items():
                 n_edges = result.counts.get(f"{name} edges", 0)
-                self.edge_metrics.add(name, eff, pur, truth.target.shape[1], n_edges)
+                n_truth = result.truth_edges[name]  # a second pass: its own space points' truth
+                self.edge_metrics.add(name, eff, pur, n_truth, n_edges)
                 self.logger.info(
                     f"event {context.eventNumber}: after {name}: edge efficiency {eff:.4f}, "
                     f"purity {pur:.4f}, {n_edges} edges"

@@ -216,7 +216,35 @@ class CompareConfig:
 def gnn_stages(config: CompareConfig) -> dict[str, Any]:
     """The configured GNN stages: graphConstructor, edgeClassifiers, trackBuilder (behind
     a cleaner when :attr:`CompareConfig.cleans_tracks`), nodeFeatures, featureScales (from the
-    model's metadata)."""
+    model's metadata), and firstPass: for an operating point with a first pass
+    (:attr:`~acts_gnn.chain.defaults.OperatingPoint.first_pass`), that point's shipped
+    stages as a :class:`~acts_gnn.chain.pipeline.GnnPipeline` with this chain's builder,
+    cuts, cleaning, device and threads (``module_map`` / ``model`` replace the last pass's
+    files only); else None."""
+    stages = _pass_stages(config)
+    first = OPERATING_POINTS[config.operating_point].first_pass
+    stages["firstPass"] = None
+    if first is not None and config.graph == "module-map":
+        from acts_gnn.chain.pipeline import GnnPipeline
+
+        first_config = replace(
+            config,
+            operating_point=first,
+            module_map=None,
+            model=None,
+            track_cleaning=config.cleans_tracks,
+        )
+        stages["firstPass"] = GnnPipeline(
+            **_pass_stages(first_config),
+            minMeasurementsPerTrack=config.ckf.min_measurements,
+            device=config.device,
+            shrinkNodes=config.shrink_nodes,
+        )
+    return stages
+
+
+def _pass_stages(config: CompareConfig) -> dict[str, Any]:
+    """:func:`gnn_stages` of one pass (no firstPass)."""
     from acts_gnn.chain import tracks
 
     files = default_files()

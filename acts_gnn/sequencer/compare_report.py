@@ -53,7 +53,11 @@ def chain_titles(summary: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     cleaned = " + cleaning" if summary.get("gnn", {}).get("gnn_cleaning") else ""
     gnn = f"GNN ({GRAPH_TITLES.get(graph, graph)} + GNN{cleaned} + KF)"
     if point != "default":
-        gnn += f", {point}"
+        from acts_gnn.chain.defaults import OPERATING_POINTS
+
+        known = OPERATING_POINTS.get(point)
+        first = None if known is None or graph != "module-map" else known.first_pass
+        gnn += f", {point}" + (f" ({first} first)" if first else "")
     cuts = ["gnn", *(k for k in summary if k.startswith("gnn_cut"))]
     titles = [
         (k, gnn if len(cuts) == 1 else f"{gnn}, edge cut {summary[k].get('gnn_edge_cut', 0):g}")

@@ -76,6 +76,19 @@ class CandidateCounts:
         return CandidateAccounting.summary(self)  # type: ignore[arg-type]
 
 
+def _both_passes_cleaner(pipeline: Any) -> HelixOutlierRemoval | None:
+    """A copy of the pipeline's track cleaner with a first pass's sums added (both passes
+    clean the same events: the calls stay one per event); None without cleaning."""
+    cleaner = copy.copy(chain_cleaner(pipeline.trackBuilder))
+    first = getattr(pipeline, "firstPass", None)
+    first_cleaner = None if first is None else chain_cleaner(first.trackBuilder)
+    if cleaner is not None and first_cleaner is not None:
+        events = cleaner.calls
+        cleaner.add(first_cleaner)
+        cleaner.calls = events
+    return cleaner
+
+
 @dataclass
 class GnnRecord:
     """What the summary reads of the GNN algorithm (``TrackFindingAlgorithmGnn`` with the
@@ -93,7 +106,8 @@ class GnnRecord:
     cut_accounting: dict[str, CandidateCounts]
     cut_seconds: list[list[float]] | None
     n_cuts: int = 1
-    #: the track cleaner of the first cut, with its sums (None: no cleaning)
+    #: the track cleaner of the first cut, with its sums, a first pass's added (None: no
+    #: cleaning)
     cleaner: HelixOutlierRemoval | None = None
 
     @classmethod
@@ -115,7 +129,7 @@ class GnnRecord:
             },
             cut_seconds=None if cuts is None else [list(s) for s in cuts.seconds],
             n_cuts=1 if cuts is None else len(cuts.builder.cuts),
-            cleaner=copy.copy(chain_cleaner(gnn.pipeline.trackBuilder)),
+            cleaner=_both_passes_cleaner(gnn.pipeline),
         )
 
     def mean_counts(self) -> dict[str, float]:

@@ -128,7 +128,9 @@ class CutProtoTracks(acts.examples.IAlgorithm):  # type: ignore[misc]
     ``outputProtoTracks[k]`` (``ProtoTrackContainer``, measurement indices in trajectory
     order); ``inputProtoTracks``: the GNN algorithm's output (read so that this runs after
     it). :attr:`seconds`: per event, each builder's time (:attr:`MultiCutTrackBuilding.
-    seconds`)."""
+    seconds`). ``pipeline``: the GNN algorithm's :class:`~acts_gnn.chain.pipeline.GnnPipeline`;
+    with a first pass, its candidates (the same at every cut: the cuts are the last pass's)
+    lead every extra cut's proto-tracks, as they lead the chain's own."""
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class CutProtoTracks(acts.examples.IAlgorithm):  # type: ignore[misc]
         inputProtoTracks: str,
         outputProtoTracks: Sequence[str],
         level: Any = None,
+        pipeline: Any = None,
     ) -> None:
         super().__init__("CutProtoTracks", acts.logging.INFO if level is None else level)
         if len(outputProtoTracks) != len(builder.cuts) - 1:
@@ -143,6 +146,7 @@ class CutProtoTracks(acts.examples.IAlgorithm):  # type: ignore[misc]
                 f"{len(builder.cuts) - 1} extra cuts but {len(outputProtoTracks)} outputs"
             )
         self.builder = builder
+        self.pipeline = pipeline
         self.seconds: list[list[float]] = []
         self._input = data_handle(
             self, "read", acts.examples.ProtoTrackContainer, "InputProtoTracks", inputProtoTracks
@@ -161,9 +165,10 @@ class CutProtoTracks(acts.examples.IAlgorithm):  # type: ignore[misc]
                 f"event {context.eventNumber}: the track builder ran {self.builder.calls} "
                 f"times for {self._events} events; several cuts need numThreads=1"
             )
+        leading = [] if self.pipeline is None else self.pipeline.first_pass_candidates
         for handle, candidates in zip(self._outputs, self.builder.extra, strict=True):
             protos = acts.examples.ProtoTrackContainer()
-            for c in candidates:
+            for c in [*leading, *candidates]:
                 protos.append(acts.examples.ProtoTrack(np.asarray(c).tolist()))
             handle(context, protos)
         self.seconds.append(list(self.builder.seconds))

@@ -133,6 +133,7 @@ def addGnn(
     parameterSpacePointDistance: float = 10 * u.mm,
     extraEdgeCuts: Sequence[float] = (),
     mergeFits: bool = True,
+    firstPass: Any = None,
 ) -> acts.examples.Sequencer:
     """GNN track finding, as upstream ACTS's ``addGnn``, and optionally our fitting chain.
 
@@ -172,7 +173,12 @@ def addGnn(
     ``fit``): each track set's main and fallback fits stay apart, without
     ``{label}_tracks`` (saves a copy of every track state); ``s.gnnAlgorithm.fitted_tracks``
     maps ``gnn`` and each label to the collections of its fitted tracks, in order, for
-    :func:`addTrackQualitySelection`.
+    :func:`addTrackQualitySelection`. ``firstPass``: a
+    :class:`~acts_gnn.chain.pipeline.GnnPipeline` run first on every space point, the stages
+    above then on the space points its candidates left (iterative tracking,
+    ``TrackFindingAlgorithmGnn``'s ``firstPass``; the ``lowpt`` operating point's first pass
+    is ``default``: :class:`~acts_gnn.chain.defaults.OperatingPoint`); the extra cuts are the
+    last pass's.
     """
     level = _level(s, logLevel)
     if outputDirRoot is not None and not matchTracks:
@@ -211,13 +217,18 @@ def addGnn(
         inputParticles=truth_particles,
         truthSelection=TruthSelection(min_pt=1.0, min_hits=3),
         level=level,
+        firstPass=firstPass,
     )
     algorithm.writeMatchingDetails = writeMatchingDetails
     s.addAlgorithm(algorithm)
     labels = [cut_label(c) for c in extra]
     if extra:
         algorithm.cut_candidates = CutProtoTracks(
-            trackBuilder, outputProtoTracks, [f"{k}_prototracks" for k in labels], level
+            trackBuilder,
+            outputProtoTracks,
+            [f"{k}_prototracks" for k in labels],
+            level,
+            pipeline=algorithm.pipeline,
         )
         s.addAlgorithm(algorithm.cut_candidates)
     #: summary key / whiteboard prefix -> edge cut of each track set (the chain's first)

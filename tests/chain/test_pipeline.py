@@ -142,3 +142,104 @@ def test_bad_input_is_named(event_and_graph: Any) -> None:
         p(event.positions(), event.hits["geometry_id"][:-1])
     with pytest.raises(TypeError, match="unknown graph constructor"):
         GnnPipeline(object(), [], WalkthroughTrackBuilding()).run_event(event)
+
+
+class GraphOfIds:
+    """A graph constructor holding a graph over an event's hit rows: it returns the edges
+    whose two hits are both among the nodes it is given (``data.node_ids``), renumbered, with
+    the truth label in edge-feature column 0 (for :class:`Oracle`)."""
+
+    def __init__(self, edge_index: np.ndarray, label: np.ndarray) -> None:
+        self.edges, self.label = edge_index, label
+
+    def construct_graph(self, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        row = {int(node): k for k, node in enumerate(data.node_ids)}
+        here = np.array([int(a) in row and int(b) in row for a, b in self.edges.T], dtype=bool)
+        local = np.array(
+            [
+                [row[int(a)] for a in self.edges[0, here]],
+                [row[int(b)] for b in self.edges[1, here]],
+            ],
+            dtype=np.int64,
+        ).reshape(2, -1)
+        attr = torch.zeros(local.shape[1], 6)
+        attr[:, 0] = torch.from_numpy(self.label[here].astype(np.float32))
+        return torch.from_numpy(local), attr
+
+
+def two_pass(event: Any, edges: np.ndarray, label: np.ndarray) -> tuple[GnnPipeline, np.ndarray]:
+    """A first pass on the true edges of the pT > 1 GeV particles only, then the whole graph
+    on the hits left; also the first pass's edges. ``edges`` [2, E] hold node ids
+    ``500 + 3 * row``."""
+    rows = (edges - 500) // 3
+    fast = edge_truth_mask(rows, truth_graph(event, TruthSelection(1.0, 3)), event.n_hits)
+    builder = WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1, minMeasurementsPerTrack=3)
+    first = GnnPipeline(GraphOfIds(edges[:, fast], label[fast]), [Oracle(0.01)], builder)
+    second = GnnPipeline(
+        GraphOfIds(edges, label),
+        [Oracle(0.01)],
+        WalkthroughTrackBuilding(cut_high=0.5, cut_low=0.1, minMeasurementsPerTrack=3),
+        shrinkNodes=True,
+        firstPass=first,
+    )
+    return second, edges[:, fast]
+
+
+def test_second_pass_runs_on_the_space_points_the_first_left(event_and_graph: Any) -> None:
+    event, edges, label = event_and_graph
+    ids = np.arange(event.n_hits) * 3 + 500  # what candidates report (and the graph holds)
+    chain, first_edges = two_pass(event, ids[edges], label)
+    truth = StageTruth(truth_graph(event, TruthSelection(0.0, 3)), truth_graph(event), event.n_hits)
+    result = chain(event.positions(), event.hits["geometry_id"], ids, truth)
+
+    first = chain.first_pass_candidates
+    assert 0 < len(first) < len(result.candidates)
+    assert result.counts["first pass: candidates"] == len(first)
+    assert result.counts["candidates"] == len(result.candidates)
+    for a, b in zip(first, result.candidates[: len(first)]):
+        assert np.array_equal(a, b)  # the first pass's candidates lead
+    claimed = np.concatenate(first)
+    later = np.concatenate(result.candidates[len(first) :])
+    assert not np.intersect1d(claimed, later).size  # its hits are not seen again
+    assert np.all((later - 500) % 3 == 0)
+    # the second pass got every hit but the claimed ones
+    assert result.counts["nodes"] == event.n_hits - len(claimed)
+    assert result.counts["first pass: nodes"] == event.n_hits
+    # every particle is found by one pass or the other, each once
+    metrics = TrackMetrics(selection=ParticleSelection(min_pt=0.0, min_hits=3, max_abs_eta=4.0))
+    metrics.add(event, [(c - 500) // 3 for c in result.candidates])
+    assert metrics.efficiency == 1.0
+    assert metrics.duplicate_ratio == 0.0
+
+    # truth per pass: the first pass is measured on the whole event's targets, the second
+    # on the targets among its own hits, which its graph holds all of
+    n_target = truth.target.shape[1]
+    assert result.truth_edges["first pass: graph construction"] == n_target
+    left = truth.subset(np.setdiff1d(np.arange(event.n_hits), (claimed - 500) // 3))
+    assert 0 < result.truth_edges["graph construction"] == left.target.shape[1] < n_target
+    assert result.edge_metrics["graph construction"][0] == 1.0
+    found = first_edges.shape[1] / n_target
+    assert result.edge_metrics["first pass: graph construction"][0] == pytest.approx(found)
+
+    seconds = result.seconds
+    assert seconds["total"] >= seconds["first pass: total"] + seconds["graph construction"]
+    assert chain.firstPass is not None
+    assert chain.firstPass.times.summary()["total"]["events"] == 1
+
+
+def test_stage_truth_subset() -> None:
+    truth = StageTruth(np.array([[0, 1, 3], [1, 2, 4]]), np.array([[0, 1, 3, 2], [1, 2, 4, 4]]), 5)
+    part = truth.subset(np.array([1, 2, 4]))
+    assert part.n_nodes == 3
+    assert part.target.tolist() == [[0], [1]]  # 1 -> 2 alone has both ends kept
+    assert part.all_true.tolist() == [[0, 1], [1, 2]]  # 1 -> 2 and 2 -> 4
+
+
+def test_first_pass_must_be_a_single_pipeline(event_and_graph: Any) -> None:
+    event, edges, label = event_and_graph
+    chain, _ = two_pass(event, 500 + 3 * edges, label)
+    builder = WalkthroughTrackBuilding()
+    with pytest.raises(ValueError, match="cannot have a first pass of its own"):
+        GnnPipeline(LabelledGraph(edges, label), [Oracle(0.01)], builder, firstPass=chain)
+    with pytest.raises(TypeError, match="firstPass must be a GnnPipeline"):
+        GnnPipeline(LabelledGraph(edges, label), [], builder, firstPass=object())  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The module-map chain's operating points (``default``: pT > 1 GeV, ``lowpt``: pT > 0.5 GeV):
+"""The module-map chain's operating points (``default``: pT > 1 GeV, ``lowpt``: pT > 0.5 GeV in
+two passes, ``lowpt-one-pass``):
 chosen by ``--operating-point`` / ``CompareConfig.operating_point``, their shipped files in the
 GNN stages, refused where they do not apply, named in the report."""
 
@@ -53,8 +54,9 @@ def test_bad_operating_point(changes: dict[str, str], message: str, tmp_path: Pa
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("point", ["lowpt", "lowpt-one-pass"])
 def test_lowpt_stages_read_the_lowpt_files(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    point: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from acts_gnn.chain.defaults import default_files
     from acts_gnn.graph.module_map import formats
@@ -68,11 +70,23 @@ def test_lowpt_stages_read_the_lowpt_files(
         return load(path, *args, **kwargs)
 
     monkeypatch.setattr(formats, "load_module_map", recording_load)
-    map_path, model = default_files().operating_point("lowpt", backend)
-    stages = gnn_stages(_config(tmp_path, operating_point="lowpt", backend=backend))
+    files = default_files()
+    map_path, model = files.operating_point(point, backend)
+    stages = gnn_stages(_config(tmp_path, operating_point=point, backend=backend))
     assert stages["edgeClassifiers"][-1].modelPath == str(model)
-    assert loaded == [map_path]
     assert map_path.name == "module-map-lowpt.npz"
+    first = stages["firstPass"]
+    if point == "lowpt-one-pass":
+        assert first is None
+        assert loaded == [map_path]
+        return
+    # lowpt: the default point's map and GNN first, on every space point
+    first_map, first_model = files.operating_point("default", backend)
+    assert loaded == [map_path, first_map]
+    assert first.edgeClassifiers[-1].modelPath == str(first_model)
+    assert first.shrinkNodes
+    assert first.firstPass is None
+    assert first.trackBuilder.builder.minMeasurementsPerTrack == 7
 
 
 def test_files_given_replace_the_operating_points(tmp_path: Path) -> None:
@@ -91,8 +105,10 @@ def test_report_names_the_operating_point() -> None:
     assert dict(chain_titles(summary))["gnn"] == "GNN (module map + GNN + KF)"
     summary["config"] = {"graph": "module-map", "operating_point": "lowpt"}
     titles = dict(chain_titles(summary))
-    assert titles["gnn"] == "GNN (module map + GNN + KF), lowpt"
+    assert titles["gnn"] == "GNN (module map + GNN + KF), lowpt (default first)"
     assert titles["ckf"] == "ACTS seeding + CKF (tuned)"
+    summary["config"]["operating_point"] = "lowpt-one-pass"
+    assert dict(chain_titles(summary))["gnn"] == "GNN (module map + GNN + KF), lowpt-one-pass"
 
 
 def test_track_cleaning_follows_the_operating_point_unless_set(tmp_path: Path) -> None:
@@ -111,6 +127,11 @@ def test_track_cleaning_follows_the_operating_point_unless_set(tmp_path: Path) -
     assert isinstance(
         builder(operating_point="lowpt", track_cleaning=False), WalkthroughTrackBuilding
     )
+    # the first pass of lowpt cleans as the chain does
+    first = gnn_stages(_config(tmp_path, operating_point="lowpt"))["firstPass"]
+    assert isinstance(first.trackBuilder, CleanedTrackBuilding)
+    plain = gnn_stages(_config(tmp_path, operating_point="lowpt", track_cleaning=False))
+    assert isinstance(plain["firstPass"].trackBuilder, WalkthroughTrackBuilding)
     settings = HelixOutlierRemoval(tolTransverse=2.0, maxRemoved=1)
     mine = builder(track_cleaning=True, cleaner=settings)
     assert isinstance(mine, CleanedTrackBuilding)
@@ -137,4 +158,57 @@ def test_report_names_the_track_cleaning() -> None:
 
     summary: dict[str, Any] = {"gnn": {"gnn_cleaning": {"hits_removed_per_event": 1.0}}}
     summary["config"] = {"graph": "module-map", "operating_point": "lowpt"}
-    assert dict(chain_titles(summary))["gnn"] == "GNN (module map + GNN + cleaning + KF), lowpt"
+    assert (
+        dict(chain_titles(summary))["gnn"]
+        == "GNN (module map + GNN + cleaning + KF), lowpt (default first)"
+    )
+
+
+@pytest.fixture(scope="module")
+def lowpt_comparison(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Any) -> Any:
+    """``compare --operating-point lowpt`` (two passes) on the shared tiny sample, with the
+    per-stage truth and an extra edge cut."""
+    from acts_gnn.sequencer.compare import CompareConfig, run_comparison
+
+    config = CompareConfig(
+        input=prepared_sample.simulation.directory,
+        output=tmp_path_factory.mktemp("lowpt") / "report",
+        operating_point="lowpt",
+        backend="onnx",
+        truth_metrics=True,
+        gnn_cuts=(0.9,),
+    )
+    return run_comparison(config, progress=False)
+
+
+def test_lowpt_runs_two_passes_in_the_sequencer(lowpt_comparison: Any) -> None:
+    from acts_gnn.sequencer.compare_report import chain_titles
+
+    gnn, high = lowpt_comparison["gnn"], lowpt_comparison["gnn_cut0p9"]
+    metrics = gnn["gnn_edge_metrics"]
+    assert {"first pass: graph construction", "graph construction"} <= set(metrics)
+    counts = gnn["gnn_counts"]
+    # the second pass sees the space points the first pass's candidates left
+    assert counts["first pass: nodes"] > counts["nodes"] > 0
+    assert 0 < counts["first pass: candidates"] < counts["candidates"]
+    # the extra cut is the second pass's: the first pass's candidates lead it too
+    assert high["gnn_candidates"]["candidates"] >= counts["first pass: candidates"]
+    # both passes' cleaning, per event
+    cleaning = gnn["gnn_cleaning"]
+    assert cleaning["events"] == lowpt_comparison["events"]
+    assert cleaning["candidates_per_event"] == pytest.approx(counts["candidates"])
+    assert "lowpt (default first)" in dict(chain_titles(lowpt_comparison))["gnn"]
+
+
+def test_example_script_runs_lowpt_in_two_passes(lowpt_comparison: Any) -> None:
+    """``examples/full_chain_generic.py --operating-point lowpt`` builds the same chain."""
+    import runpy
+
+    example = Path(__file__).parents[2] / "examples" / "full_chain_generic.py"
+    run = runpy.run_path(str(example))["runFullChainGeneric"]
+    c = lowpt_comparison["config"]
+    sequencer, writers = run(Path(c["input"]), operatingPoint="lowpt")
+    sequencer.run()
+    stats = writers["gnn"].stats()
+    assert stats["efficiencyParticles"] == lowpt_comparison["gnn"]["efficiency"]
+    assert stats["nTotalTracks"] == lowpt_comparison["gnn"]["acts_stats"]["nTotalTracks"]
