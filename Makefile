@@ -107,6 +107,7 @@ data/p8-mu200-test-prepared/dataset.json: | setup
 lowpt-compare: setup data/p8-mu200-test-prepared/dataset.json
 	$(BIN)/acts-gnn evaluate-gnn -q -i data/p8-mu200-test-prepared -m geometry/generic/module-map-lowpt.npz --model geometry/generic/models/gnn-lowpt.pt -o output/gnn-lowpt-eval --min-pt 0.5 --min-purity 0.9
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt --operating-point lowpt --ckf-preset fast tuned --gnn-cuts 0.5 0.7
+	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt-reco045 --operating-point lowpt --ckf-preset fast tuned --track-min-pt 0.45
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt-uncleaned --operating-point lowpt --no-track-cleaning
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-lowpt-one-pass --operating-point lowpt-one-pass
 	$(BIN)/acts-gnn compare -q -i data/p8-mu200-test -o output/p8-mu200-default

@@ -323,6 +323,7 @@ def _compare_config(args: argparse.Namespace, input_dir: Path, output: Path) -> 
         truth_metrics=args.truth_metrics,
         ckf_presets=tuple(getattr(args, "ckf_preset", None) or ("fast",)),
         also_min_pt=tuple(getattr(args, "also_min_pt", (0.5,))),
+        track_min_pt=getattr(args, "track_min_pt", None),
         vertexing=bool(getattr(args, "vertexing", False)),
         triplet_model=Path(args.gnn_seeded) if getattr(args, "gnn_seeded", None) else None,
     )

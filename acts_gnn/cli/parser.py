@@ -178,6 +178,15 @@ def _add_compare_selection_option(p: argparse.ArgumentParser) -> None:
         ">= 7 measurements), each counted by ACTS and by us (default: %(default)s; none: "
         "give the option alone)",
     )
+    p.add_argument(
+        "--track-min-pt",
+        type=float,
+        default=None,
+        metavar="GEV",
+        help="pT threshold of the reconstruction: both chains' track selection and the CKF "
+        "seeding (default: the CKF presets', 0.5 GeV); e.g. 0.45 keeps the pT resolution's "
+        "edge out of the pT > 0.5 GeV efficiency (docs/results.md)",
+    )
 
 
 def compare_arguments(p: argparse.ArgumentParser) -> None:

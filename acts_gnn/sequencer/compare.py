@@ -16,8 +16,8 @@ Definitions (ACTS's writer, double matching at 50 %): efficiency = selected part
 by at least one track / selected particles; fake ratio = tracks matched to no particle / all
 tracks; duplicate ratio = tracks that are a second or later match of a particle / all tracks.
 Both chains keep tracks with >= ``CkfSettings.min_measurements`` measurements and
-pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection), so fakes are counted on
-the same footing; the GNN tracks beyond the efficiency acceptance (|eta| >= 2.5) need one
+pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection; ``CompareConfig.track_min_pt``
+moves that threshold, the CKF seeding's too), so fakes are counted on the same footing; the GNN tracks beyond the efficiency acceptance (|eta| >= 2.5) need one
 measurement more (``CompareConfig.gnn_forward_selection``).
 """
 
@@ -109,6 +109,10 @@ class CompareConfig:
     #: further particle selections, each counted by ACTS and by us on the same tracks: the
     #: same |eta| and measurement cuts as ``selection`` with pT > each value [GeV]
     also_min_pt: tuple[float, ...] = (0.5,)
+    #: the reconstruction's pT threshold [GeV]: every CKF preset's ``min_pt`` (its seeding's
+    #: and its track selection's cut, 0.5 GeV as in ACTS's examples) and so the GNN tracks'
+    #: selection too (None: the presets' own; docs/results.md, "Where the pT threshold sits")
+    track_min_pt: float | None = None
     #: further edge-score cuts of the GNN chain's track builder, on the same graph and scores
     #: (``edge_cut`` is the first): summary keys ``gnn_cut<cut>`` (e.g. ``gnn_cut0p8``)
     gnn_cuts: tuple[float, ...] = ()
@@ -146,7 +150,14 @@ class CompareConfig:
     @property
     def ckf(self) -> CkfSettings:
         """The first preset's settings: its track selection also applies to the GNN tracks."""
-        return ckf_preset(self.ckf_presets[0])
+        return self.ckf_settings(self.ckf_presets[0])
+
+    def ckf_settings(self, preset: str) -> CkfSettings:
+        """The CKF preset ``preset``, with :attr:`track_min_pt` as its ``min_pt`` if set."""
+        settings = ckf_preset(preset)
+        if self.track_min_pt is None:
+            return settings
+        return replace(settings, min_pt=float(self.track_min_pt) * acts.UnitConstants.GeV)
 
     def gnn_chains(self) -> list[tuple[str, float]]:
         """(summary key, edge cut) of every GNN track set: ``gnn`` at ``edge_cut``, then one
@@ -192,6 +203,12 @@ class CompareConfig:
             raise ValueError(f"ckf_presets must be distinct names, got {self.ckf_presets!r}")
         for name in self.ckf_presets:
             ckf_preset(name)  # ValueError naming the presets
+        if self.track_min_pt is not None and not (
+            isinstance(self.track_min_pt, (int, float)) and self.track_min_pt >= 0
+        ):
+            raise ValueError(
+                f"track_min_pt must be a pT >= 0 GeV or None, got {self.track_min_pt!r}"
+            )
         cuts = (self.selection.min_pt, *self.also_min_pt)
         if any(not (isinstance(v, (int, float)) and v >= 0) for v in cuts) or len(set(cuts)) != len(
             cuts
@@ -449,7 +466,7 @@ def _run_chains(config: CompareConfig, progress: Any) -> tuple[ChainRun, Any]:
         collections[label] = addCkfReference(
             s,
             detector,
-            preset,
+            config.ckf_settings(preset),
             outputTracks=f"{label}_tracks",
             logLevel=level,
             prefix="" if k == 0 else f"{preset}_",

@@ -121,6 +121,20 @@ def selection_title(summary: dict[str, Any], key: str) -> str:
     return f"(pT > {sel['min_pt_GeV']:g} GeV)"
 
 
+def track_selection_lines(summary: dict[str, Any]) -> list[str]:
+    """The report's sentence on both chains' track selection (none for a summary from before
+    ``track_selection`` was recorded)."""
+    cut = summary.get("track_selection")
+    if cut is None:
+        return []
+    moved = summary.get("config", {}).get("track_min_pt") is not None
+    return [
+        f"Tracks of both chains: reconstructed pT > {cut['min_pt_GeV']:g} GeV"
+        + (" (set for the run, the CKF seeding's cut too)" if moved else "")
+        + f", >= {cut['min_measurements']} measurements."
+    ]
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     sel = summary["selection"]
     lines = [
@@ -141,6 +155,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         + f", |eta| < {sel['max_abs_eta']}, "
         f">= {sel['min_measurements']} measurements; ACTS TrackTruthMatcher (double matching, "
         "50 %) + PythonPatternRecognitionPerformanceWriter, one per selection.",
+        *track_selection_lines(summary),
         "",
         headline_table(summary),
         "",

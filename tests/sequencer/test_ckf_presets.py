@@ -49,6 +49,34 @@ def test_presets_hold_the_upstream_values() -> None:
         ckf_preset("nope")
 
 
+def test_track_min_pt_is_every_presets_threshold(tmp_path: Path) -> None:
+    from acts_gnn.cli.commands import _compare_config
+    from acts_gnn.cli.parser import build_parser
+    from acts_gnn.sequencer.ckf import ckf_preset
+    from acts_gnn.sequencer.compare import CompareConfig
+
+    config = CompareConfig(
+        input=tmp_path, output=tmp_path / "out", ckf_presets=("fast", "tuned"), track_min_pt=0.45
+    )
+    for preset in config.ckf_presets:
+        settings = config.ckf_settings(preset)
+        assert settings.min_pt == pytest.approx(0.45)  # seeding and selection
+        assert settings.track_selector().ptMin == pytest.approx(0.45)
+    assert config.ckf.track_selector().ptMin == pytest.approx(0.45)  # the GNN tracks' too
+    assert config.ckf_settings("tuned").max_seeds_per_middle == 5  # the rest of the preset
+    assert CompareConfig(input=tmp_path, output=tmp_path).ckf_settings("tuned") == ckf_preset(
+        "tuned"
+    )
+    for command in ("compare", "demo"):
+        argv = [command] + (
+            ["-i", str(tmp_path), "-o", str(tmp_path)] if command == "compare" else []
+        )
+        args = build_parser().parse_args([*argv, "--track-min-pt", "0.45"])
+        assert _compare_config(args, tmp_path, tmp_path / "o").track_min_pt == 0.45
+        args = build_parser().parse_args(argv)
+        assert _compare_config(args, tmp_path, tmp_path / "o").track_min_pt is None
+
+
 def test_compare_config_checks_the_presets(tmp_path: Path) -> None:
     from acts_gnn.sequencer.compare import CompareConfig
 

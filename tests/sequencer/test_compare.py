@@ -265,6 +265,56 @@ def test_ckf_seeded_from_gnn_tracks_runs(comparison: dict[str, Any]) -> None:
     assert 0.5 * n_candidates < stats["nTotalTracks"] <= 1.5 * n_candidates
 
 
+def test_track_min_pt_moves_both_chains_selection(
+    comparison: dict[str, Any], tmp_path: Path
+) -> None:
+    """``track_min_pt`` is the pT threshold of both chains (the GNN's selection, the CKF's
+    seeding and selection): at 2 GeV neither keeps a track of a particle well below it, and
+    the report says so."""
+    from acts_gnn.sequencer.compare import CompareConfig, run_comparison, write_report
+
+    c = comparison["config"]
+    config = CompareConfig(
+        input=Path(c["input"]),
+        output=tmp_path / "report",
+        module_map=Path(c["module_map"]),
+        model=Path(c["model"]),
+        track_min_pt=2.0,
+        also_min_pt=(),
+    )
+    summary = run_comparison(config, progress=False)
+    write_report(summary, config.output)
+    assert summary["track_selection"] == {"min_pt_GeV": 2.0, "min_measurements": 7}
+    assert comparison["track_selection"] == {"min_pt_GeV": 0.5, "min_measurements": 7}
+    for chain in ("gnn", "ckf"):
+        turn_on = summary[chain]["distributions"]["efficiency_vs_pt"]
+        edges, accepted = turn_on["edges"], turn_on["accepted"]
+        below = [a for lo, hi, a in zip(edges, edges[1:], accepted) if hi <= 1.5]
+        assert sum(below) == 0, chain  # no track of a particle under 1.5 GeV is kept
+        before = comparison[chain]["distributions"]["efficiency_vs_pt"]
+        assert sum(a for hi, a in zip(before["edges"][1:], before["accepted"]) if hi <= 1.5) > 0
+        assert (
+            summary[chain]["acts_stats"]["nTotalTracks"]
+            < (comparison[chain]["acts_stats"]["nTotalTracks"])
+        )
+    # the pre-fit candidates are not selected: the cut does not touch them
+    assert (
+        summary["gnn_prefit"]["acts_stats"]["nTotalTracks"]
+        == (comparison["gnn_prefit"]["acts_stats"]["nTotalTracks"])
+    )
+    report = (config.output / "summary.md").read_text()
+    assert (
+        "Tracks of both chains: reconstructed pT > 2 GeV (set for the run, the CKF seeding"
+        in report
+    )
+    assert (
+        "Tracks of both chains: reconstructed pT > 0.5 GeV, >= 7"
+        in (Path(c["output"]) / "summary.md").read_text()
+    )
+    with pytest.raises(ValueError, match="track_min_pt must be a pT >= 0 GeV"):
+        CompareConfig(input=config.input, output=tmp_path / "x", track_min_pt=-1.0).validate()
+
+
 def test_metric_learning_graph_in_the_chain(comparison: dict[str, Any], tmp_path: Path) -> None:
     from acts_gnn.nn.embedding import EmbeddingNet
     from acts_gnn.sequencer.compare import CompareConfig, headline_table, run_comparison
