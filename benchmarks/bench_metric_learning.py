@@ -12,7 +12,10 @@ models are used (the neighbour search then sees an untrained, much denser embedd
         --sizes 10000 30000 100000 --backends grid faiss kdtree
 
 Prints a table (milliseconds, median of ``--repeat`` runs) and the machine it ran on. With
-``--quality``: edge efficiency, purity and edges per hit after each step on whole events.
+``--quality``: edge efficiency, purity and edges per hit after each step on whole events, the
+filter run by each engine (``model``: the model's own forward over all edges at once;
+``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`, the default on CPU) on the same graphs,
+with its time and the edges whose keep decision the two engines disagree on.
 """
 
 from __future__ import annotations
@@ -63,8 +66,6 @@ def _time(fn: Callable[[], Any], repeat: int, device: torch.device) -> tuple[flo
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.input:
         from acts_gnn.io.event_store import PreparedDataset
 
@@ -178,12 +179,19 @@ def quality(args: argparse.Namespace) -> str:
     stage = MetricLearning(args.embedding, rVal=args.r, knnVal=args.k, device=device)
     f_meta = _filter_metadata(args.filter) if args.filter else {}
     cut = args.cut if args.cut is not None else f_meta.get("score_cut", 0.5)
-    filt = None
-    if args.filter:
-        filt = TorchEdgeClassifier(args.filter, cut=cut, device=device, useEdgeFeatures=True)
-    after_embedding, after_filter = EdgeMetrics(), EdgeMetrics()
+    engines = ("model", "fused") if args.filter else ()
+    filters = {
+        engine: TorchEdgeClassifier(
+            args.filter, cut=cut, device=device, useEdgeFeatures=True, engine=engine
+        )
+        for engine in engines
+    }
+    after_embedding = EdgeMetrics()
+    after_filter = {engine: EdgeMetrics() for engine in engines}
     selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
-    seconds = {"embedding": 0.0, "neighbours": 0.0, "edge_features": 0.0, "filter": 0.0}
+    seconds = {"embedding": 0.0, "neighbours": 0.0, "edge_features": 0.0}
+    seconds.update({f"filter ({engine})": 0.0 for engine in engines})
+    disagree = 0
     events = PreparedDataset(args.input)
     for i, event in enumerate(events):
         if i >= args.events:
@@ -194,14 +202,19 @@ def quality(args: argparse.Namespace) -> str:
         selected, everything = truth_graph(event, selection), truth_graph(event)
         edges = graph.edge_index.cpu().numpy()
         after_embedding.add(edges, selected, everything, event.n_hits)
-        if filt is not None:
+        kept_by = {}
+        for engine, filt in filters.items():
             assert graph.edge_features is not None
             x = node_features(event, f_meta["node_features"], f_meta["feature_scales"])
             attr = graph.edge_features  # raw: the stage selects and scales (its metadata)
             t = time.perf_counter()
             kept = filt.classify(torch.from_numpy(x).to(device), graph.edge_index, attr)
-            seconds["filter"] += time.perf_counter() - t
-            after_filter.add(kept.edge_index.cpu().numpy(), selected, everything, event.n_hits)
+            seconds[f"filter ({engine})"] += time.perf_counter() - t
+            kept_by[engine] = kept.edge_index.cpu().numpy()
+            after_filter[engine].add(kept_by[engine], selected, everything, event.n_hits)
+        if len(kept_by) == 2:  # edges one engine keeps and the other does not
+            a, b = ({tuple(e) for e in k.T.tolist()} for k in kept_by.values())
+            disagree += len(a ^ b)
     n = max(after_embedding.events, 1)
     lines = [
         f"quality on {after_embedding.events} events of {args.input}: r={stage.rVal:g}, "
@@ -209,7 +222,9 @@ def quality(args: argparse.Namespace) -> str:
         f"{args.min_pt:g} GeV, >= 3 hits; purity: truth edges of any particle / edges",
         f"{'stage':<22} {'efficiency':>10} {'purity':>8} {'edges/event':>12} {'edges/hit':>9}",
     ]
-    for name, m in (("embedding + radius", after_embedding), ("+ filter", after_filter)):
+    stages = [("embedding + radius", after_embedding)]
+    stages += [(f"+ filter ({engine})", m) for engine, m in after_filter.items()]
+    for name, m in stages:
         if m.events:
             s = m.summary()
             lines.append(
@@ -221,6 +236,8 @@ def quality(args: argparse.Namespace) -> str:
         + ", ".join(f"{k} {v / n:.2f}" for k, v in seconds.items() if v)
         + f" (hits per event {after_embedding.nodes / n:.0f})"
     )
+    if len(filters) == 2:
+        lines.append(f"edges kept by one filter engine and not the other: {disagree}")
     return "\n".join(lines)
 
 
@@ -262,10 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--min-pt", type=float, default=1.0, help="target pT for --quality [GeV]")
     p.add_argument("--cut", type=float, default=None, help="filter cut (default: the model's)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quality:
         if not args.input or not args.embedding:
             p.error("--quality needs --input and --embedding")
         print(machine_line())
+        print(f"torch threads {torch.get_num_threads()}")
         print(quality(args))
         return 0
     rows = run(args)

@@ -1,0 +1,134 @@
+"""Fused inference of the edge filter (acts_gnn.nn.fused.FusedEdgeFilter): the model's scores,
+every chunk size, the engine an edge-classifier stage picks, and the checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from acts_gnn.nn.filter import EdgeFilter
+
+
+def _graph(n: int, e: int, edge_features: int, seed: int = 3) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    edge_index = torch.randint(0, n, (2, e), generator=g)
+    edge_index[:, :2] = torch.tensor([[0, 1], [0, 1]])  # self loops
+    edge_attr = torch.randn(e, edge_features, generator=g) if edge_features else None
+    return x, edge_index, edge_attr  # type: ignore[return-value]
+
+
+def test_tanh_identity_is_tanh() -> None:
+    from acts_gnn.nn.fused import _tanh
+
+    z = torch.linspace(-12.0, 12.0, 200001)
+    expected = torch.tanh(z)
+    assert float((_tanh(z.clone()) - expected).abs().max()) < 2e-7
+    small = torch.tensor([1e-9, -1e-9, 0.0])
+    assert float(_tanh(small.clone()).abs().max()) < 1e-7  # absolute, not relative, near 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"activation": "SiLU"},
+        {"activation": "ReLU", "layer_norm": False},
+        {"n_layers": 1, "hidden": 16},
+    ],
+)
+@pytest.mark.parametrize("edge_features", [0, 6])
+def test_fused_filter_matches_forward(options: dict[str, Any], edge_features: int) -> None:
+    """The model's logits (tolerance 1e-5 on logits of order 1) for every chunk size,
+    including slices that end mid-graph."""
+    from acts_gnn.nn.fused import FusedEdgeFilter
+
+    torch.manual_seed(4)
+    model = EdgeFilter(4, edge_features, **{"hidden": 32, **options}).eval()
+    x, edge_index, edge_attr = _graph(50, 301, edge_features)
+    with torch.no_grad():
+        reference = model(x, edge_index, edge_attr)
+    for chunk in (1, 7, 4096):
+        out = FusedEdgeFilter(model, chunk)(x, edge_index, edge_attr)
+        assert out.dtype == torch.float32
+        assert out.shape == (301,)
+        torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_fused_filter_edge_cases_and_checks() -> None:
+    from acts_gnn.nn.fused import FusedEdgeFilter
+
+    fused = FusedEdgeFilter(EdgeFilter(4, 6, hidden=8).eval())
+    empty = torch.zeros(2, 0, dtype=torch.int64)
+    assert fused(torch.zeros(5, 4), empty, torch.zeros(0, 6)).shape == (0,)
+    one = torch.tensor([[2], [3]])
+    with pytest.raises(ValueError, match="needs edge_attr"):
+        fused(torch.zeros(5, 4), one)
+    with pytest.raises(ValueError, match="x must have shape"):
+        fused(torch.zeros(5, 3), one, torch.zeros(1, 6))
+    with pytest.raises(ValueError, match="edge_index must have shape"):
+        fused(torch.zeros(5, 4), one.reshape(-1), torch.zeros(1, 6))
+    with pytest.raises(ValueError, match="chunk_size"):
+        FusedEdgeFilter(EdgeFilter(4, 0, hidden=8), 0)
+
+
+def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
+    """A filter file exported here runs fused on CPU by default (rebuilt from its metadata),
+    as itself with engine='model', with the same kept edges; bf16 stays refused."""
+    from acts_gnn.chain.classify import TorchEdgeClassifier
+    from acts_gnn.nn.fused import FusedEdgeFilter, FusedInference, fused_engine
+    from acts_gnn.train.export import export_torchscript
+
+    torch.manual_seed(5)
+    model = EdgeFilter(4, 0, hidden=16).eval()
+    path = export_torchscript(model, tmp_path / "filter.pt", metadata={"score_cut": 0.5})
+    x, edge_index, _ = _graph(80, 500, 0)
+    fused = TorchEdgeClassifier(path, cut=0.5, device="cpu")
+    plain = TorchEdgeClassifier(path, cut=0.5, device="cpu", engine="model")
+    assert isinstance(fused.fused, FusedEdgeFilter)
+    assert plain.fused is None
+    a, b = fused.classify(x, edge_index), plain.classify(x, edge_index)
+    torch.testing.assert_close(a.scores, b.scores, atol=1e-6, rtol=1e-6)
+    assert torch.equal(a.edge_index, b.edge_index)
+    cpu = torch.device("cpu")
+    assert not isinstance(fused_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
+    assert fused_engine(model, {}, "auto", "fp32", torch.device("cuda"), "m") is None
+    with pytest.raises(ValueError, match="precision='bf16' needs the fused engine"):
+        fused_engine(model, {}, "auto", "bf16", cpu, "m")
+    with pytest.raises(ValueError, match="InteractionNetwork or EdgeFilter"):
+        fused_engine(torch.nn.Linear(2, 2), {}, "fused", "fp32", cpu, "m")
+
+
+@pytest.mark.acts
+def test_shipped_filter_fused_on_a_simulated_event(prepared_events: list[Any]) -> None:
+    """The shipped embedding's graph of a simulated event, filtered by the shipped filter with
+    each engine: the same scores within 1e-5 and the same kept edges up to a handful at the
+    cut."""
+    from acts_gnn.chain.classify import TorchEdgeClassifier
+    from acts_gnn.chain.defaults import default_files, model_metadata
+    from acts_gnn.graph.features import node_features
+    from acts_gnn.graph.metric_learning import MetricLearning
+    from acts_gnn.nn.fused import FusedEdgeFilter
+
+    files = default_files()
+    event = prepared_events[0]
+    graph = MetricLearning(str(files.embedding)).for_event(event)
+    meta = model_metadata(files.filter)
+    x = torch.from_numpy(node_features(event, meta["node_features"], meta["feature_scales"]))
+    stages = {
+        engine: TorchEdgeClassifier(files.filter, useEdgeFeatures=True, engine=engine)
+        for engine in ("auto", "model")
+    }
+    assert isinstance(stages["auto"].fused, FusedEdgeFilter)
+    scores = {
+        engine: stage.classify(x, graph.edge_index, graph.edge_features).scores
+        for engine, stage in stages.items()
+    }
+    assert graph.edge_index.shape[1] > 10_000
+    torch.testing.assert_close(scores["auto"], scores["model"], atol=1e-5, rtol=0)
+    cut = stages["auto"].cut
+    flipped = int(((scores["auto"] > cut) != (scores["model"] > cut)).sum())
+    assert flipped <= 5
