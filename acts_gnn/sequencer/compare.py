@@ -16,9 +16,10 @@ Definitions (ACTS's writer, double matching at 50 %): efficiency = selected part
 by at least one track / selected particles; fake ratio = tracks matched to no particle / all
 tracks; duplicate ratio = tracks that are a second or later match of a particle / all tracks.
 Both chains keep tracks with >= ``CkfSettings.min_measurements`` measurements and
-pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection; ``CompareConfig.track_min_pt``
-moves that threshold, the CKF seeding's too), so fakes are counted on the same footing; the GNN tracks beyond the efficiency acceptance (|eta| >= 2.5) need one
-measurement more (``CompareConfig.gnn_forward_selection``).
+pT > ``CkfSettings.min_pt`` (the CKF chain's own track selection;
+``CompareConfig.track_min_pt`` moves that threshold, the CKF seeding's too), so fakes are
+counted on the same footing; the GNN tracks beyond the efficiency acceptance (|eta| >= 2.5)
+need one measurement more (``CompareConfig.gnn_forward_selection``).
 """
 
 from __future__ import annotations
@@ -151,6 +152,16 @@ class CompareConfig:
     def ckf(self) -> CkfSettings:
         """The first preset's settings: its track selection also applies to the GNN tracks."""
         return self.ckf_settings(self.ckf_presets[0])
+
+    def track_selection(self) -> dict[str, float]:
+        """Both chains' track cuts (the summary's ``track_selection``; the GNN tracks beyond
+        |eta| 2.5 also need :attr:`gnn_forward_selection`): ``min_pt_GeV``,
+        ``min_measurements``."""
+        c = self.ckf
+        return {
+            "min_pt_GeV": c.min_pt / acts.UnitConstants.GeV,
+            "min_measurements": c.min_measurements,
+        }
 
     def ckf_settings(self, preset: str) -> CkfSettings:
         """The CKF preset ``preset``, with :attr:`track_min_pt` as its ``min_pt`` if set."""
@@ -482,7 +493,7 @@ def _run_chains(config: CompareConfig, progress: Any) -> tuple[ChainRun, Any]:
             detector,
             config.triplet_model,
             spacepoints,
-            config.ckf_presets[0],
+            config.ckf,  # the first preset, with the run's pT threshold
             moduleMap=config.module_map,
             gnnModel=config.model if config.graph == "module-map" else None,
             device=config.device,

@@ -259,10 +259,7 @@ def comparison_summary(config: Any, run: ChainRun, timing_csv: Path) -> dict[str
         "measurements_per_event": float(np.mean(np.asarray(run.n_hits)[non_empty])),
         "hits_on_unknown_modules": gnn.unknown_module_hits,
         "selection": sel.describe(),
-        "track_selection": {  # both chains' (the GNN's also ForwardTrackSelection beyond it)
-            "min_pt_GeV": config.ckf.min_pt,
-            "min_measurements": config.ckf.min_measurements,
-        },
+        "track_selection": config.track_selection(),
         "config": describe_config(config),
         "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
         "wall_seconds": run.wall_seconds,
