@@ -70,6 +70,16 @@ def _layers(mlp: nn.Module, dtype: torch.dtype) -> list[_Layer]:
     return layers
 
 
+def _move_layers(layers: list[_Layer], device: torch.device) -> None:
+    """Move the weights of ``layers`` to ``device`` (in place)."""
+    for layer in layers:
+        layer.weight_t = layer.weight_t.to(device)
+        layer.bias = layer.bias.to(device)
+        if layer.norm is not None:
+            w, b, eps = layer.norm
+            layer.norm = (w.to(device), b.to(device), eps)
+
+
 def _finish(z: Tensor, layers: list[_Layer]) -> Tensor:
     """The rest of an MLP from the output ``z`` of its first Linear (bias included)."""
     for i, layer in enumerate(layers):
@@ -168,22 +178,14 @@ class FusedInference:
     def to(self, device: torch.device) -> FusedInference:
         """Move every weight to ``device`` (in place; returns self)."""
 
-        def move(layers: list[_Layer]) -> None:
-            for layer in layers:
-                layer.weight_t = layer.weight_t.to(device)
-                layer.bias = layer.bias.to(device)
-                if layer.norm is not None:
-                    w, b, eps = layer.norm
-                    layer.norm = (w.to(device), b.to(device), eps)
-
         for layers in (self.node_encoder, self.edge_encoder, self.decoder):
-            move(layers)
+            _move_layers(layers, device)
         self.edge_encoder_blocks = [b.to(device) for b in self.edge_encoder_blocks]
         self.decoder_blocks = [b.to(device) for b in self.decoder_blocks]
         steps = []
         for node_layers, node_blocks, edge_layers, edge_blocks in self.steps:
-            move(node_layers)
-            move(edge_layers)
+            _move_layers(node_layers, device)
+            _move_layers(edge_layers, device)
             steps.append(
                 (
                     node_layers,
@@ -328,12 +330,7 @@ class FusedEdgeFilter:
 
     def to(self, device: torch.device) -> FusedEdgeFilter:
         """Move every weight to ``device`` (in place; returns self)."""
-        for layer in self.layers:
-            layer.weight_t = layer.weight_t.to(device)
-            layer.bias = layer.bias.to(device)
-            if layer.norm is not None:
-                w, b, eps = layer.norm
-                layer.norm = (w.to(device), b.to(device), eps)
+        _move_layers(self.layers, device)
         self.blocks = [b.to(device) for b in self.blocks]
         return self
 
@@ -364,26 +361,6 @@ class FusedEdgeFilter:
         return logits
 
 
-def edge_filter_of(model: nn.Module, metadata: dict[str, Any]) -> EdgeFilter | None:
-    """An eager :class:`EdgeFilter` with ``model``'s weights (the module itself, or rebuilt
-    from ``metadata["model_config"]`` for a TorchScript file exported here), or None when
-    ``model`` is not one (or its weights do not fit the recorded architecture)."""
-    if isinstance(model, EdgeFilter):
-        return model
-    config = metadata.get("model_config")
-    if metadata.get("model") != "EdgeFilter" or not isinstance(config, dict):
-        return None
-    try:
-        network = build_edge_filter(config)
-        network.load_state_dict(model.state_dict())
-    except (TypeError, ValueError, RuntimeError, KeyError) as err:
-        import logging
-
-        logging.getLogger(__name__).warning("fused engine unavailable (%s): the model runs", err)
-        return None
-    return network.eval()
-
-
 #: What computes an edge-classifier stage's logits: ``model`` (the model file or module as it
 #: is), ``fused`` (:class:`FusedInference` or :class:`FusedEdgeFilter` on the model's
 #: weights: the same scores up to rounding; Interaction Networks and edge filters only),
@@ -391,17 +368,19 @@ def edge_filter_of(model: nn.Module, metadata: dict[str, Any]) -> EdgeFilter | N
 ENGINES = ("auto", "model", "fused")
 
 
-def interaction_network_of(model: nn.Module, metadata: dict[str, Any]) -> InteractionNetwork | None:
-    """An eager :class:`InteractionNetwork` with ``model``'s weights (the module itself, or
-    rebuilt from ``metadata["model_config"]`` for a TorchScript file exported here), or None
-    when ``model`` is not one (or its weights do not fit the recorded architecture)."""
-    if isinstance(model, InteractionNetwork):
+def _eager_model(model: nn.Module, metadata: dict[str, Any], kind: type[nn.Module]) -> Any:
+    """An eager ``kind`` (:class:`InteractionNetwork` or :class:`EdgeFilter`) with ``model``'s
+    weights (the module itself, or rebuilt from ``metadata["model_config"]`` for a TorchScript
+    file exported here), or None when ``model`` is not one (or its weights do not fit the
+    recorded architecture)."""
+    if isinstance(model, kind):
         return model
     config = metadata.get("model_config")
-    if metadata.get("model") != "InteractionNetwork" or not isinstance(config, dict):
+    if metadata.get("model") != kind.__name__ or not isinstance(config, dict):
         return None
+    build = build_interaction_network if kind is InteractionNetwork else build_edge_filter
     try:
-        network = build_interaction_network(config)
+        network = build(config)
         network.load_state_dict(model.state_dict())
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
         import logging
@@ -429,10 +408,12 @@ def fused_engine(
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     wanted = engine == "fused" or (engine == "auto" and device.type == "cpu")
-    network = interaction_network_of(model, metadata) if wanted else None
+    network = _eager_model(model, metadata, InteractionNetwork) if wanted else None
     if network is not None:
         return FusedInference(network, precision).to(device)
-    edge_filter = edge_filter_of(model, metadata) if wanted and precision == "fp32" else None
+    edge_filter = (
+        _eager_model(model, metadata, EdgeFilter) if wanted and precision == "fp32" else None
+    )
     if edge_filter is not None:
         return FusedEdgeFilter(edge_filter).to(device)
     if engine == "fused" and precision == "fp32":
