@@ -24,6 +24,18 @@ def triplet_features(
     n_threads: int = 1,
 ) -> npt.NDArray[np.float64]: ...
 def wrap_phi(dphi: float) -> float: ...
+def radius_neighbours_in_cells(
+    points: npt.ArrayLike,
+    order: npt.ArrayLike,
+    cell_start: npt.ArrayLike,
+    cell_count: npt.ArrayLike,
+    neighbour_cells: npt.ArrayLike,
+    queries: npt.ArrayLike,
+    query_cell: npt.ArrayLike,
+    r2: float,
+    k: int,
+    n_threads: int = 1,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
 def module_map_graph(
     x: npt.ArrayLike,
     y: npt.ArrayLike,

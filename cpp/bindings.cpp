@@ -13,6 +13,7 @@
 
 #include "geometry_kernels.hpp"
 #include "module_map.hpp"
+#include "neighbour_search.hpp"
 #include "track_building.hpp"
 #include "track_cleaning.hpp"
 #include "triplet_accumulator.hpp"
@@ -433,6 +434,69 @@ py::array_t<bool> helixOutliersPy(const DoubleArray& x, const DoubleArray& y, co
   return keep;
 }
 
+/// A std::vector handed to numpy without a copy (the array owns it through a capsule).
+template <typename T>
+py::array_t<T> vectorToArray(std::vector<T>&& v) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), free);
+}
+
+py::tuple radiusNeighboursInCellsPy(const DoubleArray& points, const IndexArray& order,
+                                    const IndexArray& cellStart, const IndexArray& cellCount,
+                                    const IndexArray& neighbourCells, const IndexArray& queries,
+                                    const IndexArray& queryCell, double r2, std::int64_t k,
+                                    int nThreads) {
+  if (points.ndim() != 2) {
+    throw std::invalid_argument("points must be a 2-D float64 array [N, D]");
+  }
+  const auto nPoints = points.shape(0);
+  const auto dim = static_cast<std::size_t>(points.shape(1));
+  const auto nCells = cellStart.ndim() == 1 ? cellStart.shape(0) : -1;
+  if (nCells < 0 || cellCount.ndim() != 1 || cellCount.shape(0) != nCells) {
+    throw std::invalid_argument("cell_start and cell_count must be 1-D arrays of one length");
+  }
+  if (order.ndim() != 1 || order.shape(0) != nPoints) {
+    throw std::invalid_argument("order must be 1-D with one entry per point");
+  }
+  if (neighbourCells.ndim() != 2 || neighbourCells.shape(0) != nCells) {
+    throw std::invalid_argument("neighbour_cells must be [C, O] with one row per cell");
+  }
+  if (queries.ndim() != 1 || queryCell.ndim() != 1 || queryCell.shape(0) != queries.shape(0)) {
+    throw std::invalid_argument("queries and query_cell must be 1-D arrays of one length");
+  }
+  if (!(r2 >= 0.0)) {
+    throw std::invalid_argument("r2 must be >= 0");
+  }
+  checkRange(order, "order", 0, nPoints);
+  checkRange(neighbourCells, "neighbour_cells", -1, nCells);
+  checkRange(queries, "queries", 0, nPoints);
+  checkRange(queryCell, "query_cell", 0, nCells);
+  for (py::ssize_t c = 0; c < nCells; ++c) {
+    const std::int64_t start = cellStart.data()[c];
+    const std::int64_t count = cellCount.data()[c];
+    if (start < 0 || count < 0 || start + count > nPoints) {
+      throw std::out_of_range("cell " + std::to_string(c) + " holds order[" +
+                              std::to_string(start) + ":" + std::to_string(start + count) +
+                              "], outside the " + std::to_string(nPoints) + " points");
+    }
+  }
+  const acts_gnn::CellList cells{order.data(), cellStart.data(), cellCount.data(),
+                                 neighbourCells.data(),
+                                 static_cast<std::size_t>(neighbourCells.shape(1))};
+  acts_gnn::NeighbourPairs pairs;
+  {
+    py::gil_scoped_release release;
+    pairs = acts_gnn::radiusNeighboursInCells(points.data(), dim, cells, queries.data(),
+                                              queryCell.data(),
+                                              static_cast<std::size_t>(queries.shape(0)), r2, k,
+                                              nThreads);
+  }
+  return py::make_tuple(vectorToArray(std::move(pairs.query)),
+                        vectorToArray(std::move(pairs.neighbour)),
+                        vectorToArray(std::move(pairs.dist2)));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -528,6 +592,20 @@ hit's distance from the circle (transverse) and from the (arc length, z) line fi
 other remaining hits; the hit with the largest distance / tolerance is removed while that
 ratio is > 1, at most max_removed hits, never leaving fewer than max(min_kept, 4).
 ValueError for a candidate hit with a non-finite position. Returns bool [len(hits)]: False for the removed hits. Releases the GIL.)doc");
+  m.def("radius_neighbours_in_cells", &radiusNeighboursInCellsPy, py::arg("points"),
+        py::arg("order"), py::arg("cell_start"), py::arg("cell_count"),
+        py::arg("neighbour_cells"), py::arg("queries"), py::arg("query_cell"), py::arg("r2"),
+        py::arg("k"), py::arg("n_threads") = 1,
+        R"doc(Radius + max-k neighbour search over a cell list (the CPU grid backend).
+
+points: float64 [N, D]; the points of cell c are order[cell_start[c]:cell_start[c] +
+cell_count[c]]; a query of cell c is compared with the points of the cells neighbour_cells[c]
+(int64 [C, O], -1: empty). queries, query_cell: int64 [Q] (queries of one cell consecutive
+for speed). Squared distances are float64, summed over the dimensions in order (the exact
+distance of acts_gnn.graph.knn). Keeps the pairs with d2 <= r2, no self pairs, the k nearest
+by (d2, neighbour index) per query (k <= 0: all). Returns (query int64 [P], neighbour int64
+[P], d2 float64 [P]): each query's pairs together in the order of the queries, sorted by (d2,
+neighbour). Releases the GIL; the result does not depend on n_threads.)doc");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");

@@ -10,14 +10,16 @@ either end has the other among its k nearest (as upstream, whose FRNN search is 
 
 Backends (all give the **same** pairs for the same input, tested):
 
-``grid`` (torch, CPU or CUDA; the default)
+``grid`` (the default; C++ core on the CPU, torch on CUDA)
     A cell list: the points are projected onto their ``grid_dims`` (default 3) principal axes,
     binned into cells of side r, and each query is compared only with the points in the
-    3^grid_dims cells around its own. Work and memory grow with N times the number of points
-    per neighbourhood, not with N^2, and are processed in chunks of at most ``max_pairs``
-    candidate pairs. Queries in crowded neighbourhoods (more than ``dense`` candidates, e.g.
-    an untrained embedding early in training) are compared with their cells' points as dense
-    blocks: faiss's k-nearest search on the CPU when k is given, else matrix products.
+    3^grid_dims cells around its own. Work grows with N times the number of points per
+    neighbourhood, not with N^2. On the CPU the C++ core computes every such distance exactly
+    (below) and keeps the k nearest per query, multi-threaded and without the GIL, holding no
+    candidate pairs. With torch (CUDA tensors) the candidate pairs are processed in chunks of
+    at most ``max_pairs``; queries in crowded neighbourhoods (more than ``dense`` candidates,
+    e.g. an untrained embedding early in training) are compared with their cells' points as
+    dense blocks (matrix products).
 ``faiss``
     Exhaustive search (O(N^2) work, BLAS-fast): with k, faiss's k-nearest search (a
     ``GpuIndexFlatL2`` for CUDA tensors when faiss has GPU support, else the block matrix
@@ -27,11 +29,14 @@ Backends (all give the **same** pairs for the same input, tested):
 ``brute``
     Chunked exhaustive torch search; O(N^2), a reference for tests.
 
-How the backends agree: each only proposes *candidate* pairs, with a slightly enlarged radius
-so that float32 rounding never loses a true neighbour. Every candidate's squared distance is
-then recomputed the same way for all backends, in float64 with one elementwise operation per
-dimension (bitwise identical on CPU and CUDA), compared with :math:`r^2`, and the k nearest of
-each query are chosen by (distance, neighbour index), so ties are broken deterministically.
+How the backends agree: every pair's squared distance is computed the same way for all
+backends, in float64 with one elementwise operation per dimension, summed in dimension order
+(bitwise identical on CPU and CUDA, and in the C++ core, which is built without fused
+multiply-adds), compared with :math:`r^2`, and the k nearest of each query are chosen by
+(distance, neighbour index), so ties are broken deterministically. The grid backend on the CPU
+computes that distance for every pair it compares; the others only propose *candidate* pairs
+with a slightly enlarged radius, so that float32 rounding never loses a true neighbour, and the
+candidates are then measured as above.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ BACKENDS = ("auto", "grid", "faiss", "kdtree", "brute")
 _SLACK = 1e-4
 #: Extra nearest neighbours asked of faiss beyond k (their distances prove completeness).
 _KNN_MARGIN = 16
+#: The grid backend on CPU tensors runs in the C++ core; False: with torch, as on CUDA (for
+#: tests and comparisons of the two; both give the same pairs).
+CORE_GRID_ON_CPU = True
 
 
 @dataclass
@@ -154,16 +162,26 @@ class GridStats:
     chunks: int = 0
 
 
-def _grid_candidates(
-    points: Tensor,
-    queries: Tensor,
-    r: float,
-    k: int | None,
-    grid_dims: int,
-    max_pairs: int,
-    dense_threshold: int,
-    stats: GridStats,
-) -> Iterator[tuple[Tensor, Tensor]]:
+@dataclass
+class _CellList:
+    """The grid backend's cell list: the points of cell c are ``order[start[c]:start[c] +
+    count[c]]``; a query of cell c is compared with the points of ``neighbour_cell[c]`` (int64
+    [C, 3^g], -1 where that cell is empty), whose ranges are ``nb_start``, ``nb_count`` [C,
+    3^g] (0 where empty); ``query_cell`` [Q]: each query's cell; ``per_query`` [Q]: its
+    candidates."""
+
+    order: Tensor
+    start: Tensor
+    count: Tensor
+    neighbour_cell: Tensor
+    nb_start: Tensor
+    nb_count: Tensor
+    query_cell: Tensor
+    per_query: Tensor
+
+
+def _cell_list(points: Tensor, queries: Tensor, r: float, grid_dims: int) -> _CellList:
+    """Bins the points into cells of side >= r along their ``grid_dims`` principal axes."""
     dev = points.device
     axes = _principal_axes(points, grid_dims)
     proj = points.double() @ axes  # [N, g]
@@ -185,18 +203,77 @@ def _grid_candidates(
     order = torch.argsort(key, stable=True)
     cell_keys, counts = torch.unique_consecutive(key[order], return_counts=True)
     starts = torch.cumsum(counts, 0) - counts
-    stats.cells += int(cell_keys.shape[0])
 
     offsets = torch.tensor(list(itertools.product((-1, 0, 1), repeat=g)), device=dev)
     linear = (offsets * strides).sum(1)  # [O]
     wanted = cell_keys[:, None] + linear[None, :]  # [C, O]
     found = torch.searchsorted(cell_keys, wanted).clamp(max=cell_keys.shape[0] - 1)
     hit = cell_keys[found] == wanted
-    nb_start = torch.where(hit, starts[found], 0)
-    nb_count = torch.where(hit, counts[found], 0)
-
     query_cell = torch.searchsorted(cell_keys, key[queries])
-    per_query = nb_count[query_cell].sum(1)
+    nb_count = torch.where(hit, counts[found], 0)
+    return _CellList(
+        order=order,
+        start=starts,
+        count=counts,
+        neighbour_cell=torch.where(hit, found, -1),
+        nb_start=torch.where(hit, starts[found], 0),
+        nb_count=nb_count,
+        query_cell=query_cell,
+        per_query=nb_count[query_cell].sum(1),
+    )
+
+
+def _grid_search_cpu(
+    points: Tensor,
+    queries: Tensor,
+    r: float,
+    k: int | None,
+    grid_dims: int,
+    threads: int,
+    stats: GridStats,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The grid backend on the CPU: the C++ core compares each query with its neighbour cells'
+    points at the exact float64 distance (no candidate pairs held) and keeps the k nearest.
+    Returns (query, neighbour, d2), each query's pairs together, sorted by (d2, neighbour)."""
+    from acts_gnn import _core
+
+    grid = _cell_list(points, queries, r, grid_dims)
+    stats.cells += int(grid.start.shape[0])
+    stats.candidates += int(grid.per_query.sum())
+    stats.chunks += 1
+    query_cell, by_cell = torch.sort(grid.query_cell, stable=True)  # a cell's queries together
+    query, neighbour, d2 = _core.radius_neighbours_in_cells(
+        points.double().contiguous().numpy(),
+        grid.order.numpy(),
+        grid.start.numpy(),
+        grid.count.numpy(),
+        grid.neighbour_cell.contiguous().numpy(),
+        queries[by_cell].numpy(),
+        query_cell.numpy(),
+        float(r) * float(r),
+        -1 if k is None else int(k),
+        threads,
+    )
+    return torch.from_numpy(query), torch.from_numpy(neighbour), torch.from_numpy(d2)
+
+
+def _grid_candidates(
+    points: Tensor,
+    queries: Tensor,
+    r: float,
+    k: int | None,
+    grid_dims: int,
+    max_pairs: int,
+    dense_threshold: int,
+    stats: GridStats,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Candidate pairs of the grid backend with torch (on CUDA): gathered per chunk of
+    queries, or compared as dense blocks for crowded neighbourhoods."""
+    dev = points.device
+    grid = _cell_list(points, queries, r, grid_dims)
+    order, nb_start, nb_count = grid.order, grid.nb_start, grid.nb_count
+    query_cell, per_query = grid.query_cell, grid.per_query
+    stats.cells += int(grid.start.shape[0])
     stats.candidates += int(per_query.sum())
     # crowded neighbourhoods: dense blocks (BLAS distances) instead of gathered pairs
     dense = per_query > dense_threshold
@@ -214,7 +291,7 @@ def _grid_candidates(
             stats,
         )
         queries, query_cell, per_query = queries[~dense], query_cell[~dense], per_query[~dense]
-    n_offsets = offsets.shape[0]
+    n_offsets = nb_count.shape[1]
     # chunks of consecutive queries with at most max_pairs candidates (at least one query)
     ends = torch.cumsum(per_query, 0)
     first = 0
@@ -440,15 +517,18 @@ def radius_neighbours(
     dense: int = 512,
     ordered: bool = True,
     stats: GridStats | None = None,
+    threads: int | None = None,
 ) -> Neighbours:
     """Neighbours within ``r`` of every query (k nearest at most), self excluded.
 
     ``points``: float [N, D] (any device; the result is on the same device); ``queries``: int64
     [Q] indices into points (default: all); ``k``: max neighbours per query (None: no cap).
     Returns :class:`Neighbours`, sorted by (query, distance, neighbour index) if ``ordered``
-    (else in an unspecified order; the same set). ``max_pairs``
-    bounds the candidate pairs held at once; grid queries with more than ``dense`` candidates
-    are compared as dense blocks; ``stats`` collects the grid backend's work.
+    (else in an unspecified order; the same set). ``max_pairs`` bounds the candidate pairs
+    held at once (every backend but the C++ grid, which holds none); queries of the torch grid
+    (CUDA) with more than ``dense`` candidates are compared as dense blocks; ``stats`` collects
+    the grid backend's work; ``threads``: the C++ grid's threads (default
+    ``torch.get_num_threads()``; the result does not depend on it).
     """
     if points.dim() != 2:
         raise ValueError(f"points must be [N, D], got {tuple(points.shape)}")
@@ -470,6 +550,13 @@ def radius_neighbours(
     if n < 2 or queries.numel() == 0 or points.shape[1] == 0:
         return Neighbours(empty, empty.clone(), torch.zeros(0, dtype=torch.float64, device=dev))
     stats = stats if stats is not None else GridStats()
+    if name == "grid" and dev.type == "cpu" and CORE_GRID_ON_CPU:
+        n_threads = torch.get_num_threads() if threads is None else int(threads)
+        query, neighbour, d2 = _grid_search_cpu(points, queries, r, k, grid_dims, n_threads, stats)
+        if ordered:  # each query's pairs are already in (d2, neighbour) order
+            order = torch.argsort(query, stable=True)
+            query, neighbour, d2 = query[order], neighbour[order], d2[order]
+        return Neighbours(query, neighbour, d2)
     chunks: Iterator[tuple[Tensor, Tensor]]
     if name == "grid":
         chunks = _grid_candidates(points, queries, r, k, grid_dims, max_pairs, dense, stats)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from acts_gnn import _core
 from acts_gnn.extras import available
+from acts_gnn.graph import knn
 from acts_gnn.graph.knn import (
     GridStats,
     build_edges,
@@ -46,12 +49,70 @@ def test_backends_agree_exactly(k: int | None) -> None:
     assert len(ref) > 0
     for backend in BACKENDS:
         assert same(radius_neighbours(points, 0.25, k, backend=backend), ref), backend
-    # the dense-block path of the grid (crowded cells) and tiny chunks give the same pairs
-    assert same(radius_neighbours(points, 0.25, k, dense=0), ref)
-    assert same(radius_neighbours(points, 0.25, k, max_pairs=500), ref)
     edges = {b: build_edges(points, 0.25, k, backend=b) for b in BACKENDS}
     for backend in BACKENDS:
         assert torch.equal(edges[backend], edges["grid"]), backend
+
+
+@pytest.mark.parametrize("k", [None, 1, 30])
+def test_torch_grid_equals_core_grid(k: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grid with torch (what CUDA tensors run), its dense-block path (crowded cells) and
+    tiny chunks give the C++ core's pairs."""
+    points = clustered(50, 10)
+    core = radius_neighbours(points, 0.25, k)
+    monkeypatch.setattr(knn, "CORE_GRID_ON_CPU", False)
+    gathered = GridStats()
+    assert same(radius_neighbours(points, 0.25, k, stats=gathered), core)
+    assert gathered.dense_candidates == 0
+    dense = GridStats()
+    assert same(radius_neighbours(points, 0.25, k, dense=0, stats=dense), core)
+    assert dense.dense_candidates > 0
+    chunked = GridStats()
+    assert same(radius_neighbours(points, 0.25, k, max_pairs=500, stats=chunked), core)
+    assert chunked.chunks > 1
+
+
+def test_core_grid_threads_and_unordered() -> None:
+    """The C++ grid's result does not depend on its threads; unordered, the same pairs."""
+    points = clustered(120, 10, seed=5)
+    one = radius_neighbours(points, 0.3, 6, threads=1)
+    assert len(one) > 1000
+    assert same(radius_neighbours(points, 0.3, 6, threads=2), one)
+    loose = radius_neighbours(points, 0.3, 6, threads=2, ordered=False)
+    key_loose = len(points) * loose.query + loose.neighbour
+    key_one = len(points) * one.query + one.neighbour
+    assert torch.equal(torch.sort(key_loose).values, torch.sort(key_one).values)
+
+
+def test_core_grid_rejects_bad_cell_lists() -> None:
+    """The core names the array that points outside the points or cells."""
+    pts = np.zeros((4, 2))
+    ok = dict(
+        points=pts,
+        order=np.arange(4),
+        cell_start=np.array([0]),
+        cell_count=np.array([4]),
+        neighbour_cells=np.array([[0, -1]]),
+        queries=np.arange(4),
+        query_cell=np.zeros(4, np.int64),
+        r2=1.0,
+        k=2,
+    )
+    q, n, d2 = _core.radius_neighbours_in_cells(**ok)  # type: ignore[arg-type]
+    assert q.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert n.tolist() == [1, 2, 0, 2, 0, 1, 0, 1]
+    assert d2.tolist() == [0.0] * 8
+    for field, bad, match in [
+        ("order", np.array([0, 1, 2, 4]), "order"),
+        ("neighbour_cells", np.array([[1, -1]]), "neighbour_cells"),
+        ("queries", np.array([0, 1, 2, 9]), "queries"),
+        ("query_cell", np.array([0, 0, 0, 1]), "query_cell"),
+        ("cell_count", np.array([5]), "cell 0"),
+        ("points", np.zeros(4), "2-D"),
+        ("r2", -1.0, "r2"),
+    ]:
+        with pytest.raises((ValueError, IndexError), match=match):
+            _core.radius_neighbours_in_cells(**{**ok, field: bad})  # type: ignore[arg-type]
 
 
 def test_queries_subset_and_float64() -> None:

@@ -114,4 +114,7 @@ def test_config_errors(tmp_path: Path):
     bad.write_text("train: x\nunknown_key: 3\n")
     with pytest.raises(ConfigError):
         load_triplet_config(bad)
-    assert load_triplet_config(Path("configs/triplet.yaml")).doublet_cut == 0.05
+    assert (
+        load_triplet_config(Path(__file__).parents[2] / "configs" / "triplet.yaml").doublet_cut
+        == 0.05
+    )
