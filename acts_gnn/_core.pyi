@@ -14,6 +14,14 @@ def doublet_features(
     dst: npt.ArrayLike,
     n_threads: int = 1,
 ) -> npt.NDArray[np.float64]: ...
+def edge_features(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    z: npt.ArrayLike,
+    src: npt.ArrayLike,
+    dst: npt.ArrayLike,
+    n_threads: int = 1,
+) -> npt.NDArray[np.float32]: ...
 def triplet_features(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -34,8 +42,12 @@ def radius_neighbours_in_cells(
     query_cell: npt.ArrayLike,
     r2: float,
     k: int,
+    sort_pairs: bool = True,
     n_threads: int = 1,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+def unique_edges(
+    a: npt.ArrayLike, b: npt.ArrayLike, n_nodes: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 def module_map_graph(
     x: npt.ArrayLike,
     y: npt.ArrayLike,

@@ -66,8 +66,25 @@ py::array_t<double> doubletFeaturesPy(const DoubleArray& x, const DoubleArray& y
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    acts_gnn::doubletFeatures(x.data(), y.data(), z.data(), src.data(), dst.data(), n, o,
-                              nThreads);
+    acts_gnn::doubletFeatures(x.data(), y.data(), z.data(), nHits, src.data(), dst.data(), n,
+                              o, nThreads);
+  }
+  return out;
+}
+
+py::array_t<float> edgeFeaturesPy(const DoubleArray& x, const DoubleArray& y,
+                                  const DoubleArray& z, const IndexArray& src,
+                                  const IndexArray& dst, int nThreads) {
+  const std::size_t nHits = checkCoordinates(x, y, z);
+  const std::size_t n = checkIndices(src, "src", nHits, 0, false);
+  checkIndices(dst, "dst", nHits, n, true);
+  py::array_t<float> out({static_cast<py::ssize_t>(n),
+                          static_cast<py::ssize_t>(acts_gnn::kEdgeFeatureColumns)});
+  float* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    acts_gnn::edgeFeatures(x.data(), y.data(), z.data(), nHits, src.data(), dst.data(), n, o,
+                           nThreads);
   }
   return out;
 }
@@ -446,7 +463,7 @@ py::tuple radiusNeighboursInCellsPy(const DoubleArray& points, const IndexArray&
                                     const IndexArray& cellStart, const IndexArray& cellCount,
                                     const IndexArray& neighbourCells, const IndexArray& queries,
                                     const IndexArray& queryCell, double r2, std::int64_t k,
-                                    int nThreads) {
+                                    bool sortPairs, int nThreads) {
   if (points.ndim() != 2) {
     throw std::invalid_argument("points must be a 2-D float64 array [N, D]");
   }
@@ -490,11 +507,30 @@ py::tuple radiusNeighboursInCellsPy(const DoubleArray& points, const IndexArray&
     pairs = acts_gnn::radiusNeighboursInCells(points.data(), dim, cells, queries.data(),
                                               queryCell.data(),
                                               static_cast<std::size_t>(queries.shape(0)), r2, k,
-                                              nThreads);
+                                              sortPairs, nThreads);
   }
   return py::make_tuple(vectorToArray(std::move(pairs.query)),
                         vectorToArray(std::move(pairs.neighbour)),
                         vectorToArray(std::move(pairs.dist2)));
+}
+
+py::tuple uniqueEdgesPy(const IndexArray& a, const IndexArray& b, std::int64_t nNodes) {
+  if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0)) {
+    throw std::invalid_argument("a and b must be 1-D int64 arrays of one length");
+  }
+  if (nNodes < 0 || nNodes > (std::int64_t{1} << 31)) {
+    throw std::invalid_argument("n_nodes must be in [0, 2^31], got " + std::to_string(nNodes));
+  }
+  checkRange(a, "a", 0, nNodes);
+  checkRange(b, "b", 0, nNodes);
+  std::vector<std::int64_t> lo;
+  std::vector<std::int64_t> hi;
+  {
+    py::gil_scoped_release release;
+    acts_gnn::uniqueEdges(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)), nNodes, lo,
+                          hi);
+  }
+  return py::make_tuple(vectorToArray(std::move(lo)), vectorToArray(std::move(hi)));
 }
 
 }  // namespace
@@ -508,6 +544,13 @@ PYBIND11_MODULE(_core, m) {
 
 Returns a float64 array [E, 7] with columns dr, dphi, dz, deta, phi_slope, rphi_slope, z0
 (mm, rad, 1/mm). Where dr == 0 the slopes are 0 and z0 is z of the source hit.)doc");
+  m.def("edge_features", &edgeFeaturesPy, py::arg("x"), py::arg("y"), py::arg("z"),
+        py::arg("src"), py::arg("dst"), py::arg("n_threads") = 1,
+        R"doc(The standard GNN edge features of doublets src -> dst.
+
+Returns float32 [E, 6]: the first six columns of doublet_features (dr, dphi, dz, deta,
+phi_slope, rphi_slope; mm, rad, 1/mm), each rounded to float32 (as doublet_features(...)[:,
+:6].astype(float32), without the float64 rows).)doc");
   m.def("triplet_features", &tripletFeaturesPy, py::arg("x"), py::arg("y"), py::arg("z"),
         py::arg("a"), py::arg("b"), py::arg("c"), py::arg("n_threads") = 1,
         R"doc(Geometric quantities of hit triplets a -> b -> c.
@@ -595,7 +638,7 @@ ValueError for a candidate hit with a non-finite position. Returns bool [len(hit
   m.def("radius_neighbours_in_cells", &radiusNeighboursInCellsPy, py::arg("points"),
         py::arg("order"), py::arg("cell_start"), py::arg("cell_count"),
         py::arg("neighbour_cells"), py::arg("queries"), py::arg("query_cell"), py::arg("r2"),
-        py::arg("k"), py::arg("n_threads") = 1,
+        py::arg("k"), py::arg("sort_pairs") = true, py::arg("n_threads") = 1,
         R"doc(Radius + max-k neighbour search over a cell list (the CPU grid backend).
 
 points: float64 [N, D]; the points of cell c are order[cell_start[c]:cell_start[c] +
@@ -605,7 +648,14 @@ for speed). Squared distances are float64, summed over the dimensions in order (
 distance of acts_gnn.graph.knn). Keeps the pairs with d2 <= r2, no self pairs, the k nearest
 by (d2, neighbour index) per query (k <= 0: all). Returns (query int64 [P], neighbour int64
 [P], d2 float64 [P]): each query's pairs together in the order of the queries, sorted by (d2,
-neighbour). Releases the GIL; the result does not depend on n_threads.)doc");
+neighbour) if sort_pairs (else in an unspecified order, the same set). Releases the GIL; the
+result does not depend on n_threads.)doc");
+  m.def("unique_edges", &uniqueEdgesPy, py::arg("a"), py::arg("b"), py::arg("n_nodes"),
+        R"doc(The unique undirected edges of the pairs (a[i], b[i]) of nodes < n_nodes.
+
+Returns (lo int64 [E], hi int64 [E]): (min, max) of each pair, each edge once, sorted by (lo,
+hi) (as torch.unique of lo * n_nodes + hi; a radix sort). IndexError for a node outside
+[0, n_nodes); n_nodes <= 2^31. Releases the GIL.)doc");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");

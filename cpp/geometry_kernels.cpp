@@ -1,6 +1,7 @@
 #include "geometry_kernels.hpp"
 
 #include <cmath>
+#include <vector>
 
 namespace acts_gnn {
 
@@ -43,24 +44,71 @@ double wrapPhi(double dphi) {
   return dphi - kPi;
 }
 
-void doubletFeatures(const double* x, const double* y, const double* z, const std::int64_t* src,
-                     const std::int64_t* dst, std::size_t n, double* out, int nThreads) {
-  parallelFor(n, nThreads, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const std::int64_t s = src[i];
-      const std::int64_t d = dst[i];
-      const DoubletQuantities q =
-          doubletQuantities(hitCoordinates(x[s], y[s], z[s]), hitCoordinates(x[d], y[d], z[d]));
-      double* row = out + i * kDoubletColumns;
-      row[0] = q.dr;
-      row[1] = q.dphi;
-      row[2] = q.dz;
-      row[3] = q.deta;
-      row[4] = q.phiSlope;
-      row[5] = q.rphiSlope;
-      row[6] = q.z0;
+namespace {
+
+/// write(i, quantities) for each doublet (src[i] -> dst[i]), i < n, in parallel.
+template <typename Write>
+void forEachDoublet(const double* x, const double* y, const double* z, std::size_t nHits,
+                    const std::int64_t* src, const std::int64_t* dst, std::size_t n, int nThreads,
+                    Write&& write) {
+  if (n < nHits) {  // few doublets: their hits' coordinates where needed
+    parallelFor(n, nThreads, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        const std::int64_t s = src[i];
+        const std::int64_t d = dst[i];
+        write(i, doubletQuantities(hitCoordinates(x[s], y[s], z[s]),
+                                   hitCoordinates(x[d], y[d], z[d])));
+      }
+    });
+    return;
+  }
+  // each hit's r, phi, eta once (~200 doublets per hit in a metric-learning graph), then per
+  // doublet only differences and ratios: the same values, without the per-doublet atan2/asinh
+  std::vector<HitCoordinates> hits(nHits);
+  parallelFor(nHits, nThreads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t h = begin; h < end; ++h) {
+      hits[h] = hitCoordinates(x[h], y[h], z[h]);
     }
   });
+  parallelFor(n, nThreads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      write(i, doubletQuantities(hits[static_cast<std::size_t>(src[i])],
+                                 hits[static_cast<std::size_t>(dst[i])]));
+    }
+  });
+}
+
+}  // namespace
+
+void doubletFeatures(const double* x, const double* y, const double* z, std::size_t nHits,
+                     const std::int64_t* src, const std::int64_t* dst, std::size_t n, double* out,
+                     int nThreads) {
+  forEachDoublet(x, y, z, nHits, src, dst, n, nThreads,
+                 [out](std::size_t i, const DoubletQuantities& q) {
+                   double* row = out + i * kDoubletColumns;
+                   row[0] = q.dr;
+                   row[1] = q.dphi;
+                   row[2] = q.dz;
+                   row[3] = q.deta;
+                   row[4] = q.phiSlope;
+                   row[5] = q.rphiSlope;
+                   row[6] = q.z0;
+                 });
+}
+
+void edgeFeatures(const double* x, const double* y, const double* z, std::size_t nHits,
+                  const std::int64_t* src, const std::int64_t* dst, std::size_t n, float* out,
+                  int nThreads) {
+  forEachDoublet(x, y, z, nHits, src, dst, n, nThreads,
+                 [out](std::size_t i, const DoubletQuantities& q) {
+                   float* row = out + i * kEdgeFeatureColumns;
+                   row[0] = static_cast<float>(q.dr);
+                   row[1] = static_cast<float>(q.dphi);
+                   row[2] = static_cast<float>(q.dz);
+                   row[3] = static_cast<float>(q.deta);
+                   row[4] = static_cast<float>(q.phiSlope);
+                   row[5] = static_cast<float>(q.rphiSlope);
+                 });
 }
 
 void tripletFeatures(const double* x, const double* y, const double* z, const std::int64_t* a,

@@ -86,6 +86,19 @@ def test_doublets_match_reference_on_random_hits():
     # dphi is always inside [-pi, pi)
     assert np.all(got[:, 1] >= -np.pi)
     assert np.all(got[:, 1] < np.pi)
+    # fewer doublets than hits take each hit's coordinates per doublet, more precompute them
+    # per hit: bit for bit the same rows, with threads too
+    for first in range(0, 3000, 400):
+        part = _core.doublet_features(x, y, z, src[first : first + 400], dst[first : first + 400])
+        np.testing.assert_array_equal(part, got[first : first + 400])
+    np.testing.assert_array_equal(_core.doublet_features(x, y, z, src, dst, n_threads=2), got)
+    # the GNN edge features: the first six columns rounded to float32, bit for bit
+    edge = _core.edge_features(x, y, z, src, dst)
+    assert edge.dtype == np.float32
+    np.testing.assert_array_equal(edge, got[:, :6].astype(np.float32))
+    np.testing.assert_array_equal(_core.edge_features(x, y, z, src[:10], dst[:10]), edge[:10])
+    with pytest.raises(IndexError, match="dst"):
+        _core.edge_features(x, y, z, src[:2], np.array([0, 500]))
 
 
 def test_doublet_values_by_hand():

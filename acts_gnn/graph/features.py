@@ -145,7 +145,7 @@ def edge_features(
     """The standard edge features [E, 6] (EDGE_FEATURES: mm, rad, 1/mm) of ``edge_index``
     [2, E] (rows of ``positions`` [N, 3], mm)."""
     x, y, z = (np.ascontiguousarray(positions[:, k], dtype=np.float64) for k in range(3))
-    return _core.doublet_features(x, y, z, edge_index[0], edge_index[1])[:, :6].astype(np.float32)
+    return _core.edge_features(x, y, z, edge_index[0], edge_index[1])
 
 
 def raw_edge_features(

@@ -230,11 +230,13 @@ def _grid_search_cpu(
     k: int | None,
     grid_dims: int,
     threads: int,
+    ordered: bool,
     stats: GridStats,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The grid backend on the CPU: the C++ core compares each query with its neighbour cells'
     points at the exact float64 distance (no candidate pairs held) and keeps the k nearest.
-    Returns (query, neighbour, d2), each query's pairs together, sorted by (d2, neighbour)."""
+    Returns (query, neighbour, d2), each query's pairs together, sorted by (d2, neighbour) if
+    ``ordered``."""
     from acts_gnn import _core
 
     grid = _cell_list(points, queries, r, grid_dims)
@@ -252,6 +254,7 @@ def _grid_search_cpu(
         query_cell.numpy(),
         float(r) * float(r),
         -1 if k is None else int(k),
+        ordered,
         threads,
     )
     return torch.from_numpy(query), torch.from_numpy(neighbour), torch.from_numpy(d2)
@@ -552,7 +555,9 @@ def radius_neighbours(
     stats = stats if stats is not None else GridStats()
     if name == "grid" and dev.type == "cpu" and CORE_GRID_ON_CPU:
         n_threads = torch.get_num_threads() if threads is None else int(threads)
-        query, neighbour, d2 = _grid_search_cpu(points, queries, r, k, grid_dims, n_threads, stats)
+        query, neighbour, d2 = _grid_search_cpu(
+            points, queries, r, k, grid_dims, n_threads, ordered, stats
+        )
         if ordered:  # each query's pairs are already in (d2, neighbour) order
             order = torch.argsort(query, stable=True)
             query, neighbour, d2 = query[order], neighbour[order], d2[order]
@@ -584,14 +589,19 @@ def pairs_to_edges(
 ) -> Tensor:
     """Directed pairs -> unique edges [2, E] int64: (min, max) per pair, sorted; with
     ``undirected`` both directions of every edge (sorted by source, then target)."""
-    lo = torch.minimum(query, neighbour)
-    hi = torch.maximum(query, neighbour)
-    keys = torch.unique(lo * max(n_nodes, 1) + hi)  # sorted
     n = max(n_nodes, 1)
-    src, dst = torch.div(keys, n, rounding_mode="floor"), keys % n
+    if query.device.type == "cpu":  # the C++ core's radix sort
+        from acts_gnn import _core
+
+        lo, hi = _core.unique_edges(query.numpy(), neighbour.numpy(), n_nodes)
+        src, dst = torch.from_numpy(lo), torch.from_numpy(hi)
+    else:
+        low, high = torch.minimum(query, neighbour), torch.maximum(query, neighbour)
+        keys = torch.unique(low * n + high)  # sorted
+        src, dst = torch.div(keys, n, rounding_mode="floor"), keys % n
     if not undirected:
         return torch.stack([src, dst])
-    both = torch.cat([keys, dst * n + src])
+    both = torch.cat([src * n + dst, dst * n + src])
     both = torch.sort(both).values
     return torch.stack([torch.div(both, n, rounding_mode="floor"), both % n])
 

@@ -84,6 +84,26 @@ def test_core_grid_threads_and_unordered() -> None:
     assert torch.equal(torch.sort(key_loose).values, torch.sort(key_one).values)
 
 
+@pytest.mark.parametrize("n_nodes", [1, 7, 3000, 1 << 31])
+def test_unique_edges_equals_torch_unique(n_nodes: int) -> None:
+    """The core's radix sort gives torch.unique's (min, max) edges, for node counts whose keys
+    take one to six 11-bit digits."""
+    gen = torch.Generator().manual_seed(n_nodes % 1000)
+    a = torch.randint(0, n_nodes, (5000,), generator=gen)
+    b = torch.randint(0, n_nodes, (5000,), generator=gen)
+    a[:100], b[:100] = b[100:200], a[100:200]  # reversed duplicates
+    lo, hi = _core.unique_edges(a.numpy(), b.numpy(), n_nodes)
+    keys = torch.unique(torch.minimum(a, b) * n_nodes + torch.maximum(a, b))
+    assert torch.equal(torch.from_numpy(lo), keys // n_nodes)
+    assert torch.equal(torch.from_numpy(hi), keys % n_nodes)
+    empty = _core.unique_edges(np.zeros(0, np.int64), np.zeros(0, np.int64), n_nodes)
+    assert [len(e) for e in empty] == [0, 0]
+    with pytest.raises(IndexError, match="b holds"):
+        _core.unique_edges(np.array([0]), np.array([n_nodes]), n_nodes)
+    with pytest.raises(ValueError, match="n_nodes"):
+        _core.unique_edges(np.array([0]), np.array([0]), -1)
+
+
 def test_core_grid_rejects_bad_cell_lists() -> None:
     """The core names the array that points outside the points or cells."""
     pts = np.zeros((4, 2))
