@@ -5,7 +5,9 @@ asked for), edge features (C++ core), edge filter (MLP forward over the edges). 
 random subsets of the events of a prepared folder (fewer hits = a lower pile-up at the same
 geometry), or toy events when no folder is given. Without trained models, random-weight
 models are used (the neighbour search then sees an untrained, much denser embedding: give
-``--embedding`` for meaningful search times). Every backend returns the same edges (checked).
+``--embedding`` for meaningful search times). Every backend returns the same edges (checked);
+``grid`` on the CPU is the C++ core's cell search, ``grid-torch`` the same cells searched with
+torch (what CUDA tensors run).
 
     python benchmarks/bench_metric_learning.py --input data/mu200-test-prepared \\
         --embedding output/embedding/embedding.pt --filter output/filter/filter.pt \\
@@ -13,9 +15,10 @@ models are used (the neighbour search then sees an untrained, much denser embedd
 
 Prints a table (milliseconds, median of ``--repeat`` runs) and the machine it ran on. With
 ``--quality``: edge efficiency, purity and edges per hit after each step on whole events, the
-filter run by each engine (``model``: the model's own forward over all edges at once;
-``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`, the default on CPU) on the same graphs,
-with its time and the edges whose keep decision the two engines disagree on.
+filter run by each of ``--engines`` (``model``: the model's own forward over all edges at
+once; ``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`, the default on CPU;
+``fused-bf16``: the same in bfloat16) on the same graphs, with its time and the edges whose
+keep decision each engine and the first disagree on.
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line
 
 from acts_gnn.event import Event
+from acts_gnn.graph import knn
 from acts_gnn.graph.features import node_features
 from acts_gnn.graph.knn import build_edges
 from acts_gnn.graph.metric_learning import MetricLearning, edge_features_tensor, orient_outwards
 from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.nn.filter import EdgeFilter
 
+#: --quality's filter engines: TorchEdgeClassifier's engine (before any "-") -> precision
+ENGINES = {"model": "fp32", "fused": "fp32", "fused-bf16": "bf16"}
 NAMES = ["r", "phi", "z", "eta"]
 SCALES = [1000.0, np.pi, 1000.0, 1.0]
 
@@ -110,7 +116,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     continue
 
                 def search(b: str = backend, e: torch.Tensor = emb) -> torch.Tensor:
-                    return build_edges(e, stage.rVal, stage.knnVal, backend=b)
+                    knn.CORE_GRID_ON_CPU = b != "grid-torch"
+                    try:
+                        return build_edges(e, stage.rVal, stage.knnVal, backend=b.split("-")[0])
+                    finally:
+                        knn.CORE_GRID_ON_CPU = True
 
                 t_nn, edges = _time(search, args.repeat, device)
                 if reference is None:
@@ -179,10 +189,15 @@ def quality(args: argparse.Namespace) -> str:
     stage = MetricLearning(args.embedding, rVal=args.r, knnVal=args.k, device=device)
     f_meta = _filter_metadata(args.filter) if args.filter else {}
     cut = args.cut if args.cut is not None else f_meta.get("score_cut", 0.5)
-    engines = ("model", "fused") if args.filter else ()
+    engines = tuple(args.engines) if args.filter else ()
     filters = {
         engine: TorchEdgeClassifier(
-            args.filter, cut=cut, device=device, useEdgeFeatures=True, engine=engine
+            args.filter,
+            cut=cut,
+            device=device,
+            useEdgeFeatures=True,
+            engine=engine.split("-")[0],
+            precision=ENGINES[engine],
         )
         for engine in engines
     }
@@ -191,7 +206,7 @@ def quality(args: argparse.Namespace) -> str:
     selection = TruthSelection(min_pt=args.min_pt, min_hits=3)
     seconds = {"embedding": 0.0, "neighbours": 0.0, "edge_features": 0.0}
     seconds.update({f"filter ({engine})": 0.0 for engine in engines})
-    disagree = 0
+    disagree = dict.fromkeys(engines[1:], 0)
     events = PreparedDataset(args.input)
     for i, event in enumerate(events):
         if i >= args.events:
@@ -212,9 +227,10 @@ def quality(args: argparse.Namespace) -> str:
             seconds[f"filter ({engine})"] += time.perf_counter() - t
             kept_by[engine] = kept.edge_index.cpu().numpy()
             after_filter[engine].add(kept_by[engine], selected, everything, event.n_hits)
-        if len(kept_by) == 2:  # edges one engine keeps and the other does not
-            a, b = ({tuple(e) for e in k.T.tolist()} for k in kept_by.values())
-            disagree += len(a ^ b)
+        if engines:  # edges that one of (the first engine, another) keeps and not the other
+            first = {tuple(e) for e in kept_by[engines[0]].T.tolist()}
+            for engine in engines[1:]:
+                disagree[engine] += len(first ^ {tuple(e) for e in kept_by[engine].T.tolist()})
     n = max(after_embedding.events, 1)
     lines = [
         f"quality on {after_embedding.events} events of {args.input}: r={stage.rVal:g}, "
@@ -236,8 +252,8 @@ def quality(args: argparse.Namespace) -> str:
         + ", ".join(f"{k} {v / n:.2f}" for k, v in seconds.items() if v)
         + f" (hits per event {after_embedding.nodes / n:.0f})"
     )
-    if len(filters) == 2:
-        lines.append(f"edges kept by one filter engine and not the other: {disagree}")
+    for engine, count in disagree.items():
+        lines.append(f"edges kept by one of {engines[0]} and {engine} and not the other: {count}")
     return "\n".join(lines)
 
 
@@ -270,7 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--r", type=float, default=None, help="radius (default: the model's)")
     p.add_argument("--k", type=int, default=None, help="max neighbours (default: the model's)")
     p.add_argument("--sizes", type=int, nargs="+", default=[3000, 10000, 30000, 100000])
-    p.add_argument("--backends", nargs="+", default=["grid", "faiss", "kdtree"])
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        default=["grid", "faiss", "kdtree"],
+        choices=("grid", "grid-torch", "faiss", "kdtree", "brute"),
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeat", type=int, default=3)
@@ -278,6 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quality", action="store_true", help="edge efficiency / purity instead")
     p.add_argument("--min-pt", type=float, default=1.0, help="target pT for --quality [GeV]")
     p.add_argument("--cut", type=float, default=None, help="filter cut (default: the model's)")
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        choices=tuple(ENGINES),
+        default=["model", "fused"],
+        help="filter engines for --quality (the first is the reference of the disagreements)",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

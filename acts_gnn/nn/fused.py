@@ -313,17 +313,24 @@ class FusedEdgeFilter:
     concatenation), activations in place (Tanh through the sigmoid identity of
     :func:`_tanh`). Per pair on one AVX2 core (hidden 128, 3 layers, Tanh): 8.1 us for the
     model on 10^6 pairs, 4.4 us for the model on 4096-edge slices (the same scores, bit for
-    bit), 2.6 us here (logits within ~1e-6). Inputs as :meth:`EdgeFilter.forward`: x [N, F],
-    edge_index int64 [2, E], edge_attr [E, D] (D > 0 only); logits float32 [E].
+    bit), 2.6 us here (logits within ~1e-6). ``precision="bf16"``: bfloat16 weights and
+    activations, as in :class:`FusedInference` (on an AMX CPU hardly faster: the elementwise
+    LayerNorm and Tanh, not the products, take most of the time; docs/gnn.md). Inputs as
+    :meth:`EdgeFilter.forward`: x [N, F], edge_index int64 [2, E], edge_attr [E, D] (D > 0
+    only); logits float32 [E].
     """
 
-    def __init__(self, model: EdgeFilter, chunk_size: int = 4096) -> None:
+    def __init__(self, model: EdgeFilter, precision: str = "fp32", chunk_size: int = 4096) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.precision = precision
+        self.dtype = _DTYPES[precision]
         self.chunk_size = int(chunk_size)
         self.node_features = model.node_features
         self.edge_features = model.edge_features
-        self.layers = _layers(model.network, torch.float32)
+        self.layers = _layers(model.network, self.dtype)
         f = model.node_features
         sizes = [f, f] + ([model.edge_features] if model.edge_features else [])
         self.blocks = _split_rows(self.layers[0].weight_t, sizes)
@@ -348,8 +355,8 @@ class FusedEdgeFilter:
             )
         n_edges = int(edge_index.shape[1])
         logits = torch.empty(n_edges, dtype=torch.float32, device=x.device)
-        x = x.float()
-        third = None if edge_attr is None else edge_attr.float()
+        x = x.to(self.dtype)
+        third = None if edge_attr is None else edge_attr.to(self.dtype)
         first = self.layers[0]
         for start in range(0, n_edges, self.chunk_size):
             stop = min(start + self.chunk_size, n_edges)
@@ -399,10 +406,10 @@ def fused_engine(
     source: str,
 ) -> FusedInference | FusedEdgeFilter | None:
     """The :class:`FusedInference` (an Interaction Network) or :class:`FusedEdgeFilter` (an
-    edge filter, fp32 only) an edge-classifier stage should run for ``engine``
-    (:data:`ENGINES`) and ``precision`` on ``device``, or None (run the model itself).
-    ValueError, naming ``source``, for ``engine="fused"`` on another model, or a ``precision``
-    other than fp32 on a model that is not an Interaction Network."""
+    edge filter) an edge-classifier stage should run for ``engine`` (:data:`ENGINES`) and
+    ``precision`` on ``device``, or None (run the model itself). ValueError, naming
+    ``source``, for ``engine="fused"`` on another model, or a ``precision`` other than fp32
+    without the fused engine (another model, or ``engine="model"``)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if precision not in PRECISIONS:
@@ -411,11 +418,9 @@ def fused_engine(
     network = _eager_model(model, metadata, InteractionNetwork) if wanted else None
     if network is not None:
         return FusedInference(network, precision).to(device)
-    edge_filter = (
-        _eager_model(model, metadata, EdgeFilter) if wanted and precision == "fp32" else None
-    )
+    edge_filter = _eager_model(model, metadata, EdgeFilter) if wanted else None
     if edge_filter is not None:
-        return FusedEdgeFilter(edge_filter).to(device)
+        return FusedEdgeFilter(edge_filter, precision).to(device)
     if engine == "fused" and precision == "fp32":
         raise ValueError(
             f"{source}: engine='fused' needs an InteractionNetwork or EdgeFilter model (a "
@@ -424,6 +429,6 @@ def fused_engine(
     if precision != "fp32":
         raise ValueError(
             f"{source}: precision={precision!r} needs the fused engine (an InteractionNetwork "
-            "model; on CUDA pass engine='fused')"
+            "or EdgeFilter model; on CUDA pass engine='fused')"
         )
     return None

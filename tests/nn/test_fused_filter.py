@@ -52,10 +52,17 @@ def test_fused_filter_matches_forward(options: dict[str, Any], edge_features: in
     with torch.no_grad():
         reference = model(x, edge_index, edge_attr)
     for chunk in (1, 7, 4096):
-        out = FusedEdgeFilter(model, chunk)(x, edge_index, edge_attr)
+        out = FusedEdgeFilter(model, chunk_size=chunk)(x, edge_index, edge_attr)
         assert out.dtype == torch.float32
         assert out.shape == (301,)
         torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+    # bf16: bfloat16 weights and activations (8-bit mantissa), float32 logits
+    bf16 = FusedEdgeFilter(model, "bf16", chunk_size=7)
+    assert bf16.layers[0].weight_t.dtype == torch.bfloat16
+    out = bf16(x, edge_index, edge_attr)
+    assert out.dtype == torch.float32
+    assert not torch.equal(out, reference)
+    torch.testing.assert_close(out, reference, atol=5e-2, rtol=2e-2)
 
 
 def test_fused_filter_edge_cases_and_checks() -> None:
@@ -72,12 +79,14 @@ def test_fused_filter_edge_cases_and_checks() -> None:
     with pytest.raises(ValueError, match="edge_index must have shape"):
         fused(torch.zeros(5, 4), one.reshape(-1), torch.zeros(1, 6))
     with pytest.raises(ValueError, match="chunk_size"):
-        FusedEdgeFilter(EdgeFilter(4, 0, hidden=8), 0)
+        FusedEdgeFilter(EdgeFilter(4, 0, hidden=8), chunk_size=0)
+    with pytest.raises(ValueError, match="precision"):
+        FusedEdgeFilter(EdgeFilter(4, 0, hidden=8), "fp16")
 
 
 def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
     """A filter file exported here runs fused on CPU by default (rebuilt from its metadata),
-    as itself with engine='model', with the same kept edges; bf16 stays refused."""
+    as itself with engine='model', with the same kept edges; bf16 runs fused only."""
     from acts_gnn.chain.classify import TorchEdgeClassifier
     from acts_gnn.nn.fused import FusedEdgeFilter, FusedInference, fused_engine
     from acts_gnn.train.export import export_torchscript
@@ -96,8 +105,11 @@ def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
     cpu = torch.device("cpu")
     assert not isinstance(fused_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
     assert fused_engine(model, {}, "auto", "fp32", torch.device("cuda"), "m") is None
+    bf16 = fused_engine(model, {}, "auto", "bf16", cpu, "m")
+    assert isinstance(bf16, FusedEdgeFilter)
+    assert bf16.precision == "bf16"
     with pytest.raises(ValueError, match="precision='bf16' needs the fused engine"):
-        fused_engine(model, {}, "auto", "bf16", cpu, "m")
+        fused_engine(model, {}, "model", "bf16", cpu, "m")
     with pytest.raises(ValueError, match="InteractionNetwork or EdgeFilter"):
         fused_engine(torch.nn.Linear(2, 2), {}, "fused", "fp32", cpu, "m")
 
