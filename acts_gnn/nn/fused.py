@@ -30,10 +30,18 @@ PRECISIONS = ("fp32", "bf16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
+#: torch's CPU kernels use AVX-512 here: its tanh is then vectorised (0.26 ns per float32 on
+#: an AVX-512 Xeon core against 0.63 for the identity of :func:`_tanh`, torch 2.13)
+_VECTOR_TANH = torch.backends.cpu.get_cpu_capability() == "AVX512"
+
+
 def _tanh(z: Tensor, inplace: bool = True) -> Tensor:
-    """tanh(z) = 2 sigmoid(2 z) - 1, in place: torch's CPU tanh costs ~3x its sigmoid (5.3
-    against 1.6 ns per float32 on an AVX2 core, torch 2.13); the identity moves a value by at
-    most ~6e-8 (absolute, near 0, where 2 sigmoid(2 z) rounds to 1)."""
+    """tanh(z) in place: torch's own where its kernel is vectorised (CUDA, AVX-512 CPUs), else
+    as 2 sigmoid(2 z) - 1: there torch's tanh costs ~3x its sigmoid (5.3 against 1.6 ns per
+    float32 on an AVX2 core, torch 2.13); the identity moves a value by at most ~6e-8
+    (absolute, near 0, where 2 sigmoid(2 z) rounds to 1)."""
+    if _VECTOR_TANH or z.device.type != "cpu":
+        return z.tanh_()
     return z.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
 
 
@@ -124,10 +132,12 @@ class FusedInference:
       latents in place, and each slice's new latents are summed into the next step's node
       inputs (``index_add_``) while still in cache;
     * nodes without any edge are dropped first (exact: they never reach an edge's score);
-    * ``precision="bf16"``: weights, MLP activations, node and edge latents and message sums
-      in bfloat16 (matrix products and LayerNorm statistics accumulate in float32 inside the
-      kernels; float32 latents were measured slower for the same scores: the conversions
-      cost more than they save); the logits are returned as float32. Scores move by ~1e-3 on
+    * ``precision="bf16"``: weights, MLP activations and node and edge latents in bfloat16
+      (matrix products and LayerNorm statistics accumulate in float32 inside the kernels;
+      float32 latents were measured slower for the same scores: the conversions cost more
+      than they save); the message sums stay float32 (torch's CPU ``index_add_`` of bfloat16
+      took 2.5x its float32 time: 211 against 83 ms of a 0.68 s pass, 60k nodes and 83k
+      edges, one AVX-512 core); the logits are returned as float32. Scores move by ~1e-3 on
       average, up to ~0.1 on single edges (docs/results.md, "CPU inference", for the edge
       and track metrics this gives on held-out events).
 
@@ -232,8 +242,9 @@ class FusedInference:
             else:
                 piece.copy_(z)
             if sums is not None:
-                sums[0].index_add_(0, d, piece)
-                sums[1].index_add_(0, s, piece)
+                added = piece.float()  # (a no-op in fp32)
+                sums[0].index_add_(0, d, added)
+                sums[1].index_add_(0, s, added)
 
     @torch.inference_mode()
     def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
@@ -260,12 +271,12 @@ class FusedInference:
         x = x[used].to(dt)
         n = x.shape[0]
         third = None if edge_attr is None else edge_attr.to(dt)
-        latent = dt  # latents and message sums in the working precision (class docstring)
+        latent = dt  # latents in the working precision, message sums in float32 (docstring)
 
         encoder = self.node_encoder
         h = _finish(torch.addmm(encoder[0].bias, x, encoder[0].weight_t), encoder).to(latent)
         e = torch.empty((n_edges, hidden), dtype=latent, device=x.device)
-        sum_in = torch.zeros((n, hidden), dtype=latent, device=x.device)
+        sum_in = torch.zeros((n, hidden), dtype=torch.float32, device=x.device)
         sum_out = torch.zeros_like(sum_in)
         sums = (sum_in, sum_out) if self.steps else None
         self._edge_mlp(
@@ -311,7 +322,7 @@ class FusedEdgeFilter:
     into memory traffic. Here each slice of 4096 edges (2 MB of activations at hidden 128)
     runs the whole MLP while it is in cache, the first Linear split by input block (no
     concatenation), activations in place (Tanh through the sigmoid identity of
-    :func:`_tanh`). Per pair on one AVX2 core (hidden 128, 3 layers, Tanh): 8.1 us for the
+    :func:`_tanh` on AVX2 CPUs). Per pair on one AVX2 core (hidden 128, 3 layers, Tanh): 8.1 us for the
     model on 10^6 pairs, 4.4 us for the model on 4096-edge slices (the same scores, bit for
     bit), 2.6 us here (logits within ~1e-6). ``precision="bf16"``: bfloat16 weights and
     activations, as in :class:`FusedInference` (on an AMX CPU hardly faster: the elementwise

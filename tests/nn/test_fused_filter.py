@@ -21,14 +21,19 @@ def _graph(n: int, e: int, edge_features: int, seed: int = 3) -> tuple[torch.Ten
     return x, edge_index, edge_attr  # type: ignore[return-value]
 
 
-def test_tanh_identity_is_tanh() -> None:
-    from acts_gnn.nn.fused import _tanh
+@pytest.mark.parametrize("vector_tanh", [False, True])
+def test_tanh_identity_is_tanh(vector_tanh: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of the fused engines' Tanh (the sigmoid identity, torch's own) are tanh."""
+    from acts_gnn.nn import fused
 
+    monkeypatch.setattr(fused, "_VECTOR_TANH", vector_tanh)
     z = torch.linspace(-12.0, 12.0, 200001)
     expected = torch.tanh(z)
-    assert float((_tanh(z.clone()) - expected).abs().max()) < 2e-7
+    got = fused._tanh(z.clone())
+    assert float((got - expected).abs().max()) < 2e-7
+    assert torch.equal(got, expected) == vector_tanh
     small = torch.tensor([1e-9, -1e-9, 0.0])
-    assert float(_tanh(small.clone()).abs().max()) < 1e-7  # absolute, not relative, near 0
+    assert float(fused._tanh(small.clone()).abs().max()) < 1e-7  # absolute, not relative
 
 
 @pytest.mark.parametrize(
