@@ -190,6 +190,7 @@ def sequencer_rate(sim: Path, threads: int, events: int, precision: str) -> dict
     """A Sequencer running the GNN chain on ``sim`` (a fresh process): {"rate": events per
     second, "read": mean seconds per event reading the space points (the Python loop, under
     the GIL), "chain": mean seconds per event of the GnnPipeline}."""
+    sim = sim.resolve()  # the process runs in the benchmarks folder
     code = f"""
 import os, time, json
 os.environ["OMP_NUM_THREADS"] = "1"
