@@ -357,8 +357,9 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=("fp32", "bf16"),
         default="fp32",
-        help="GNN arithmetic on CPU (torch backend, fused engine): fp32, or bf16 (AMX / "
-        "AVX-512 BF16; see docs/gnn.md, 'CPU inference'); default %(default)s",
+        help="arithmetic of the GNN and the metric-learning filter on CPU (torch backend, "
+        "fused engine): fp32, or bf16 (AMX / AVX-512 BF16; see docs/gnn.md, 'CPU inference'); "
+        "default %(default)s",
     )
     g.add_argument(
         "--operating-point",

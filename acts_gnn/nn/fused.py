@@ -88,10 +88,15 @@ def _move_layers(layers: list[_Layer], device: torch.device) -> None:
             layer.norm = (w.to(device), b.to(device), eps)
 
 
-def _finish(z: Tensor, layers: list[_Layer]) -> Tensor:
-    """The rest of an MLP from the output ``z`` of its first Linear (bias included)."""
+def _finish(z: Tensor, layers: list[_Layer], low: list[Tensor | None] | None = None) -> Tensor:
+    """The rest of an MLP from the output ``z`` of its first Linear (bias included).
+    ``low[i]``: where given, layer i's product takes its input rounded to that weight's dtype
+    (bfloat16) and returns to z's dtype before the bias and everything after it."""
     for i, layer in enumerate(layers):
-        if i > 0:
+        weight = None if low is None else low[i]
+        if i > 0 and weight is not None:
+            z = torch.mm(z.to(weight.dtype), weight).to(layer.bias.dtype).add_(layer.bias)
+        elif i > 0:
             z = torch.addmm(layer.bias, z, layer.weight_t)
         if layer.norm is not None:
             w, b, eps = layer.norm
@@ -324,9 +329,10 @@ class FusedEdgeFilter:
     concatenation), activations in place (Tanh through the sigmoid identity of
     :func:`_tanh` on AVX2 CPUs). Per pair on one AVX2 core (hidden 128, 3 layers, Tanh): 8.1 us for the
     model on 10^6 pairs, 4.4 us for the model on 4096-edge slices (the same scores, bit for
-    bit), 2.6 us here (logits within ~1e-6). ``precision="bf16"``: bfloat16 weights and
-    activations, as in :class:`FusedInference` (on an AMX CPU hardly faster: the elementwise
-    LayerNorm and Tanh, not the products, take most of the time; docs/gnn.md). Inputs as
+    bit), 2.6 us here (logits within ~1e-6). ``precision="bf16"``: the hidden [H, H] products
+    take bfloat16 inputs and weights (float32 accumulation and result), everything else
+    stays float32 (torch's bfloat16 LayerNorm and Tanh are slower on CPU; docs/gnn.md).
+    Inputs as
     :meth:`EdgeFilter.forward`: x [N, F], edge_index int64 [2, E], edge_attr [E, D] (D > 0
     only); logits float32 [E].
     """
@@ -337,19 +343,29 @@ class FusedEdgeFilter:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.precision = precision
-        self.dtype = _DTYPES[precision]
         self.chunk_size = int(chunk_size)
         self.node_features = model.node_features
         self.edge_features = model.edge_features
-        self.layers = _layers(model.network, self.dtype)
+        self.layers = _layers(model.network, torch.float32)
         f = model.node_features
         sizes = [f, f] + ([model.edge_features] if model.edge_features else [])
         self.blocks = _split_rows(self.layers[0].weight_t, sizes)
+        # bf16: the hidden products (square [H, H] weights) only; the narrow first and last
+        # layers, LayerNorm and the activations stay float32 (their bfloat16 kernels are
+        # slower on CPU: Tanh 0.20 against 0.035 us per 128-value row)
+        self.low: list[Tensor | None] | None = None
+        if precision == "bf16":
+            self.low = [
+                layer.weight_t.to(torch.bfloat16) if 0 < i < len(self.layers) - 1 else None
+                for i, layer in enumerate(self.layers)
+            ]
 
     def to(self, device: torch.device) -> FusedEdgeFilter:
         """Move every weight to ``device`` (in place; returns self)."""
         _move_layers(self.layers, device)
         self.blocks = [b.to(device) for b in self.blocks]
+        if self.low is not None:
+            self.low = [None if w is None else w.to(device) for w in self.low]
         return self
 
     def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
@@ -366,8 +382,8 @@ class FusedEdgeFilter:
             )
         n_edges = int(edge_index.shape[1])
         logits = torch.empty(n_edges, dtype=torch.float32, device=x.device)
-        x = x.to(self.dtype)
-        third = None if edge_attr is None else edge_attr.to(self.dtype)
+        x = x.float()
+        third = None if edge_attr is None else edge_attr.float()
         first = self.layers[0]
         for start in range(0, n_edges, self.chunk_size):
             stop = min(start + self.chunk_size, n_edges)
@@ -375,7 +391,7 @@ class FusedEdgeFilter:
             z.addmm_(x[edge_index[1, start:stop]], self.blocks[1])
             if third is not None:
                 z.addmm_(third[start:stop], self.blocks[2])
-            logits[start:stop] = _finish(z, self.layers).reshape(-1)
+            logits[start:stop] = _finish(z, self.layers, self.low).reshape(-1)
         return logits
 
 

@@ -80,7 +80,8 @@ class CompareConfig:
     graph: str = "module-map"
     backend: str = "torch"
     device: str = "cpu"
-    #: GNN arithmetic of the torch backend (:data:`acts_gnn.nn.fused.PRECISIONS`)
+    #: arithmetic of the torch edge classifiers, the GNN and the metric-learning chain's filter
+    #: (:data:`acts_gnn.nn.fused.PRECISIONS`)
     precision: str = "fp32"
     #: the shipped module map and GNN of the module-map chain when ``module_map`` / ``model``
     #: are None (:data:`acts_gnn.chain.defaults.OPERATING_POINTS`: ``default``, ``lowpt``)
@@ -332,6 +333,7 @@ def _pass_stages(config: CompareConfig) -> dict[str, Any]:
                     node_features=tuple(names),
                     expected=("EdgeFilter",),
                     feature_scales=tuple(scales),
+                    precision=config.precision,
                 )
             )
     classifiers.append(
