@@ -84,12 +84,10 @@ constexpr std::size_t kTile = 256;
 
 /// The candidates of one cell: the points of its neighbour cells, coordinates by dimension.
 struct CandidateBlock {
-  std::int64_t cell = -1;
   std::vector<std::int64_t> ids;
   std::vector<double> coords;  // [dim][ids.size()]
 
   void gather(const double* points, std::size_t dim, const CellList& cells, std::int64_t c) {
-    cell = c;
     ids.clear();
     for (std::size_t o = 0; o < cells.nOffsets; ++o) {
       const std::int64_t nb = cells.neighbourCells[c * static_cast<std::int64_t>(cells.nOffsets) +
