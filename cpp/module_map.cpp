@@ -108,6 +108,9 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
     for (std::size_t d = d0; d < d1; ++d) {
       const std::int32_t m1 = map.doubletModules[2 * d];
       const std::int32_t m2 = map.doubletModules[2 * d + 1];
+      if (moduleStart[m1] == moduleStart[m1 + 1] || moduleStart[m2] == moduleStart[m2 + 1]) {
+        continue;  // an empty module (most of them at low pile-up): no doublets
+      }
       const Cut* cuts = map.doubletCuts + d * kDoubletCutColumns;
       const std::size_t before = out.size();
       // dphi window [cuts[2], cuts[3]] around each inner hit. In module m2's unwrapped frame
@@ -169,6 +172,10 @@ ModuleMapGraph buildModuleMapGraph(const double* x, const double* y, const doubl
     for (std::size_t t = t0; t < t1; ++t) {
       const std::int32_t d12 = map.tripletDoublets[2 * t];
       const std::int32_t d23 = map.tripletDoublets[2 * t + 1];
+      if (doubletStart[d12] == doubletStart[d12 + 1] ||
+          doubletStart[d23] == doubletStart[d23 + 1]) {
+        continue;  // a leg without candidates
+      }
       const Cut* c12 = map.cuts12 + t * kDoubletCutColumns;
       const Cut* c23 = map.cuts23 + t * kDoubletCutColumns;
       const Cut* dzdr = map.diffDzdr + 2 * t;
