@@ -326,13 +326,12 @@ class FusedEdgeFilter:
     all E edges at once (13 M pairs, 6.7 GB per activation, at MU = 200), so its time goes
     into memory traffic. Here each slice of 4096 edges (2 MB of activations at hidden 128)
     runs the whole MLP while it is in cache, the first Linear split by input block (no
-    concatenation), activations in place (Tanh through the sigmoid identity of
-    :func:`_tanh` on AVX2 CPUs). Per pair on one AVX2 core (hidden 128, 3 layers, Tanh): 8.1 us for the
-    model on 10^6 pairs, 4.4 us for the model on 4096-edge slices (the same scores, bit for
-    bit), 2.6 us here (logits within ~1e-6). ``precision="bf16"``: the hidden [H, H] products
-    take bfloat16 inputs and weights (float32 accumulation and result), everything else
-    stays float32 (torch's bfloat16 LayerNorm and Tanh are slower on CPU; docs/gnn.md).
-    Inputs as
+    concatenation), activations in place (Tanh by :func:`_tanh`). Per pair on one AVX2 core
+    (hidden 128, 3 layers, Tanh): 8.1 us for the model on 10^6 pairs, 4.4 us for the model on
+    4096-edge slices (the same scores, bit for bit), 2.6 us here (logits within ~1e-6).
+    ``precision="bf16"``: the hidden [H, H] products take bfloat16 inputs and weights
+    (float32 accumulation and result), everything else stays float32 (torch's bfloat16
+    LayerNorm and Tanh are slower on CPU; docs/gnn.md). Inputs as
     :meth:`EdgeFilter.forward`: x [N, F], edge_index int64 [2, E], edge_attr [E, D] (D > 0
     only); logits float32 [E].
     """
