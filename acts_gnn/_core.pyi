@@ -62,6 +62,7 @@ def module_map_graph(
     diff_dzdr: npt.ArrayLike,
     diff_dydx: npt.ArrayLike,
     n_threads: int = 1,
+    check_map: bool = True,
 ) -> tuple[npt.NDArray[np.int64], int]: ...
 def junction_removal(
     n_nodes: int, edge_index: npt.ArrayLike, scores: npt.ArrayLike

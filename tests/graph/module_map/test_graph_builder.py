@@ -313,3 +313,27 @@ def test_empty_event() -> None:
     graph = ModuleMapGraphBuilder(mm)(np.zeros((0, 3)), np.zeros(0, dtype=np.uint64))
     assert graph.edge_index.shape == (2, 0)
     assert graph.hits_unknown_module == 0
+
+
+def test_map_indices_are_checked_once() -> None:
+    """The builder range-checks its map's indices on its first event only, on its own
+    read-only copies; the core checks them whenever asked and gives the same graph without."""
+    mm = synthetic_map()
+    builder = ModuleMapGraphBuilder(mm)
+    for name in ("doublet_modules", "triplet_doublets"):
+        assert not builder._arrays[name].flags.writeable
+        assert not np.shares_memory(builder._arrays[name], mm.doublets)
+        assert not np.shares_memory(builder._arrays[name], mm.triplet_doublets)
+    positions, modules = synthetic_event(5)
+    assert not builder._map_checked
+    first = builder(positions, modules)
+    assert builder._map_checked
+    again = builder(positions, modules)
+    np.testing.assert_array_equal(first.edge_index, again.edge_index)
+    x, y, z = (np.ascontiguousarray(positions[:, k]) for k in range(3))
+    hit_module = module_index(builder.modules, modules)
+    bad = dict(builder._arrays, triplet_doublets=builder._arrays["triplet_doublets"] + 10**6)
+    with pytest.raises(IndexError, match="triplet_doublets holds"):
+        _core.module_map_graph(x, y, z, hit_module, **bad)
+    edges, _ = _core.module_map_graph(x, y, z, hit_module, check_map=False, **builder._arrays)
+    np.testing.assert_array_equal(edges, first.edge_index)
