@@ -55,38 +55,38 @@ std::size_t checkIndices(const IndexArray& idx, const char* name, std::size_t nH
   return n;
 }
 
-py::array_t<double> doubletFeaturesPy(const DoubleArray& x, const DoubleArray& y,
-                                      const DoubleArray& z, const IndexArray& src,
-                                      const IndexArray& dst, int nThreads) {
+/// Rows [E, columns] of T per doublet src -> dst, written by `kernel` without the GIL.
+template <typename T>
+py::array_t<T> doubletRowsPy(const DoubleArray& x, const DoubleArray& y, const DoubleArray& z,
+                             const IndexArray& src, const IndexArray& dst, int nThreads,
+                             std::size_t columns,
+                             void (*kernel)(const double*, const double*, const double*,
+                                            std::size_t, const std::int64_t*,
+                                            const std::int64_t*, std::size_t, T*, int)) {
   const std::size_t nHits = checkCoordinates(x, y, z);
   const std::size_t n = checkIndices(src, "src", nHits, 0, false);
   checkIndices(dst, "dst", nHits, n, true);
-  py::array_t<double> out({static_cast<py::ssize_t>(n),
-                           static_cast<py::ssize_t>(acts_gnn::kDoubletColumns)});
-  double* o = out.mutable_data();
+  py::array_t<T> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(columns)});
+  T* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    acts_gnn::doubletFeatures(x.data(), y.data(), z.data(), nHits, src.data(), dst.data(), n,
-                              o, nThreads);
+    kernel(x.data(), y.data(), z.data(), nHits, src.data(), dst.data(), n, o, nThreads);
   }
   return out;
+}
+
+py::array_t<double> doubletFeaturesPy(const DoubleArray& x, const DoubleArray& y,
+                                      const DoubleArray& z, const IndexArray& src,
+                                      const IndexArray& dst, int nThreads) {
+  return doubletRowsPy<double>(x, y, z, src, dst, nThreads, acts_gnn::kDoubletColumns,
+                               acts_gnn::doubletFeatures);
 }
 
 py::array_t<float> edgeFeaturesPy(const DoubleArray& x, const DoubleArray& y,
                                   const DoubleArray& z, const IndexArray& src,
                                   const IndexArray& dst, int nThreads) {
-  const std::size_t nHits = checkCoordinates(x, y, z);
-  const std::size_t n = checkIndices(src, "src", nHits, 0, false);
-  checkIndices(dst, "dst", nHits, n, true);
-  py::array_t<float> out({static_cast<py::ssize_t>(n),
-                          static_cast<py::ssize_t>(acts_gnn::kEdgeFeatureColumns)});
-  float* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    acts_gnn::edgeFeatures(x.data(), y.data(), z.data(), nHits, src.data(), dst.data(), n, o,
-                           nThreads);
-  }
-  return out;
+  return doubletRowsPy<float>(x, y, z, src, dst, nThreads, acts_gnn::kEdgeFeatureColumns,
+                              acts_gnn::edgeFeatures);
 }
 
 py::array_t<double> tripletFeaturesPy(const DoubleArray& x, const DoubleArray& y,

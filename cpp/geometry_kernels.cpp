@@ -46,11 +46,21 @@ double wrapPhi(double dphi) {
 
 namespace {
 
-/// write(i, quantities) for each doublet (src[i] -> dst[i]), i < n, in parallel.
-template <typename Write>
-void forEachDoublet(const double* x, const double* y, const double* z, std::size_t nHits,
-                    const std::int64_t* src, const std::int64_t* dst, std::size_t n, int nThreads,
-                    Write&& write) {
+/// Row i < n of `out` [n, Columns]: the first Columns of (dr, dphi, dz, deta, phi_slope,
+/// rphi_slope, z0) of doublet src[i] -> dst[i], as T, in parallel.
+template <typename T, std::size_t Columns>
+void writeDoubletRows(const double* x, const double* y, const double* z, std::size_t nHits,
+                      const std::int64_t* src, const std::int64_t* dst, std::size_t n, T* out,
+                      int nThreads) {
+  static_assert(Columns <= kDoubletColumns);
+  const auto write = [out](std::size_t i, const DoubletQuantities& q) {
+    const double values[kDoubletColumns] = {q.dr,       q.dphi,      q.dz, q.deta,
+                                            q.phiSlope, q.rphiSlope, q.z0};
+    T* row = out + i * Columns;
+    for (std::size_t c = 0; c < Columns; ++c) {
+      row[c] = static_cast<T>(values[c]);
+    }
+  };
   if (n < nHits) {  // few doublets: their hits' coordinates where needed
     parallelFor(n, nThreads, [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
@@ -83,32 +93,13 @@ void forEachDoublet(const double* x, const double* y, const double* z, std::size
 void doubletFeatures(const double* x, const double* y, const double* z, std::size_t nHits,
                      const std::int64_t* src, const std::int64_t* dst, std::size_t n, double* out,
                      int nThreads) {
-  forEachDoublet(x, y, z, nHits, src, dst, n, nThreads,
-                 [out](std::size_t i, const DoubletQuantities& q) {
-                   double* row = out + i * kDoubletColumns;
-                   row[0] = q.dr;
-                   row[1] = q.dphi;
-                   row[2] = q.dz;
-                   row[3] = q.deta;
-                   row[4] = q.phiSlope;
-                   row[5] = q.rphiSlope;
-                   row[6] = q.z0;
-                 });
+  writeDoubletRows<double, kDoubletColumns>(x, y, z, nHits, src, dst, n, out, nThreads);
 }
 
 void edgeFeatures(const double* x, const double* y, const double* z, std::size_t nHits,
                   const std::int64_t* src, const std::int64_t* dst, std::size_t n, float* out,
                   int nThreads) {
-  forEachDoublet(x, y, z, nHits, src, dst, n, nThreads,
-                 [out](std::size_t i, const DoubletQuantities& q) {
-                   float* row = out + i * kEdgeFeatureColumns;
-                   row[0] = static_cast<float>(q.dr);
-                   row[1] = static_cast<float>(q.dphi);
-                   row[2] = static_cast<float>(q.dz);
-                   row[3] = static_cast<float>(q.deta);
-                   row[4] = static_cast<float>(q.phiSlope);
-                   row[5] = static_cast<float>(q.rphiSlope);
-                 });
+  writeDoubletRows<float, kEdgeFeatureColumns>(x, y, z, nHits, src, dst, n, out, nThreads);
 }
 
 void tripletFeatures(const double* x, const double* y, const double* z, const std::int64_t* a,

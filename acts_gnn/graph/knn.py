@@ -180,8 +180,11 @@ class _CellList:
     per_query: Tensor
 
 
-def _cell_list(points: Tensor, queries: Tensor, r: float, grid_dims: int) -> _CellList:
-    """Bins the points into cells of side >= r along their ``grid_dims`` principal axes."""
+def _cell_list(
+    points: Tensor, queries: Tensor, r: float, grid_dims: int, stats: GridStats
+) -> _CellList:
+    """Bins the points into cells of side >= r along their ``grid_dims`` principal axes;
+    counts the cells and the queries' candidates into ``stats``."""
     dev = points.device
     axes = _principal_axes(points, grid_dims)
     proj = points.double() @ axes  # [N, g]
@@ -211,6 +214,9 @@ def _cell_list(points: Tensor, queries: Tensor, r: float, grid_dims: int) -> _Ce
     hit = cell_keys[found] == wanted
     query_cell = torch.searchsorted(cell_keys, key[queries])
     nb_count = torch.where(hit, counts[found], 0)
+    per_query = nb_count[query_cell].sum(1)
+    stats.cells += int(cell_keys.shape[0])
+    stats.candidates += int(per_query.sum())
     return _CellList(
         order=order,
         start=starts,
@@ -219,7 +225,7 @@ def _cell_list(points: Tensor, queries: Tensor, r: float, grid_dims: int) -> _Ce
         nb_start=torch.where(hit, starts[found], 0),
         nb_count=nb_count,
         query_cell=query_cell,
-        per_query=nb_count[query_cell].sum(1),
+        per_query=per_query,
     )
 
 
@@ -239,9 +245,7 @@ def _grid_search_cpu(
     ``ordered``."""
     from acts_gnn import _core
 
-    grid = _cell_list(points, queries, r, grid_dims)
-    stats.cells += int(grid.start.shape[0])
-    stats.candidates += int(grid.per_query.sum())
+    grid = _cell_list(points, queries, r, grid_dims, stats)
     stats.chunks += 1
     query_cell, by_cell = torch.sort(grid.query_cell, stable=True)  # a cell's queries together
     query, neighbour, d2 = _core.radius_neighbours_in_cells(
@@ -273,11 +277,9 @@ def _grid_candidates(
     """Candidate pairs of the grid backend with torch (on CUDA): gathered per chunk of
     queries, or compared as dense blocks for crowded neighbourhoods."""
     dev = points.device
-    grid = _cell_list(points, queries, r, grid_dims)
+    grid = _cell_list(points, queries, r, grid_dims, stats)
     order, nb_start, nb_count = grid.order, grid.nb_start, grid.nb_count
     query_cell, per_query = grid.query_cell, grid.per_query
-    stats.cells += int(grid.start.shape[0])
-    stats.candidates += int(per_query.sum())
     # crowded neighbourhoods: dense blocks (BLAS distances) instead of gathered pairs
     dense = per_query > dense_threshold
     if bool(dense.any()):
