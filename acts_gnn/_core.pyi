@@ -1,5 +1,7 @@
 """Type stubs of the C++ core `acts_gnn._core` (see cpp/bindings.cpp)."""
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -125,3 +127,35 @@ def merge_triplet_rows(
 def map_doublets(
     triplets: npt.ArrayLike, cuts12: npt.ArrayLike, cuts23: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+
+#: one Linear of an MLP for InteractionNetworkKernel: (weight_t float32 [in, out], bias [out],
+#: LayerNorm weight [out] or None, LayerNorm bias [out] or None, eps, activation name)
+KernelLayer = tuple[
+    npt.ArrayLike, npt.ArrayLike, npt.ArrayLike | None, npt.ArrayLike | None, float, str
+]
+
+class InteractionNetworkKernel:
+    """An Interaction Network's weights for the fused float32 kernel (copied)."""
+
+    def __init__(
+        self,
+        node_features: int,
+        edge_features: int,
+        hidden: int,
+        use_sum: bool,
+        use_mean: bool,
+        node_encoder: Sequence[KernelLayer],
+        edge_encoder: Sequence[KernelLayer],
+        steps: Sequence[tuple[Sequence[KernelLayer], Sequence[KernelLayer]]],
+        decoder: Sequence[KernelLayer],
+    ) -> None: ...
+    def logits(
+        self,
+        x: npt.ArrayLike,
+        edge_index: npt.ArrayLike,
+        edge_attr: npt.ArrayLike | None = None,
+        bf16: bool = False,
+        n_threads: int = 1,
+    ) -> npt.NDArray[np.float32]: ...
+
+def has_bf16_products() -> bool: ...

@@ -9,9 +9,13 @@ configuration, all in this one process, on the same events:
 
 * ``reference``: the TorchScript file as it is (``engine="model"``: what ran before the fused
   engine existed);
-* ``fused-fp32``: :class:`~acts_gnn.nn.fused.FusedInference` in float32 (the
-  default, ``engine="auto"``);
-* ``fused-bf16``: the same with ``precision="bf16"``.
+* ``fused-fp32``: :class:`~acts_gnn.nn.fused.FusedInference` in float32 (``engine="fused"``;
+  torch calls on 4096-edge slices);
+* ``core-fp32``: :class:`~acts_gnn.nn.fused.CoreInference`, the C++ core's float32 kernel
+  (the default, ``engine="auto"``);
+* ``fused-bf16``: :class:`~acts_gnn.nn.fused.FusedInference` with ``precision="bf16"``;
+* ``core-bf16``: :class:`~acts_gnn.nn.fused.CoreInference` with bfloat16 products (AVX-512
+  BF16 only; ``engine="auto"`` with ``precision="bf16"`` there).
 
 Printed: the machine, the load (``uptime``) before and after, per MU and configuration the
 median over ``--repeats`` runs (after one warm-up) of each stage's wall time and of the
@@ -25,7 +29,9 @@ least squares over the MU points) and the speed-up against ``reference`` at each
 ``--profile N`` prints the torch profiler's N top operators of one classifier call per
 configuration on the last input's first event. ``--sequencer DIR`` also runs an ``acts.examples.Sequencer`` (ROOT input, digitization,
 space points, :class:`~acts_gnn.sequencer.algorithm.TrackFindingAlgorithmGnn`) on the
-simulation folder DIR with numThreads 1 and 2 and prints events per second of each.
+simulation folder DIR with numThreads 1 and 2 and prints events per second of each (the
+classifier's engine: ``--sequencer-engine``, default ``auto``; one torch / core thread per
+event).
 
 The machine these were taken on is shared: every time is an upper bound, and only ratios
 taken in one run are meaningful. Usage::
@@ -57,8 +63,10 @@ from _machine import machine_line
 
 CONFIGS = {
     "reference": {"engine": "model", "precision": "fp32"},
-    "fused-fp32": {"engine": "auto", "precision": "fp32"},
-    "fused-bf16": {"engine": "auto", "precision": "bf16"},
+    "fused-fp32": {"engine": "fused", "precision": "fp32"},
+    "core-fp32": {"engine": "core", "precision": "fp32"},
+    "fused-bf16": {"engine": "fused", "precision": "bf16"},
+    "core-bf16": {"engine": "core", "precision": "bf16"},
 }
 STAGE_CUT = 0.05  # acts-gnn compare's GNN stage cut; the track builder cuts at 0.5 / 0.1
 MIN_MEASUREMENTS = 7
@@ -186,7 +194,9 @@ def profile_classifier(folder: Path, configs: list[str], rows: int) -> None:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
-def sequencer_rate(sim: Path, threads: int, events: int, precision: str) -> dict[str, float]:
+def sequencer_rate(
+    sim: Path, threads: int, events: int, precision: str, engine: str
+) -> dict[str, float]:
     """A Sequencer running the GNN chain on ``sim`` (a fresh process): {"rate": events per
     second, "read": mean seconds per event reading the space points (the Python loop, under
     the GIL), "chain": mean seconds per event of the GnnPipeline}."""
@@ -202,6 +212,9 @@ from acts_gnn.sequencer.compare import CompareConfig, gnn_stages
 from acts_gnn.sequencer.reconstruction import addGnn, addRootSimulationInput, addSpacePoints
 detector = load_generic_detector()
 stages = gnn_stages(CompareConfig(input={str(sim)!r}, output="/tmp", precision={precision!r}))
+for classifier in stages["edgeClassifiers"]:
+    classifier.engine = {engine!r}
+    classifier._setup_engine()
 s = acts.examples.Sequencer(events={events}, numThreads={threads}, logLevel=acts.logging.WARNING,
                             trackFpes=False, outputDir="/tmp")
 for d in detector.decorators:
@@ -245,6 +258,7 @@ def main() -> None:
     parser.add_argument("--sequencer", type=Path, default=None, help="simulation folder")
     parser.add_argument("--sequencer-events", type=int, default=4)
     parser.add_argument("--sequencer-precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--sequencer-engine", default="auto", choices=("auto", "fused", "core"))
     parser.add_argument(
         "--profile", type=int, default=0, help="print the top N operators of each config"
     )
@@ -301,12 +315,18 @@ def main() -> None:
         profile_classifier(args.inputs[-1], args.configs, args.profile)
     if args.sequencer is not None:
         rates = {
-            t: sequencer_rate(args.sequencer, t, args.sequencer_events, args.sequencer_precision)
+            t: sequencer_rate(
+                args.sequencer,
+                t,
+                args.sequencer_events,
+                args.sequencer_precision,
+                args.sequencer_engine,
+            )
             for t in (1, 2)
         }
         print(
             f"Sequencer on {args.sequencer} ({args.sequencer_events} events, GNN chain, "
-            f"{args.sequencer_precision}): 1 thread {rates[1]['rate']:.3f} events/s, 2 threads "
+            f"{args.sequencer_precision}, engine {args.sequencer_engine}): 1 thread {rates[1]['rate']:.3f} events/s, 2 threads "
             f"{rates[2]['rate']:.3f} events/s, ratio {rates[2]['rate'] / rates[1]['rate']:.2f}; "
             f"per event (1 thread): space-point reading {rates[1]['read']:.3f} s (Python, holds "
             f"the GIL), GnnPipeline {rates[1]['chain']:.3f} s"

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "geometry_kernels.hpp"
+#include "interaction_network.hpp"
 #include "module_map.hpp"
 #include "neighbour_search.hpp"
 #include "track_building.hpp"
@@ -537,6 +538,104 @@ py::tuple uniqueEdgesPy(const IndexArray& a, const IndexArray& b, std::int64_t n
   return py::make_tuple(vectorToArray(std::move(lo)), vectorToArray(std::move(hi)));
 }
 
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+std::vector<float> floatVector(const py::handle& obj, const std::string& what) {
+  const FloatArray a = FloatArray::ensure(obj);
+  if (!a) throw std::invalid_argument(what + " is not a float array");
+  return std::vector<float>(a.data(), a.data() + a.size());
+}
+
+/// An MLP from a sequence of (weight_t float32 [in, out], bias [out], norm_weight [out] or
+/// None, norm_bias [out] or None, eps, activation name) tuples.
+acts_gnn::Mlp mlpFromPy(const py::sequence& layers, const std::string& name) {
+  acts_gnn::Mlp mlp;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto t = layers[i].cast<py::tuple>();
+    const std::string what = name + " layer " + std::to_string(i);
+    if (t.size() != 6) throw std::invalid_argument(what + ": expected a 6-tuple");
+    const FloatArray weight = FloatArray::ensure(t[0]);
+    if (!weight || weight.ndim() != 2) {
+      throw std::invalid_argument(what + ": weight_t must be a 2-D float array [in, out]");
+    }
+    acts_gnn::DenseLayer layer;
+    layer.in = static_cast<std::size_t>(weight.shape(0));
+    layer.out = static_cast<std::size_t>(weight.shape(1));
+    layer.weight.assign(weight.data(), weight.data() + weight.size());
+    layer.bias = floatVector(t[1], what + " bias");
+    layer.norm = !t[2].is_none();
+    if (layer.norm) {
+      layer.normWeight = floatVector(t[2], what + " norm weight");
+      layer.normBias = floatVector(t[3], what + " norm bias");
+    }
+    layer.eps = t[4].cast<float>();
+    layer.activation = acts_gnn::activationFromName(t[5].cast<std::string>());
+    mlp.push_back(std::move(layer));
+  }
+  return mlp;
+}
+
+acts_gnn::InteractionNetworkWeights interactionNetworkFromPy(
+    std::size_t nodeFeatures, std::size_t edgeFeatures, std::size_t hidden, bool useSum,
+    bool useMean, const py::sequence& nodeEncoder, const py::sequence& edgeEncoder,
+    const py::sequence& steps, const py::sequence& decoder) {
+  acts_gnn::InteractionNetworkWeights w;
+  w.nodeFeatures = nodeFeatures;
+  w.edgeFeatures = edgeFeatures;
+  w.hidden = hidden;
+  w.useSum = useSum;
+  w.useMean = useMean;
+  w.nodeEncoder = mlpFromPy(nodeEncoder, "node encoder");
+  w.edgeEncoder = mlpFromPy(edgeEncoder, "edge encoder");
+  for (std::size_t t = 0; t < steps.size(); ++t) {
+    const auto pair = steps[t].cast<py::tuple>();
+    if (pair.size() != 2) throw std::invalid_argument("a step is a (node net, edge net) pair");
+    w.nodeNets.push_back(mlpFromPy(pair[0].cast<py::sequence>(), "step node net"));
+    w.edgeNets.push_back(mlpFromPy(pair[1].cast<py::sequence>(), "step edge net"));
+  }
+  w.decoder = mlpFromPy(decoder, "decoder");
+  acts_gnn::checkInteractionNetwork(w);
+  return w;
+}
+
+py::array_t<float> interactionNetworkLogitsPy(const acts_gnn::InteractionNetworkWeights& w,
+                                              const FloatArray& x, const IndexArray& edgeIndex,
+                                              const py::object& edgeAttrObj, bool bf16,
+                                              int nThreads) {
+  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != w.nodeFeatures) {
+    throw std::invalid_argument("x must have shape [N, " + std::to_string(w.nodeFeatures) + "]");
+  }
+  if (edgeIndex.ndim() != 2 || edgeIndex.shape(0) != 2) {
+    throw std::invalid_argument("edge_index must have shape [2, E]");
+  }
+  const auto nNodes = static_cast<std::size_t>(x.shape(0));
+  const auto nEdges = static_cast<std::size_t>(edgeIndex.shape(1));
+  checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(nNodes));
+  FloatArray edgeAttr;
+  if (w.edgeFeatures > 0) {
+    if (edgeAttrObj.is_none()) throw std::invalid_argument("this network needs edge_attr [E, D]");
+    edgeAttr = FloatArray::ensure(edgeAttrObj);
+    if (!edgeAttr || edgeAttr.ndim() != 2 || static_cast<std::size_t>(edgeAttr.shape(0)) != nEdges ||
+        static_cast<std::size_t>(edgeAttr.shape(1)) != w.edgeFeatures) {
+      throw std::invalid_argument("edge_attr must have shape [E, " +
+                                  std::to_string(w.edgeFeatures) + "]");
+    }
+  } else if (!edgeAttrObj.is_none()) {
+    throw std::invalid_argument("this network was built without edge features: pass no edge_attr");
+  }
+  py::array_t<float> logits(static_cast<py::ssize_t>(nEdges));
+  float* out = logits.mutable_data();
+  const std::int64_t* ei = edgeIndex.data();
+  const float* attr = w.edgeFeatures > 0 ? edgeAttr.data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    acts_gnn::interactionNetworkLogits(w, x.data(), nNodes, ei, ei + nEdges, nEdges, attr, out,
+                                       bf16, nThreads);
+  }
+  return logits;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -663,6 +762,28 @@ result does not depend on n_threads.)doc");
 Returns (lo int64 [E], hi int64 [E]): (min, max) of each pair, each edge once, sorted by (lo,
 hi) (as torch.unique of lo * n_nodes + hi; a radix sort). IndexError for a node outside
 [0, n_nodes); n_nodes <= 2^31. Releases the GIL.)doc");
+  py::class_<acts_gnn::InteractionNetworkWeights>(m, "InteractionNetworkKernel",
+                                                   R"doc(An Interaction Network's weights for the fused float32 kernel.
+
+InteractionNetworkKernel(node_features, edge_features, hidden, use_sum, use_mean,
+node_encoder, edge_encoder, steps, decoder): each MLP a sequence of (weight_t float32 [in,
+out], bias [out], norm_weight [out] or None, norm_bias [out] or None, eps, activation name:
+ReLU, SiLU, Tanh, Sigmoid or "None") per Linear; steps a sequence of (node net, edge net).
+The weights are copied; ValueError for sizes that do not chain as the model's
+(acts_gnn.nn.interaction_network) or another activation.)doc")
+      .def(py::init(&interactionNetworkFromPy), py::arg("node_features"),
+           py::arg("edge_features"), py::arg("hidden"), py::arg("use_sum"), py::arg("use_mean"),
+           py::arg("node_encoder"), py::arg("edge_encoder"), py::arg("steps"),
+           py::arg("decoder"))
+      .def("logits", &interactionNetworkLogitsPy, py::arg("x"), py::arg("edge_index"),
+           py::arg("edge_attr") = py::none(), py::arg("bf16") = false, py::arg("n_threads") = 1,
+           R"doc(Edge logits float32 [E] for x float32 [N, F], edge_index int64 [2, E] and
+edge_attr float32 [E, D] (None when D = 0): the model's forward, up to the order of summation
+and ~2 ulp in exp. bf16: the matrix products of widths 16/32/64/128 in bfloat16 with float32
+accumulation (AVX-512 BF16; ValueError without it), the rest float32. IndexError for an edge
+outside [0, N). Runs on n_threads threads (<= 0: all cores) without the GIL.)doc");
+  m.def("has_bf16_products", &acts_gnn::bf16Supported,
+        "Whether this CPU has AVX-512 BF16 (InteractionNetworkKernel.logits(bf16=True)).");
   m.attr("DOUBLET_COLUMNS") =
       py::make_tuple("dr", "dphi", "dz", "deta", "phi_slope", "rphi_slope", "z0");
   m.attr("TRIPLET_COLUMNS") = py::make_tuple("diff_dzdr", "diff_dydx");

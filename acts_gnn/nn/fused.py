@@ -4,9 +4,11 @@
 InteractionNetwork` (its weights, its function) for inference only; on CPU it is 1.7-2x as
 fast as the model's ``forward`` or its TorchScript file, whose time goes into moving [E, 3H]
 concatenations and [E, H] temporaries through memory rather than into arithmetic.
-:class:`FusedEdgeFilter` does the same for the metric-learning chain's per-edge
-:class:`~acts_gnn.nn.filter.EdgeFilter`. :func:`fused_engine` is what an edge-classifier
-stage calls to pick one (:data:`ENGINES`). See docs/gnn.md, "CPU inference".
+:class:`CoreInference` runs the same scheme in the C++ core, one call per graph, on several
+threads and without the GIL (float32, or bfloat16 products on AVX-512 BF16).
+:class:`FusedEdgeFilter` does what :class:`FusedInference` does for the metric-learning
+chain's per-edge :class:`~acts_gnn.nn.filter.EdgeFilter`. :func:`fused_engine` is what an
+edge-classifier stage calls to pick one (:data:`ENGINES`). See docs/gnn.md, "CPU inference".
 """
 
 from __future__ import annotations
@@ -394,11 +396,128 @@ class FusedEdgeFilter:
         return logits
 
 
+def _mlp_layers(mlp: nn.Module) -> list[tuple[Any, ...]]:
+    """The layers of ``mlp`` as :class:`acts_gnn._core.InteractionNetworkKernel` takes them:
+    (weight_t float32 [in, out], bias, norm weight or None, norm bias or None, eps,
+    activation name) per Linear. ValueError for a module the kernel does not evaluate."""
+    layers: list[list[Any]] = []
+    for module in mlp.children():
+        if isinstance(module, nn.Linear):
+            weight_t = module.weight.detach().float().t().contiguous().cpu().numpy()
+            layers.append([weight_t, module.bias.detach().float().cpu().numpy(), None, None])
+            layers[-1] += [1e-5, "None"]
+        elif isinstance(module, nn.LayerNorm) and layers and layers[-1][2] is None:
+            layers[-1][2] = module.weight.detach().float().cpu().numpy()
+            layers[-1][3] = module.bias.detach().float().cpu().numpy()
+            layers[-1][4] = float(module.eps)
+        elif type(module).__name__ in CORE_ACTIVATIONS and layers and layers[-1][5] == "None":
+            layers[-1][5] = type(module).__name__
+        else:
+            raise ValueError(f"the core kernel does not evaluate {type(module).__name__} here")
+    return [tuple(layer) for layer in layers]
+
+
+#: the activations :class:`CoreInference` evaluates (torch.nn class names)
+CORE_ACTIVATIONS = ("ReLU", "SiLU", "Tanh", "Sigmoid")
+
+
+class CoreInference:
+    """Inference of an :class:`InteractionNetwork` in the C++ core
+    (:class:`acts_gnn._core.InteractionNetworkKernel`): CPU, one call per graph that runs
+    without the GIL on ``threads`` threads (None: ``torch.get_num_threads()`` at each call).
+    The same scheme as :class:`FusedInference` (split first layers, node terms once per node,
+    blocks of 64 rows through each whole MLP while in cache, message sums added while in
+    cache, nodes without edges dropped) in one compiled loop instead of ~10 torch calls per
+    4096-edge slice; exp is a polynomial good to ~2 ulp, so fp32 logits differ from the
+    model's by ~1e-5. ``precision="bf16"`` (CPUs with AVX-512 BF16 only, see
+    ``acts_gnn._core.has_bf16_products``): the matrix products take bfloat16 inputs and
+    weights and accumulate in float32; latents, message sums, LayerNorm and activations stay
+    float32 (docs/gnn.md, "CPU inference"). ValueError, at construction, for an activation
+    other than :data:`CORE_ACTIVATIONS` or bf16 on another CPU. Inputs and output as
+    :meth:`InteractionNetwork.forward` (CPU tensors): x [N, F], edge_index int64 [2, E],
+    edge_attr [E, D] (D > 0 only); logits float32 [E].
+    """
+
+    def __init__(
+        self, model: InteractionNetwork, precision: str = "fp32", threads: int | None = None
+    ) -> None:
+        from acts_gnn import _core
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "bf16" and not _core.has_bf16_products():
+            raise ValueError("the core kernel's bf16 needs a CPU with AVX-512 BF16")
+        self.precision = precision
+        self.node_features = model.node_features
+        self.edge_features = model.edge_features
+        self.threads = threads
+        steps = []
+        for step in model.steps:
+            assert isinstance(step, InteractionStep)
+            steps.append((_mlp_layers(step.node_net), _mlp_layers(step.edge_net)))
+        self.kernel = _core.InteractionNetworkKernel(
+            model.node_features,
+            model.edge_features,
+            int(model.config["hidden"]),
+            model.use_sum,
+            model.use_mean,
+            _mlp_layers(model.node_encoder),
+            _mlp_layers(model.edge_encoder),
+            steps,
+            _mlp_layers(model.decoder),
+        )
+
+    def to(self, device: torch.device) -> CoreInference:
+        """CPU only (returns self); ValueError for another device."""
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the core kernel runs on CPU only, not {device}")
+        return self
+
+    def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
+        """Logits float32 [E] (see the class docstring)."""
+        if x.dim() != 2 or x.shape[1] != self.node_features:
+            raise ValueError("x must have shape [N, node_features]")
+        if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+            raise ValueError("edge_index must have shape [2, E]")
+        if (self.edge_features > 0) != (edge_attr is not None):
+            raise ValueError(
+                "this model needs edge_attr [E, edge_features]"
+                if self.edge_features
+                else "this model was built without edge features: pass no edge_attr"
+            )
+        threads = torch.get_num_threads() if self.threads is None else self.threads
+        attr = None if edge_attr is None else edge_attr.detach().float().contiguous().numpy()
+        logits = self.kernel.logits(
+            x.detach().float().contiguous().numpy(),
+            edge_index.detach().long().contiguous().numpy(),
+            attr,
+            self.precision == "bf16",
+            threads,
+        )
+        return torch.from_numpy(logits)
+
+
+def _core_precision(precision: str) -> bool:
+    """Whether :class:`CoreInference` runs ``precision`` on this CPU."""
+    from acts_gnn import _core
+
+    return precision == "fp32" or _core.has_bf16_products()
+
+
+def _core_evaluates(model: InteractionNetwork) -> bool:
+    """Whether :class:`CoreInference` evaluates every activation of ``model``."""
+    names = {type(m).__name__ for m in model.modules() if not list(m.children())}
+    return names <= {"Linear", "LayerNorm", *CORE_ACTIVATIONS}
+
+
 #: What computes an edge-classifier stage's logits: ``model`` (the model file or module as it
 #: is), ``fused`` (:class:`FusedInference` or :class:`FusedEdgeFilter` on the model's
 #: weights: the same scores up to rounding; Interaction Networks and edge filters only),
-#: ``auto`` (fused on CPU for those two, else the model).
-ENGINES = ("auto", "model", "fused")
+#: ``core`` (:class:`CoreInference`: the C++ core's kernel; Interaction Networks on CPU
+#: only), ``auto`` (on CPU: ``core`` for an Interaction Network whose activations the kernel
+#: has, in fp32, or in bf16 where the CPU has AVX-512 BF16; else ``fused`` for those two
+#: kinds of model; elsewhere the model).
+ENGINES = ("auto", "model", "fused", "core")
 
 
 def _eager_model(model: nn.Module, metadata: dict[str, Any], kind: type[nn.Module]) -> Any:
@@ -430,19 +549,37 @@ def fused_engine(
     precision: str,
     device: torch.device,
     source: str,
-) -> FusedInference | FusedEdgeFilter | None:
-    """The :class:`FusedInference` (an Interaction Network) or :class:`FusedEdgeFilter` (an
-    edge filter) an edge-classifier stage should run for ``engine`` (:data:`ENGINES`) and
-    ``precision`` on ``device``, or None (run the model itself). ValueError, naming
-    ``source``, for ``engine="fused"`` on another model, or a ``precision`` other than fp32
-    without the fused engine (another model, or ``engine="model"``)."""
+) -> CoreInference | FusedInference | FusedEdgeFilter | None:
+    """The :class:`CoreInference` or :class:`FusedInference` (an Interaction Network) or
+    :class:`FusedEdgeFilter` (an edge filter) an edge-classifier stage should run for
+    ``engine`` (:data:`ENGINES`) and ``precision`` on ``device``, or None (run the model
+    itself). ValueError, naming ``source``, for ``engine="fused"`` or ``"core"`` on a model
+    they do not evaluate, ``"core"`` off the CPU (or in bf16 on a CPU without AVX-512 BF16),
+    or a ``precision`` other than fp32 without a fused engine (another model, or
+    ``engine="model"``)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    wanted = engine == "fused" or (engine == "auto" and device.type == "cpu")
+    on_cpu = device.type == "cpu"
+    if engine == "core":
+        if not on_cpu:
+            raise ValueError(
+                f"{source}: engine='core' runs on CPU only, not {device}; use engine='fused'"
+            )
+        network = _eager_model(model, metadata, InteractionNetwork)
+        if network is None or not _core_evaluates(network):
+            raise ValueError(
+                f"{source}: engine='core' needs an InteractionNetwork (a file exported here, "
+                f"with model_config in its metadata, or the module) with {CORE_ACTIVATIONS} "
+                "activations"
+            )
+        return CoreInference(network, precision)
+    wanted = engine == "fused" or (engine == "auto" and on_cpu)
     network = _eager_model(model, metadata, InteractionNetwork) if wanted else None
     if network is not None:
+        if engine == "auto" and _core_evaluates(network) and _core_precision(precision):
+            return CoreInference(network, precision)
         return FusedInference(network, precision).to(device)
     edge_filter = _eager_model(model, metadata, EdgeFilter) if wanted else None
     if edge_filter is not None:

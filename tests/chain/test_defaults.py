@@ -133,6 +133,39 @@ def test_shipped_map_and_gnn_reproduce_their_numbers(held_out_event: Any) -> Non
     assert purity > README_GNN_PURITY - 0.02
 
 
+def test_engines_agree_on_the_held_out_event(held_out_event: Any) -> None:
+    """The shipped GNN on the held-out event's module-map graph with each CPU engine: the
+    core kernel (the default), the torch fused engine and the TorchScript file itself give
+    the same scores within 1e-5 and the same edges at the cut up to a handful."""
+    import torch
+
+    from acts_gnn.graph.features import node_feature_matrix
+    from acts_gnn.graph.module_map.formats import load_module_map
+    from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
+    from acts_gnn.nn.fused import CoreInference
+
+    event, files = held_out_event, default_files()
+    graph = ModuleMapGraphBuilder(load_module_map(files.module_map))(
+        event.positions(), event.hits["geometry_id"]
+    )
+    names, scales = pipeline_features(files.gnn())
+    x = node_feature_matrix(event.positions(), names, scales)
+    stages = {engine: edge_classifier(files.gnn()) for engine in ("auto", "fused", "model")}
+    for engine, stage in stages.items():
+        stage.engine = engine
+        stage._setup_engine()
+    assert isinstance(stages["auto"].fused, CoreInference)
+    scores = {
+        engine: stage.classify(x, graph.edge_index, graph.edge_features).scores
+        for engine, stage in stages.items()
+    }
+    assert graph.edge_index.shape[1] > 10_000
+    for other in ("fused", "model"):
+        torch.testing.assert_close(scores["auto"], scores[other], atol=1e-5, rtol=0)
+        flipped = int(((scores["auto"] > 0.5) != (scores[other] > 0.5)).sum())
+        assert flipped <= 3
+
+
 def test_shipped_lowpt_point_reproduces_its_numbers(held_out_event: Any) -> None:
     """The ``lowpt`` map and GNN on the held-out MU = 50 event, targets above 0.5 GeV."""
     from acts_gnn.graph.module_map.formats import load_module_map
