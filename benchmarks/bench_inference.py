@@ -15,7 +15,8 @@ configuration, all in this one process, on the same events:
   (the default, ``engine="auto"``);
 * ``fused-bf16``: :class:`~acts_gnn.nn.fused.FusedInference` with ``precision="bf16"``;
 * ``core-bf16``: :class:`~acts_gnn.nn.fused.CoreInference` with bfloat16 products (AVX-512
-  BF16 only; ``engine="auto"`` with ``precision="bf16"`` there).
+  BF16 only, left out of the default ``--configs`` elsewhere; ``engine="auto"`` with
+  ``precision="bf16"`` there).
 
 Printed: the machine, the load (``uptime``) before and after, per MU and configuration the
 median over ``--repeats`` runs (after one warm-up) of each stage's wall time and of the
@@ -247,7 +248,10 @@ def main() -> None:
     parser.add_argument("--inputs", type=Path, nargs="+", required=True)
     parser.add_argument("--events", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    from acts_gnn import _core
+
+    runnable = [c for c in CONFIGS if c != "core-bf16" or _core.has_bf16_products()]
+    parser.add_argument("--configs", nargs="+", default=runnable, choices=list(CONFIGS))
     parser.add_argument(
         "--models",
         nargs="+",

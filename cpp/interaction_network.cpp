@@ -170,8 +170,59 @@ ACTS_GNN_INLINE void productGeneric(const float* X, std::size_t ldx, std::size_t
   }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ACTS_GNN_AVX512 __attribute__((target("avx512f")))
+
+/// Z[q, :] += X[q, :] . W for Q rows in 16-float registers (AVX-512): as productFixed, with
+/// registers twice as wide (the 8-float vectors of productFixed use half of an AVX-512 FMA).
+template <std::size_t N, std::size_t Q>
+ACTS_GNN_AVX512 void avx512Block(const float* X, std::size_t ldx, std::size_t K, const float* W,
+                                 float* Z) {
+  constexpr std::size_t V = N / 16;
+  __m512 acc[Q][V];
+  for (std::size_t q = 0; q < Q; ++q)
+    for (std::size_t v = 0; v < V; ++v) acc[q][v] = _mm512_loadu_ps(Z + q * N + 16 * v);
+  for (std::size_t k = 0; k < K; ++k) {
+    __m512 w[V];
+    for (std::size_t v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(W + k * N + 16 * v);
+    for (std::size_t q = 0; q < Q; ++q) {
+      const __m512 x = _mm512_set1_ps(X[q * ldx + k]);
+      for (std::size_t v = 0; v < V; ++v) acc[q][v] = _mm512_fmadd_ps(x, w[v], acc[q][v]);
+    }
+  }
+  for (std::size_t q = 0; q < Q; ++q)
+    for (std::size_t v = 0; v < V; ++v) _mm512_storeu_ps(Z + q * N + 16 * v, acc[q][v]);
+}
+
+template <std::size_t N>
+ACTS_GNN_AVX512 void avx512Product(const float* X, std::size_t ldx, std::size_t rows,
+                                   std::size_t K, const float* W, float* Z) {
+  constexpr std::size_t R = N <= 64 ? 4 : 2;
+  std::size_t r = 0;
+  for (; r + R <= rows; r += R) avx512Block<N, R>(X + r * ldx, ldx, K, W, Z + r * N);
+  for (; r < rows; ++r) avx512Block<N, 1>(X + r * ldx, ldx, K, W, Z + r * N);
+}
+
+/// Whether this CPU has AVX-512 F (checked once).
+bool hasAvx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+#endif
+
+/// Z [rows, N] += X [rows, K] (row stride ldx) . W [K, N], all float32.
 ACTS_GNN_INLINE void productAdd(const float* X, std::size_t ldx, std::size_t rows, std::size_t K,
                                 const float* W, std::size_t N, float* Z) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if ((N == 32 || N == 64 || N == 128) && hasAvx512()) {
+    if (N == 32) return avx512Product<32>(X, ldx, rows, K, W, Z);
+    if (N == 64) return avx512Product<64>(X, ldx, rows, K, W, Z);
+    return avx512Product<128>(X, ldx, rows, K, W, Z);
+  }
+#endif
   switch (N) {
     case 32:
       return productFixed<32>(X, ldx, rows, K, W, Z);
@@ -317,17 +368,32 @@ Matrix matrix(const float* w, std::size_t stride, std::size_t k0, std::size_t K,
   return m;
 }
 
+/// Rows [k0, k0 + K) of a Matrix (k0 and K even where it has pairs).
+struct MatrixView {
+  std::size_t K;
+  std::size_t N;
+  const float* values;
+  const std::uint32_t* pairs;  // nullptr: float32 products
+};
+
+MatrixView rowsOf(const Matrix& m, std::size_t k0, std::size_t K) {
+  const std::uint32_t* pairs = m.pairs.empty() ? nullptr : m.pairs.data() + (k0 / 2) * m.N;
+  return {K, m.N, m.values.data() + k0 * m.N, pairs};
+}
+
+MatrixView whole(const Matrix& m) { return rowsOf(m, 0, m.K); }
+
 /// Z [rows, m.N] += X [rows, m.K] (row stride ldx) . m, in bfloat16 where m has pairs.
 ACTS_GNN_INLINE void multiplyAdd(const float* X, std::size_t ldx, std::size_t rows,
-                                 const Matrix& m, float* Z, std::uint16_t* xbuf) {
+                                 const MatrixView& m, float* Z, std::uint16_t* xbuf) {
 #if defined(__GNUC__) && defined(__x86_64__)
-  if (!m.pairs.empty()) {
-    productBf16(X, ldx, rows, m.K, m.pairs.data(), m.N, Z, xbuf);
+  if (m.pairs != nullptr) {
+    productBf16(X, ldx, rows, m.K, m.pairs, m.N, Z, xbuf);
     return;
   }
 #endif
   (void)xbuf;
-  productAdd(X, ldx, rows, m.K, m.values.data(), m.N, Z);
+  productAdd(X, ldx, rows, m.K, m.values, m.N, Z);
 }
 
 /// An MLP's weights as products: `first` its whole first weight (a node MLP) or the source
@@ -367,16 +433,14 @@ MlpPlan edgePlan(const Mlp& mlp, std::size_t hidden, bool bf16) {
   return plan;
 }
 
-/// Scratch for one thread's blocks: two [kBlock, widest] buffers, one [kBlock, inputs] and
-/// the bfloat16 copy of a product's input rows.
+/// Scratch for one thread's blocks of rows: two activation buffers, one for scaled inputs
+/// (the mean aggregates) and the bfloat16 copy of a product's input rows, each for kBlock
+/// rows of the widest layer (`widest` values).
 struct Scratch {
   std::vector<float> a, b, in;
   std::vector<std::uint16_t> low;
-  explicit Scratch(std::size_t widest, std::size_t inputs)
-      : a(kBlock * widest),
-        b(kBlock * widest),
-        in(kBlock * inputs),
-        low(kBlock * (std::max(widest, inputs) + 2)) {}
+  explicit Scratch(std::size_t widest)
+      : a(kBlock * widest), b(kBlock * widest), in(kBlock * widest), low(kBlock * (widest + 2)) {}
 };
 
 /// The rest of an MLP after its first Linear (bias included), for `rows` rows in scratch.a.
@@ -389,7 +453,7 @@ ACTS_GNN_INLINE float* finishMlp(const MlpPlan& plan, std::size_t rows, Scratch&
   for (std::size_t i = 1; i < mlp.size(); ++i) {
     const DenseLayer& layer = mlp[i];
     fillBias(b, rows, layer);
-    multiplyAdd(a, layer.in, rows, plan.rest[i - 1], b, scratch.low.data());
+    multiplyAdd(a, layer.in, rows, whole(plan.rest[i - 1]), b, scratch.low.data());
     normAndActivate(b, rows, layer);
     std::swap(a, b);
   }
@@ -403,7 +467,7 @@ ACTS_GNN_CLONES void nodeTerms(const float* h, const MlpPlan& plan, std::size_t 
   for (std::size_t r = lo; r < hi; r += kBlock) {
     const std::size_t rows = std::min(kBlock, hi - r);
     std::memset(out + r * m.N, 0, rows * m.N * sizeof(float));
-    multiplyAdd(h + r * m.K, m.K, rows, m, out + r * m.N, scratch.low.data());
+    multiplyAdd(h + r * m.K, m.K, rows, whole(m), out + r * m.N, scratch.low.data());
   }
 }
 
@@ -441,7 +505,7 @@ ACTS_GNN_CLONES void edgeRows(const EdgeJob& job, std::size_t lo, std::size_t hi
       for (std::size_t j = 0; j < w0; ++j) zr[j] = b[j] + fs[j] + fd[j];
     }
     if (job.third != nullptr && thirdWidth > 0) {
-      multiplyAdd(job.third + e0 * thirdWidth, thirdWidth, rows, plan.third, z,
+      multiplyAdd(job.third + e0 * thirdWidth, thirdWidth, rows, whole(plan.third), z,
                   scratch.low.data());
     }
     const float* result = finishMlp(plan, rows, scratch);
@@ -479,26 +543,25 @@ ACTS_GNN_CLONES void nodeRows(const NodeJob& job, std::size_t lo, std::size_t hi
   const DenseLayer& first = (*plan.mlp)[0];
   const std::size_t width = job.inputWidth;
   const std::size_t nInputs = job.inputs.size();
-  const std::size_t k = width * nInputs;
   const std::size_t outWidth = plan.mlp->back().out;
   for (std::size_t n0 = lo; n0 < hi; n0 += kBlock) {
     const std::size_t rows = std::min(kBlock, hi - n0);
-    float* in = scratch.in.data();
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t q = 0; q < nInputs; ++q) {
-        const float* src = job.inputs[q] + (n0 + r) * width;
-        float* dst = in + r * k + q * width;
-        if (job.inputScales[q] == nullptr) {
-          std::memcpy(dst, src, width * sizeof(float));
-        } else {
-          const float s = job.inputScales[q][n0 + r];
-          for (std::size_t j = 0; j < width; ++j) dst[j] = src[j] * s;
-        }
-      }
-    }
     float* z = scratch.a.data();
     fillBias(z, rows, first);
-    multiplyAdd(in, k, rows, plan.first, z, scratch.low.data());
+    // the first Linear input block by input block: no concatenated copy (a scaled copy for
+    // the mean aggregates)
+    for (std::size_t q = 0; q < nInputs; ++q) {
+      const float* x = job.inputs[q] + n0 * width;
+      if (job.inputScales[q] != nullptr) {
+        float* scaled = scratch.in.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float s = job.inputScales[q][n0 + r];
+          for (std::size_t j = 0; j < width; ++j) scaled[r * width + j] = x[r * width + j] * s;
+        }
+        x = scaled;
+      }
+      multiplyAdd(x, width, rows, rowsOf(plan.first, q * width, width), z, scratch.low.data());
+    }
     const float* result = finishMlp(plan, rows, scratch);
     float* out = job.out + n0 * outWidth;
     if (job.residual) {
@@ -628,12 +691,13 @@ void interactionNetworkLogits(const InteractionNetworkWeights& w, const float* x
   }
   renumber = {};
 
-  const std::size_t nAgg = (w.useSum ? 1 : 0) + (w.useMean ? 1 : 0);
   const std::size_t wide = widest(w);
   std::vector<Scratch> scratch;
-  for (int t = 0; t < nThreads; ++t) scratch.emplace_back(wide, std::max(F, (1 + 2 * nAgg) * H));
+  for (int t = 0; t < nThreads; ++t) scratch.emplace_back(wide);
 
-  std::vector<float> h(n * H), e(nEdges * H), terms(n * 2 * wide);
+  std::size_t termWidth = std::max(w.edgeEncoder[0].out, w.decoder[0].out);
+  for (const auto& mlp : w.edgeNets) termWidth = std::max(termWidth, mlp[0].out);
+  std::vector<float> h(n * H), e(nEdges * H), terms(n * 2 * termWidth);
   std::vector<float> sumIn(n * H), sumOut(n * H);
   // per-thread message sums beyond the first thread's (reduced after each edge pass)
   std::vector<std::vector<float>> privateSums(2 * (nThreads - 1), std::vector<float>());

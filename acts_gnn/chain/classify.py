@@ -47,9 +47,9 @@ exported here (it would silently change the scores).
 
 ``engine`` and ``precision`` (ours, :class:`TorchEdgeClassifier`): what computes the logits
 (:data:`acts_gnn.nn.fused.ENGINES`; by default an Interaction Network runs on CPU through
-:class:`~acts_gnn.nn.fused.FusedInference`, the same scores up to float32
-rounding, 1.7-2x as fast) and in which arithmetic (``fp32``, or ``bf16`` with the fused
-engine); see docs/gnn.md, "CPU inference".
+the C++ core's :class:`~acts_gnn.nn.fused.CoreInference`, the same scores up to float32
+rounding, one GIL-free call per graph) and in which arithmetic (``fp32``, or ``bf16`` with a
+fused engine); see docs/gnn.md, "CPU inference".
 
 A graph with zero edges gives empty outputs (upstream throws ``NoEdgesError``).
 """
@@ -332,8 +332,10 @@ class TorchEdgeClassifier(_EdgeClassifier):
     ``"cpu"``, ``"cuda:1"``, ``Device.Cuda(1)``.
 
     ``engine`` (:data:`acts_gnn.nn.fused.ENGINES`, default ``auto``) and ``precision``
-    (``fp32`` default, or ``bf16``: needs the fused engine), ours: see the module docstring;
-    :attr:`fused` is the :class:`~acts_gnn.nn.fused.FusedInference` in use (None: the model).
+    (``fp32`` default, or ``bf16``: needs a fused engine), ours: see the module docstring;
+    :attr:`fused` is the :class:`~acts_gnn.nn.fused.CoreInference`,
+    :class:`~acts_gnn.nn.fused.FusedInference` or :class:`~acts_gnn.nn.fused.FusedEdgeFilter`
+    in use (None: the model).
     """
 
     Config = _TorchEdgeClassifierConfig
@@ -382,7 +384,7 @@ class TorchEdgeClassifier(_EdgeClassifier):
         self.model = model.to(self.device).eval()
         self._model_edge_knobs(str(modelPath), edgeFeatureConvention)
         self.exact_chunks = hasattr(self.model, "forward_chunked")
-        #: the :class:`~acts_gnn.nn.fused.FusedInference` in use, or None
+        #: the fused engine in use (:func:`acts_gnn.nn.fused.fused_engine`), or None
         self.fused: Any = None
         self._setup_engine()
         self._warm_up()

@@ -358,8 +358,8 @@ def add_chain_options(p: argparse.ArgumentParser) -> None:
         choices=("fp32", "bf16"),
         default="fp32",
         help="arithmetic of the GNN and the metric-learning filter on CPU (torch backend, "
-        "fused engine): fp32, or bf16 (AMX / AVX-512 BF16; see docs/gnn.md, 'CPU inference'); "
-        "default %(default)s",
+        "fused engines): fp32, or bf16 (bfloat16 products: AVX-512 BF16 / AMX; see "
+        "docs/gnn.md, 'CPU inference'); default %(default)s",
     )
     g.add_argument(
         "--operating-point",

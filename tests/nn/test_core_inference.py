@@ -43,6 +43,7 @@ def _graph(n: int, e: int, edge_features: int, seed: int = 3):
         {"hidden": 64, "n_iterations": 2},
         {"hidden": 128, "n_iterations": 1},
         {"n_iterations": 0},
+        {"n_decoder_layers": 0, "n_edge_layers": 1, "n_node_layers": 1},  # one Linear each
     ],
 )
 @pytest.mark.parametrize("edge_features", [0, 6])
