@@ -158,4 +158,19 @@ class InteractionNetworkKernel:
         n_threads: int = 1,
     ) -> npt.NDArray[np.float32]: ...
 
+class EdgeMlpKernel:
+    """An edge filter's MLP on [x_src, x_dst, edge_attr] for the fused kernel (copied)."""
+
+    def __init__(
+        self, node_features: int, edge_features: int, layers: Sequence[KernelLayer]
+    ) -> None: ...
+    def logits(
+        self,
+        x: npt.ArrayLike,
+        edge_index: npt.ArrayLike,
+        edge_attr: npt.ArrayLike | None = None,
+        bf16: bool = False,
+        n_threads: int = 1,
+    ) -> npt.NDArray[np.float32]: ...
+
 def has_bf16_products() -> bool: ...

@@ -599,6 +599,24 @@ acts_gnn::InteractionNetworkWeights interactionNetworkFromPy(
   return w;
 }
 
+/// edge_attr [E, D] as float32 (checked; an empty array when D = 0, where None is required).
+FloatArray edgeAttrFromPy(const py::object& obj, std::size_t edgeFeatures, std::size_t nEdges) {
+  if (edgeFeatures == 0) {
+    if (!obj.is_none()) {
+      throw std::invalid_argument("this network was built without edge features: pass no edge_attr");
+    }
+    return FloatArray();
+  }
+  if (obj.is_none()) throw std::invalid_argument("this network needs edge_attr [E, D]");
+  FloatArray a = FloatArray::ensure(obj);
+  if (!a || a.ndim() != 2 || static_cast<std::size_t>(a.shape(0)) != nEdges ||
+      static_cast<std::size_t>(a.shape(1)) != edgeFeatures) {
+    throw std::invalid_argument("edge_attr must have shape [E, " + std::to_string(edgeFeatures) +
+                                "]");
+  }
+  return a;
+}
+
 py::array_t<float> interactionNetworkLogitsPy(const acts_gnn::InteractionNetworkWeights& w,
                                               const FloatArray& x, const IndexArray& edgeIndex,
                                               const py::object& edgeAttrObj, bool bf16,
@@ -612,18 +630,7 @@ py::array_t<float> interactionNetworkLogitsPy(const acts_gnn::InteractionNetwork
   const auto nNodes = static_cast<std::size_t>(x.shape(0));
   const auto nEdges = static_cast<std::size_t>(edgeIndex.shape(1));
   checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(nNodes));
-  FloatArray edgeAttr;
-  if (w.edgeFeatures > 0) {
-    if (edgeAttrObj.is_none()) throw std::invalid_argument("this network needs edge_attr [E, D]");
-    edgeAttr = FloatArray::ensure(edgeAttrObj);
-    if (!edgeAttr || edgeAttr.ndim() != 2 || static_cast<std::size_t>(edgeAttr.shape(0)) != nEdges ||
-        static_cast<std::size_t>(edgeAttr.shape(1)) != w.edgeFeatures) {
-      throw std::invalid_argument("edge_attr must have shape [E, " +
-                                  std::to_string(w.edgeFeatures) + "]");
-    }
-  } else if (!edgeAttrObj.is_none()) {
-    throw std::invalid_argument("this network was built without edge features: pass no edge_attr");
-  }
+  const FloatArray edgeAttr = edgeAttrFromPy(edgeAttrObj, w.edgeFeatures, nEdges);
   py::array_t<float> logits(static_cast<py::ssize_t>(nEdges));
   float* out = logits.mutable_data();
   const std::int64_t* ei = edgeIndex.data();
@@ -632,6 +639,46 @@ py::array_t<float> interactionNetworkLogitsPy(const acts_gnn::InteractionNetwork
     py::gil_scoped_release release;
     acts_gnn::interactionNetworkLogits(w, x.data(), nNodes, ei, ei + nEdges, nEdges, attr, out,
                                        bf16, nThreads);
+  }
+  return logits;
+}
+
+
+/// An edge filter's MLP for acts_gnn::edgeMlpLogits (the bindings' EdgeMlpKernel).
+struct EdgeMlpWeights {
+  std::size_t nodeFeatures = 0;
+  std::size_t edgeFeatures = 0;
+  acts_gnn::Mlp mlp;
+};
+
+EdgeMlpWeights edgeMlpFromPy(std::size_t nodeFeatures, std::size_t edgeFeatures,
+                             const py::sequence& layers) {
+  EdgeMlpWeights w{nodeFeatures, edgeFeatures, mlpFromPy(layers, "edge MLP")};
+  if (nodeFeatures == 0) throw std::invalid_argument("node_features must be > 0");
+  acts_gnn::checkMlp(w.mlp, "edge MLP", 2 * nodeFeatures + edgeFeatures, 1);
+  return w;
+}
+
+py::array_t<float> edgeMlpLogitsPy(const EdgeMlpWeights& w, const FloatArray& x,
+                                   const IndexArray& edgeIndex, const py::object& edgeAttrObj,
+                                   bool bf16, int nThreads) {
+  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != w.nodeFeatures) {
+    throw std::invalid_argument("x must have shape [N, " + std::to_string(w.nodeFeatures) + "]");
+  }
+  if (edgeIndex.ndim() != 2 || edgeIndex.shape(0) != 2) {
+    throw std::invalid_argument("edge_index must have shape [2, E]");
+  }
+  const auto nEdges = static_cast<std::size_t>(edgeIndex.shape(1));
+  checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(x.shape(0)));
+  const FloatArray edgeAttr = edgeAttrFromPy(edgeAttrObj, w.edgeFeatures, nEdges);
+  py::array_t<float> logits(static_cast<py::ssize_t>(nEdges));
+  float* out = logits.mutable_data();
+  const std::int64_t* ei = edgeIndex.data();
+  const float* attr = w.edgeFeatures > 0 ? edgeAttr.data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    acts_gnn::edgeMlpLogits(w.mlp, w.nodeFeatures, w.edgeFeatures, x.data(), ei, ei + nEdges,
+                            nEdges, attr, out, bf16, nThreads);
   }
   return logits;
 }
@@ -782,6 +829,20 @@ edge_attr float32 [E, D] (None when D = 0): the model's forward, up to the order
 and ~2 ulp in exp. bf16: the matrix products of widths 16/32/64/128 in bfloat16 with float32
 accumulation (AVX-512 BF16; ValueError without it), the rest float32. IndexError for an edge
 outside [0, N). Runs on n_threads threads (<= 0: all cores) without the GIL.)doc");
+  py::class_<EdgeMlpWeights>(m, "EdgeMlpKernel",
+                             R"doc(An edge filter's MLP for the fused float32 kernel.
+
+EdgeMlpKernel(node_features, edge_features, layers): the MLP on [x_src, x_dst, edge_attr]
+(2 F + D values) to one logit, its layers as for InteractionNetworkKernel. The weights are
+copied; ValueError for sizes that do not chain or another activation.)doc")
+      .def(py::init(&edgeMlpFromPy), py::arg("node_features"), py::arg("edge_features"),
+           py::arg("layers"))
+      .def("logits", &edgeMlpLogitsPy, py::arg("x"), py::arg("edge_index"),
+           py::arg("edge_attr") = py::none(), py::arg("bf16") = false, py::arg("n_threads") = 1,
+           R"doc(Edge logits float32 [E] for x float32 [N, F], edge_index int64 [2, E] and
+edge_attr float32 [E, D] (None when D = 0): the MLP on 64-edge blocks of gathered inputs. bf16
+as for InteractionNetworkKernel.logits. IndexError for an edge outside [0, N). Runs on
+n_threads threads (<= 0: all cores) without the GIL; the result does not depend on them.)doc");
   m.def("has_bf16_products", &acts_gnn::bf16Supported,
         "Whether this CPU has AVX-512 BF16 (InteractionNetworkKernel.logits(bf16=True)).");
   m.attr("DOUBLET_COLUMNS") =

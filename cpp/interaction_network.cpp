@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -26,99 +27,138 @@ namespace {
 /// Rows per block: one block's activations (64 x H floats, 16 KB at H = 64) stay in L1/L2.
 constexpr std::size_t kBlock = 64;
 
-/// Eight floats, one AVX register (two SSE ones in the baseline build); loads and stores are
-/// unaligned.
+/// Eight floats, one AVX register (two SSE ones in the baseline build), and sixteen, one
+/// AVX-512 register (the element-wise work of AVX-512 CPUs); loads and stores are unaligned.
 typedef float Vec8 __attribute__((vector_size(32)));
 typedef std::int32_t Int8 __attribute__((vector_size(32)));
+typedef float Vec16 __attribute__((vector_size(64)));
+typedef std::int32_t Int16 __attribute__((vector_size(64)));
 
-ACTS_GNN_INLINE Vec8 load8(const float* p) {
-  Vec8 v;
+/// The integer vector of a float vector's width.
+template <typename V>
+struct IntOf;
+template <>
+struct IntOf<Vec8> {
+  using type = Int8;
+};
+template <>
+struct IntOf<Vec16> {
+  using type = Int16;
+};
+
+template <typename V>
+constexpr std::size_t lanes = sizeof(V) / sizeof(float);
+
+template <typename V>
+ACTS_GNN_INLINE V loadV(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
 
-ACTS_GNN_INLINE void store8(float* p, Vec8 v) { std::memcpy(p, &v, sizeof(v)); }
-
-ACTS_GNN_INLINE Vec8 splat(float v) { return Vec8{} + v; }
-
-ACTS_GNN_INLINE float lanesSum(Vec8 v) {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+template <typename V>
+ACTS_GNN_INLINE void storeV(float* p, V v) {
+  std::memcpy(p, &v, sizeof(v));
 }
 
-/// exp(x) on eight floats: 2^n p(r), n = round(x / ln 2) (by the 1.5 * 2^23 trick), r = x -
-/// n ln 2 (Cody-Waite, two parts), p Cephes' degree-6 expf polynomial; ~2 ulp; x clamped to
+template <typename V>
+ACTS_GNN_INLINE V splatV(float v) {
+  return V{} + v;
+}
+
+template <typename V>
+ACTS_GNN_INLINE float lanesSumV(V v) {
+  float s = 0.0f;
+  for (std::size_t i = 0; i < lanes<V>; ++i) s += v[i];
+  return s;
+}
+
+ACTS_GNN_INLINE Vec8 load8(const float* p) { return loadV<Vec8>(p); }
+ACTS_GNN_INLINE void store8(float* p, Vec8 v) { storeV(p, v); }
+ACTS_GNN_INLINE float lanesSum(Vec8 v) { return lanesSumV(v); }
+
+/// exp(x) per lane: 2^n p(r), n = round(x / ln 2) (by the 1.5 * 2^23 trick), r = x - n ln 2
+/// (Cody-Waite, two parts), p Cephes' degree-6 expf polynomial; ~2 ulp; x clamped to
 /// [-87.3, 88.3] (no overflow, no denormal scale).
-ACTS_GNN_INLINE Vec8 exp8(Vec8 x) {
-  x = x < splat(-87.3f) ? splat(-87.3f) : x;
-  x = x > splat(88.3f) ? splat(88.3f) : x;
-  const Vec8 round = splat(12582912.0f);  // 1.5 * 2^23
-  const Vec8 n = (x * 1.44269504088896341f + round) - round;
-  const Vec8 r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  Vec8 p = splat(1.9875691500e-4f);
+template <typename V>
+ACTS_GNN_INLINE V expV(V x) {
+  using I = typename IntOf<V>::type;
+  x = x < splatV<V>(-87.3f) ? splatV<V>(-87.3f) : x;
+  x = x > splatV<V>(88.3f) ? splatV<V>(88.3f) : x;
+  const V round = splatV<V>(12582912.0f);  // 1.5 * 2^23
+  const V n = (x * 1.44269504088896341f + round) - round;
+  const V r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  V p = splatV<V>(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const Int8 bits = (__builtin_convertvector(n, Int8) + 127) << 23;
-  Vec8 scale;
+  const I bits = (__builtin_convertvector(n, I) + 127) << 23;
+  V scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return p * scale;
 }
 
-ACTS_GNN_INLINE Vec8 activate8(Vec8 z, Activation a) {
+template <typename V>
+ACTS_GNN_INLINE V activateV(V z, Activation a) {
   switch (a) {
     case Activation::None:
       return z;
     case Activation::ReLU:
-      return z > splat(0.0f) ? z : splat(0.0f);
+      return z > splatV<V>(0.0f) ? z : splatV<V>(0.0f);
     case Activation::SiLU:
-      return z / (1.0f + exp8(-z));
+      return z / (1.0f + expV(-z));
     case Activation::Sigmoid:
-      return 1.0f / (1.0f + exp8(-z));
+      return 1.0f / (1.0f + expV(-z));
     case Activation::Tanh:  // 1 - 2 / (exp(2z) + 1): exact limits +-1 (exp clamped)
-      return 1.0f - 2.0f / (exp8(2.0f * z) + 1.0f);
+      return 1.0f - 2.0f / (expV(2.0f * z) + 1.0f);
   }
   return z;
 }
 
-/// Apply `a` to z[0 .. n) in place (eight at a time; the tail through a padded copy).
-ACTS_GNN_INLINE void activate(float* z, std::size_t n, Activation a) {
+/// Apply `a` to z[0 .. n) in place (a vector at a time; the tail through a padded copy).
+template <typename V>
+ACTS_GNN_INLINE void activateT(float* z, std::size_t n, Activation a) {
+  constexpr std::size_t L = lanes<V>;
   if (a == Activation::None) return;
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) store8(z + i, activate8(load8(z + i), a));
+  for (; i + L <= n; i += L) storeV(z + i, activateV(loadV<V>(z + i), a));
   if (i == n) return;
-  float tail[8] = {};
+  float tail[L] = {};
   std::memcpy(tail, z + i, (n - i) * sizeof(float));
-  store8(tail, activate8(load8(tail), a));
+  storeV(tail, activateV(loadV<V>(tail), a));
   std::memcpy(z + i, tail, (n - i) * sizeof(float));
 }
 
 /// LayerNorm of each of the `rows` rows of z [rows, n] in place (biased variance, as torch).
-ACTS_GNN_INLINE void layerNorm(float* z, std::size_t rows, std::size_t n, const float* weight,
-                               const float* bias, float eps) {
+template <typename V>
+ACTS_GNN_INLINE void layerNormT(float* z, std::size_t rows, std::size_t n, const float* weight,
+                                const float* bias, float eps) {
+  constexpr std::size_t L = lanes<V>;
   const float invN = 1.0f / static_cast<float>(n);
-  const std::size_t n8 = n - n % 8;
+  const std::size_t nv = n - n % L;
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = z + r * n;
-    Vec8 acc{};
-    for (std::size_t i = 0; i < n8; i += 8) acc += load8(row + i);
-    float sum = lanesSum(acc);
-    for (std::size_t i = n8; i < n; ++i) sum += row[i];
+    V acc{};
+    for (std::size_t i = 0; i < nv; i += L) acc += loadV<V>(row + i);
+    float sum = lanesSumV(acc);
+    for (std::size_t i = nv; i < n; ++i) sum += row[i];
     const float mean = sum * invN;
-    acc = Vec8{};
-    for (std::size_t i = 0; i < n8; i += 8) {
-      const Vec8 d = load8(row + i) - mean;
+    acc = V{};
+    for (std::size_t i = 0; i < nv; i += L) {
+      const V d = loadV<V>(row + i) - mean;
       acc += d * d;
     }
-    float var = lanesSum(acc);
-    for (std::size_t i = n8; i < n; ++i) var += (row[i] - mean) * (row[i] - mean);
+    float var = lanesSumV(acc);
+    for (std::size_t i = nv; i < n; ++i) var += (row[i] - mean) * (row[i] - mean);
     const float inv = 1.0f / std::sqrt(var * invN + eps);
-    for (std::size_t i = 0; i < n8; i += 8) {
-      store8(row + i, (load8(row + i) - mean) * inv * load8(weight + i) + load8(bias + i));
+    for (std::size_t i = 0; i < nv; i += L) {
+      storeV(row + i, (loadV<V>(row + i) - mean) * inv * loadV<V>(weight + i) +
+                          loadV<V>(bias + i));
     }
-    for (std::size_t i = n8; i < n; ++i) row[i] = (row[i] - mean) * inv * weight[i] + bias[i];
+    for (std::size_t i = nv; i < n; ++i) row[i] = (row[i] - mean) * inv * weight[i] + bias[i];
   }
 }
 
@@ -160,6 +200,18 @@ ACTS_GNN_INLINE void productFixed(const float* X, std::size_t ldx, std::size_t r
 
 ACTS_GNN_INLINE void productGeneric(const float* X, std::size_t ldx, std::size_t rows,
                                     std::size_t K, const float* W, std::size_t N, float* Z) {
+  if (N == 1) {  // one output (a logit): a dot product per row, eight lanes at a time
+    const std::size_t k8 = K - K % 8;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* x = X + r * ldx;
+      Vec8 acc{};
+      for (std::size_t k = 0; k < k8; k += 8) acc += load8(x + k) * load8(W + k);
+      float dot = lanesSum(acc);
+      for (std::size_t k = k8; k < K; ++k) dot += x[k] * W[k];
+      Z[r] += dot;
+    }
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) {
     float* z = Z + r * N;
     for (std::size_t k = 0; k < K; ++k) {
@@ -173,12 +225,12 @@ ACTS_GNN_INLINE void productGeneric(const float* X, std::size_t ldx, std::size_t
 #if defined(__GNUC__) && defined(__x86_64__)
 #define ACTS_GNN_AVX512 __attribute__((target("avx512f")))
 
-/// Z[q, :] += X[q, :] . W for Q rows in 16-float registers (AVX-512): as productFixed, with
-/// registers twice as wide (the 8-float vectors of productFixed use half of an AVX-512 FMA).
-template <std::size_t N, std::size_t Q>
+/// Z[q, :T] += X[q, :] . W[:, :T] for Q rows and a tile of T columns (W and Z of row stride
+/// N) in 16-float registers (AVX-512): as productFixed, with registers twice as wide.
+template <std::size_t T, std::size_t Q>
 ACTS_GNN_AVX512 void avx512Block(const float* X, std::size_t ldx, std::size_t K, const float* W,
-                                 float* Z) {
-  constexpr std::size_t V = N / 16;
+                                 std::size_t N, float* Z) {
+  constexpr std::size_t V = T / 16;
   __m512 acc[Q][V];
   for (std::size_t q = 0; q < Q; ++q)
     for (std::size_t v = 0; v < V; ++v) acc[q][v] = _mm512_loadu_ps(Z + q * N + 16 * v);
@@ -194,18 +246,25 @@ ACTS_GNN_AVX512 void avx512Block(const float* X, std::size_t ldx, std::size_t K,
     for (std::size_t v = 0; v < V; ++v) _mm512_storeu_ps(Z + q * N + 16 * v, acc[q][v]);
 }
 
+/// Z [rows, N] += X . W for N = 32, 64 or 128: 4 rows x up to 64 columns of accumulators
+/// (a 128-wide product as two 64-column tiles).
 template <std::size_t N>
 ACTS_GNN_AVX512 void avx512Product(const float* X, std::size_t ldx, std::size_t rows,
                                    std::size_t K, const float* W, float* Z) {
-  constexpr std::size_t R = N <= 64 ? 4 : 2;
-  std::size_t r = 0;
-  for (; r + R <= rows; r += R) avx512Block<N, R>(X + r * ldx, ldx, K, W, Z + r * N);
-  for (; r < rows; ++r) avx512Block<N, 1>(X + r * ldx, ldx, K, W, Z + r * N);
+  constexpr std::size_t T = N < 64 ? N : 64;
+  for (std::size_t c = 0; c < N; c += T) {
+    std::size_t r = 0;
+    for (; r + 4 <= rows; r += 4) avx512Block<T, 4>(X + r * ldx, ldx, K, W + c, N, Z + r * N + c);
+    for (; r < rows; ++r) avx512Block<T, 1>(X + r * ldx, ldx, K, W + c, N, Z + r * N + c);
+  }
 }
 
-/// Whether this CPU has AVX-512 F (checked once).
+/// Whether this CPU has AVX-512 F (checked once); the environment variable
+/// ACTS_GNN_CORE_NO_AVX512 (any value) makes the products take the 8-wide path instead (for
+/// tests of that path on an AVX-512 machine).
 bool hasAvx512() {
   static const bool has = [] {
+    if (std::getenv("ACTS_GNN_CORE_NO_AVX512") != nullptr) return false;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
   }();
@@ -241,11 +300,28 @@ ACTS_GNN_INLINE void fillBias(float* z, std::size_t rows, const DenseLayer& laye
     std::memcpy(z + r * layer.out, layer.bias.data(), layer.out * sizeof(float));
 }
 
-ACTS_GNN_INLINE void normAndActivate(float* z, std::size_t rows, const DenseLayer& layer) {
+template <typename V>
+ACTS_GNN_INLINE void normAndActivateT(float* z, std::size_t rows, const DenseLayer& layer) {
   if (layer.norm) {
-    layerNorm(z, rows, layer.out, layer.normWeight.data(), layer.normBias.data(), layer.eps);
+    layerNormT<V>(z, rows, layer.out, layer.normWeight.data(), layer.normBias.data(),
+                  layer.eps);
   }
-  activate(z, rows * layer.out, layer.activation);
+  activateT<V>(z, rows * layer.out, layer.activation);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/// LayerNorm and activation 16 lanes at a time (AVX-512).
+ACTS_GNN_AVX512 void normAndActivate512(float* z, std::size_t rows, const DenseLayer& layer) {
+  normAndActivateT<Vec16>(z, rows, layer);
+}
+#endif
+
+/// A layer's LayerNorm (if any) and activation on z [rows, layer.out], in place.
+ACTS_GNN_INLINE void normAndActivate(float* z, std::size_t rows, const DenseLayer& layer) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (hasAvx512()) return normAndActivate512(z, rows, layer);
+#endif
+  normAndActivateT<Vec8>(z, rows, layer);
 }
 
 // -- bfloat16 products (AVX-512 BF16: vdpbf16ps, two products per float32 lane) ------------
@@ -572,6 +648,44 @@ ACTS_GNN_CLONES void nodeRows(const NodeJob& job, std::size_t lo, std::size_t hi
   }
 }
 
+/// Edges [lo, hi) of a per-edge MLP on [x[src], x[dst], attr] (an edge filter): the inputs
+/// gathered into one [rows, 2F + D] block (F + F + D values per edge: cheaper than node terms
+/// of the first layer's width), the whole MLP, one logit per edge.
+struct EdgeMlpJob {
+  const MlpPlan* plan;
+  const float* x;     // [n, F]
+  const float* attr;  // [E, D] or nullptr
+  std::size_t nodeWidth;
+  std::size_t attrWidth;
+  const std::int64_t* src;
+  const std::int64_t* dst;
+  float* logits;  // [E]
+};
+
+ACTS_GNN_CLONES void edgeMlpRows(const EdgeMlpJob& job, std::size_t lo, std::size_t hi,
+                                 Scratch& scratch) {
+  const MlpPlan& plan = *job.plan;
+  const std::size_t f = job.nodeWidth;
+  const std::size_t d = job.attrWidth;
+  const std::size_t k = 2 * f + d;
+  for (std::size_t e0 = lo; e0 < hi; e0 += kBlock) {
+    const std::size_t rows = std::min(kBlock, hi - e0);
+    float* in = scratch.in.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* row = in + r * k;
+      std::memcpy(row, job.x + static_cast<std::size_t>(job.src[e0 + r]) * f, f * sizeof(float));
+      std::memcpy(row + f, job.x + static_cast<std::size_t>(job.dst[e0 + r]) * f,
+                  f * sizeof(float));
+      if (d > 0) std::memcpy(row + 2 * f, job.attr + (e0 + r) * d, d * sizeof(float));
+    }
+    float* z = scratch.a.data();
+    fillBias(z, rows, (*plan.mlp)[0]);
+    multiplyAdd(in, k, rows, whole(plan.first), z, scratch.low.data());
+    const float* result = finishMlp(plan, rows, scratch);
+    std::memcpy(job.logits + e0, result, rows * sizeof(float));
+  }
+}
+
 /// Run body(thread, lo, hi) over [0, n) split into nThreads contiguous, block-aligned ranges.
 template <typename Body>
 void parallelRanges(std::size_t n, int nThreads, Body body) {
@@ -603,6 +717,9 @@ std::size_t widest(const InteractionNetworkWeights& w) {
   return m;
 }
 
+
+}  // namespace
+
 void checkMlp(const Mlp& mlp, const std::string& name, std::size_t in, std::size_t out) {
   if (mlp.empty()) throw std::invalid_argument(name + " has no layers");
   if (mlp.front().in != in || mlp.back().out != out) {
@@ -620,8 +737,6 @@ void checkMlp(const Mlp& mlp, const std::string& name, std::size_t in, std::size
     }
   }
 }
-
-}  // namespace
 
 bool bf16Supported() {
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -785,6 +900,28 @@ void interactionNetworkLogits(const InteractionNetworkWeights& w, const float* x
     edgePass(edgePlans[t], e.data(), e.data(), true, !last);
   }
   edgePass(decoderPlan, e.data(), logits, false, false);
+}
+
+
+void edgeMlpLogits(const Mlp& mlp, std::size_t nodeFeatures, std::size_t edgeFeatures,
+                   const float* x, const std::int64_t* src, const std::int64_t* dst,
+                   std::size_t nEdges, const float* edgeAttr, float* logits, bool bf16,
+                   int nThreads) {
+  checkMlp(mlp, "edge MLP", 2 * nodeFeatures + edgeFeatures, 1);
+  if (bf16 && !bf16Supported()) {
+    throw std::invalid_argument("bf16 needs a CPU with AVX-512 BF16 (vdpbf16ps); this one has none");
+  }
+  if (nEdges == 0) return;
+  if (nThreads <= 0) nThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const MlpPlan plan = nodePlan(mlp, bf16);
+  std::size_t wide = 2 * nodeFeatures + edgeFeatures;
+  for (const auto& layer : mlp) wide = std::max({wide, layer.in, layer.out});
+  std::vector<Scratch> scratch;
+  for (int t = 0; t < nThreads; ++t) scratch.emplace_back(wide);
+  const EdgeMlpJob job{&plan, x, edgeAttr, nodeFeatures, edgeFeatures, src, dst, logits};
+  parallelRanges(nEdges, nThreads, [&](std::size_t t, std::size_t lo, std::size_t hi) {
+    edgeMlpRows(job, lo, hi, scratch[t]);
+  });
 }
 
 }  // namespace acts_gnn

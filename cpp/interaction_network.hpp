@@ -73,4 +73,18 @@ void interactionNetworkLogits(const InteractionNetworkWeights& w, const float* x
                               const std::int64_t* dst, std::size_t nEdges, const float* edgeAttr,
                               float* logits, bool bf16, int nThreads);
 
+/// invalid_argument unless `mlp` maps `in` values to `out` through layers whose sizes chain
+/// (its name in the message).
+void checkMlp(const Mlp& mlp, const std::string& name, std::size_t in, std::size_t out);
+
+/// Logits [nEdges] of a per-edge MLP on [x[src], x[dst], edgeAttr] (an edge filter of
+/// acts_gnn/nn/filter.py): x [nNodes, nodeFeatures] row-major, edge indices below nNodes
+/// (checked by the caller), edgeAttr [nEdges, edgeFeatures] (nullptr when 0); `mlp` maps
+/// 2 nodeFeatures + edgeFeatures values to 1 (checked). `bf16` and nThreads as for
+/// interactionNetworkLogits; the result does not depend on the thread count.
+void edgeMlpLogits(const Mlp& mlp, std::size_t nodeFeatures, std::size_t edgeFeatures,
+                   const float* x, const std::int64_t* src, const std::int64_t* dst,
+                   std::size_t nEdges, const float* edgeAttr, float* logits, bool bf16,
+                   int nThreads);
+
 }  // namespace acts_gnn

@@ -6,7 +6,7 @@ fast as the model's ``forward`` or its TorchScript file, whose time goes into mo
 concatenations and [E, H] temporaries through memory rather than into arithmetic.
 :class:`CoreInference` runs the same scheme in the C++ core, one call per graph, on several
 threads and without the GIL (float32, or bfloat16 products on AVX-512 BF16).
-:class:`FusedEdgeFilter` does what :class:`FusedInference` does for the metric-learning
+:class:`FusedEdgeFilter` and :class:`CoreEdgeFilter` do the same for the metric-learning
 chain's per-edge :class:`~acts_gnn.nn.filter.EdgeFilter`. :func:`fused_engine` is what an
 edge-classifier stage calls to pick one (:data:`ENGINES`). See docs/gnn.md, "CPU inference".
 """
@@ -475,26 +475,74 @@ class CoreInference:
 
     def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
         """Logits float32 [E] (see the class docstring)."""
-        if x.dim() != 2 or x.shape[1] != self.node_features:
-            raise ValueError("x must have shape [N, node_features]")
-        if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            raise ValueError("edge_index must have shape [2, E]")
-        if (self.edge_features > 0) != (edge_attr is not None):
-            raise ValueError(
-                "this model needs edge_attr [E, edge_features]"
-                if self.edge_features
-                else "this model was built without edge features: pass no edge_attr"
-            )
-        threads = torch.get_num_threads() if self.threads is None else self.threads
-        attr = None if edge_attr is None else edge_attr.detach().float().contiguous().numpy()
-        logits = self.kernel.logits(
-            x.detach().float().contiguous().numpy(),
-            edge_index.detach().long().contiguous().numpy(),
-            attr,
-            self.precision == "bf16",
-            threads,
+        return _core_logits(self, x, edge_index, edge_attr)
+
+
+class CoreEdgeFilter:
+    """Inference of an :class:`~acts_gnn.nn.filter.EdgeFilter` in the C++ core
+    (:class:`acts_gnn._core.EdgeMlpKernel`): blocks of 64 edges, each gathering its inputs
+    ``[x_src, x_dst, edge_attr]`` and going through the whole MLP while in cache, in one
+    GIL-free call on ``threads`` threads (None: ``torch.get_num_threads()`` at each call);
+    the products as :class:`CoreInference`'s (AVX-512 register blocks; with
+    ``precision="bf16"`` every product of width 16-128 in bfloat16 with float32
+    accumulation, on AVX-512 BF16 only), LayerNorm and activations float32; logits within
+    ~1e-5 of the model's in fp32. ValueError, at construction, for an activation other than
+    :data:`CORE_ACTIVATIONS` or bf16 on another CPU. Inputs and output as
+    :meth:`EdgeFilter.forward` (CPU tensors); logits float32 [E].
+    """
+
+    def __init__(
+        self, model: EdgeFilter, precision: str = "fp32", threads: int | None = None
+    ) -> None:
+        from acts_gnn import _core
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "bf16" and not _core.has_bf16_products():
+            raise ValueError("the core kernel's bf16 needs a CPU with AVX-512 BF16")
+        self.precision = precision
+        self.node_features = model.node_features
+        self.edge_features = model.edge_features
+        self.threads = threads
+        self.kernel = _core.EdgeMlpKernel(
+            model.node_features, model.edge_features, _mlp_layers(model.network)
         )
-        return torch.from_numpy(logits)
+
+    to = CoreInference.to
+
+    def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
+        """Logits float32 [E] (see the class docstring)."""
+        return _core_logits(self, x, edge_index, edge_attr)
+
+
+def _core_logits(
+    engine: CoreInference | CoreEdgeFilter,
+    x: Tensor,
+    edge_index: Tensor,
+    edge_attr: Tensor | None,
+) -> Tensor:
+    """The logits of a core engine's kernel for a graph (inputs checked, as float32 / int64
+    numpy arrays; the kernel's own checks name the array at fault)."""
+    if x.dim() != 2 or x.shape[1] != engine.node_features:
+        raise ValueError("x must have shape [N, node_features]")
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError("edge_index must have shape [2, E]")
+    if (engine.edge_features > 0) != (edge_attr is not None):
+        raise ValueError(
+            "this model needs edge_attr [E, edge_features]"
+            if engine.edge_features
+            else "this model was built without edge features: pass no edge_attr"
+        )
+    threads = torch.get_num_threads() if engine.threads is None else engine.threads
+    attr = None if edge_attr is None else edge_attr.detach().float().contiguous().numpy()
+    logits = engine.kernel.logits(
+        x.detach().float().contiguous().numpy(),
+        edge_index.detach().long().contiguous().numpy(),
+        attr,
+        engine.precision == "bf16",
+        threads,
+    )
+    return torch.from_numpy(logits)
 
 
 def _core_precision(precision: str) -> bool:
@@ -504,8 +552,9 @@ def _core_precision(precision: str) -> bool:
     return precision == "fp32" or _core.has_bf16_products()
 
 
-def _core_evaluates(model: InteractionNetwork) -> bool:
-    """Whether :class:`CoreInference` evaluates every activation of ``model``."""
+def _core_evaluates(model: nn.Module) -> bool:
+    """Whether the core kernels evaluate every layer of ``model`` (an Interaction Network or
+    an edge filter)."""
     names = {type(m).__name__ for m in model.modules() if not list(m.children())}
     return names <= {"Linear", "LayerNorm", *CORE_ACTIVATIONS}
 
@@ -513,10 +562,10 @@ def _core_evaluates(model: InteractionNetwork) -> bool:
 #: What computes an edge-classifier stage's logits: ``model`` (the model file or module as it
 #: is), ``fused`` (:class:`FusedInference` or :class:`FusedEdgeFilter` on the model's
 #: weights: the same scores up to rounding; Interaction Networks and edge filters only),
-#: ``core`` (:class:`CoreInference`: the C++ core's kernel; Interaction Networks on CPU
-#: only), ``auto`` (on CPU: ``core`` for an Interaction Network whose activations the kernel
-#: has, in fp32, or in bf16 where the CPU has AVX-512 BF16; else ``fused`` for those two
-#: kinds of model; elsewhere the model).
+#: ``core`` (:class:`CoreInference` / :class:`CoreEdgeFilter`: the C++ core's kernels; those
+#: two kinds of model, CPU only), ``auto`` (on CPU: ``core`` where the kernels have the
+#: model's activations, in fp32, or in bf16 where the CPU has AVX-512 BF16; else ``fused``;
+#: elsewhere the model).
 ENGINES = ("auto", "model", "fused", "core")
 
 
@@ -549,9 +598,10 @@ def fused_engine(
     precision: str,
     device: torch.device,
     source: str,
-) -> CoreInference | FusedInference | FusedEdgeFilter | None:
+) -> CoreInference | FusedInference | CoreEdgeFilter | FusedEdgeFilter | None:
     """The :class:`CoreInference` or :class:`FusedInference` (an Interaction Network) or
-    :class:`FusedEdgeFilter` (an edge filter) an edge-classifier stage should run for
+    :class:`CoreEdgeFilter` or :class:`FusedEdgeFilter` (an edge filter) an edge-classifier
+    stage should run for
     ``engine`` (:data:`ENGINES`) and ``precision`` on ``device``, or None (run the model
     itself). ValueError, naming ``source``, for ``engine="fused"`` or ``"core"`` on a model
     they do not evaluate, ``"core"`` off the CPU (or in bf16 on a CPU without AVX-512 BF16),
@@ -568,21 +618,27 @@ def fused_engine(
                 f"{source}: engine='core' runs on CPU only, not {device}; use engine='fused'"
             )
         network = _eager_model(model, metadata, InteractionNetwork)
-        if network is None or not _core_evaluates(network):
-            raise ValueError(
-                f"{source}: engine='core' needs an InteractionNetwork (a file exported here, "
-                f"with model_config in its metadata, or the module) with {CORE_ACTIVATIONS} "
-                "activations"
-            )
-        return CoreInference(network, precision)
+        if network is not None and _core_evaluates(network):
+            return CoreInference(network, precision)
+        edge_filter = _eager_model(model, metadata, EdgeFilter)
+        if edge_filter is not None and _core_evaluates(edge_filter):
+            return CoreEdgeFilter(edge_filter, precision)
+        raise ValueError(
+            f"{source}: engine='core' needs an InteractionNetwork or EdgeFilter (a file "
+            f"exported here, with model_config in its metadata, or the module) with "
+            f"{CORE_ACTIVATIONS} activations"
+        )
     wanted = engine == "fused" or (engine == "auto" and on_cpu)
+    core = engine == "auto" and _core_precision(precision)
     network = _eager_model(model, metadata, InteractionNetwork) if wanted else None
     if network is not None:
-        if engine == "auto" and _core_evaluates(network) and _core_precision(precision):
+        if core and _core_evaluates(network):
             return CoreInference(network, precision)
         return FusedInference(network, precision).to(device)
     edge_filter = _eager_model(model, metadata, EdgeFilter) if wanted else None
     if edge_filter is not None:
+        if core and _core_evaluates(edge_filter):
+            return CoreEdgeFilter(edge_filter, precision)
         return FusedEdgeFilter(edge_filter, precision).to(device)
     if engine == "fused" and precision == "fp32":
         raise ValueError(

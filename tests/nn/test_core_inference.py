@@ -75,6 +75,34 @@ def test_core_on_a_large_graph_with_threads() -> None:
         torch.testing.assert_close(out, reference, atol=1e-4, rtol=1e-4)
 
 
+def test_core_portable_products_match_forward() -> None:
+    """The 8-wide products (what CPUs without AVX-512 run; forced here by
+    ACTS_GNN_CORE_NO_AVX512 in a fresh process) give the model's logits too."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import torch
+from acts_gnn.nn import InteractionNetwork
+from acts_gnn.nn.files import random_graph
+from acts_gnn.nn.fused import CoreInference
+torch.manual_seed(4)
+for hidden in (32, 64, 128, 12):
+    model = InteractionNetwork(4, 6, hidden=hidden, n_iterations=2).eval()
+    x, edge_index, edge_attr = random_graph(500, 1500, 4, 6)
+    with torch.no_grad():
+        reference = model(x, edge_index, edge_attr)
+    out = CoreInference(model, threads=2)(x, edge_index, edge_attr)
+    torch.testing.assert_close(out, reference, atol=3e-5, rtol=3e-5)
+print("ok")
+"""
+    env = {**os.environ, "ACTS_GNN_CORE_NO_AVX512": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
 def test_core_edge_cases_and_checks() -> None:
     model = _model(0)
     core = CoreInference(model)

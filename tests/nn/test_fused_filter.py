@@ -97,45 +97,85 @@ def test_fused_filter_edge_cases_and_checks() -> None:
 
 
 def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
-    """A filter file exported here runs fused on CPU by default (rebuilt from its metadata),
-    as itself with engine='model', with the same kept edges; bf16 runs fused only."""
+    """A filter file exported here runs in the core kernel on CPU by default (rebuilt from its
+    metadata), in the torch fused engine with engine='fused', as itself with engine='model',
+    with the same kept edges; bf16 runs in a fused engine only."""
+    from acts_gnn import _core
     from acts_gnn.chain.classify import TorchEdgeClassifier
-    from acts_gnn.nn.fused import FusedEdgeFilter, FusedInference, fused_engine
+    from acts_gnn.nn.fused import CoreEdgeFilter, FusedEdgeFilter, FusedInference, fused_engine
     from acts_gnn.train.export import export_torchscript
 
     torch.manual_seed(5)
     model = EdgeFilter(4, 0, hidden=16).eval()
     path = export_torchscript(model, tmp_path / "filter.pt", metadata={"score_cut": 0.5})
     x, edge_index, _ = _graph(80, 500, 0)
-    fused = TorchEdgeClassifier(path, cut=0.5, device="cpu")
-    plain = TorchEdgeClassifier(path, cut=0.5, device="cpu", engine="model")
-    assert isinstance(fused.fused, FusedEdgeFilter)
-    assert plain.fused is None
-    a, b = fused.classify(x, edge_index), plain.classify(x, edge_index)
-    torch.testing.assert_close(a.scores, b.scores, atol=1e-6, rtol=1e-6)
-    assert torch.equal(a.edge_index, b.edge_index)
+    stages = {
+        engine: TorchEdgeClassifier(path, cut=0.5, device="cpu", engine=engine)
+        for engine in ("auto", "fused", "core", "model")
+    }
+    assert isinstance(stages["auto"].fused, CoreEdgeFilter)
+    assert isinstance(stages["core"].fused, CoreEdgeFilter)
+    assert isinstance(stages["fused"].fused, FusedEdgeFilter)
+    assert stages["model"].fused is None
+    reference = stages["model"].classify(x, edge_index)
+    for engine in ("auto", "fused", "core"):
+        result = stages[engine].classify(x, edge_index)
+        torch.testing.assert_close(result.scores, reference.scores, atol=1e-6, rtol=1e-6)
+        assert torch.equal(result.edge_index, reference.edge_index)
     cpu = torch.device("cpu")
     assert not isinstance(fused_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
     assert fused_engine(model, {}, "auto", "fp32", torch.device("cuda"), "m") is None
     bf16 = fused_engine(model, {}, "auto", "bf16", cpu, "m")
-    assert isinstance(bf16, FusedEdgeFilter)
+    assert isinstance(bf16, CoreEdgeFilter if _core.has_bf16_products() else FusedEdgeFilter)
     assert bf16.precision == "bf16"
     with pytest.raises(ValueError, match="precision='bf16' needs the fused engine"):
         fused_engine(model, {}, "model", "bf16", cpu, "m")
     with pytest.raises(ValueError, match="InteractionNetwork or EdgeFilter"):
         fused_engine(torch.nn.Linear(2, 2), {}, "fused", "fp32", cpu, "m")
+    with pytest.raises(ValueError, match="engine='core' needs an InteractionNetwork or EdgeFilter"):
+        fused_engine(EdgeFilter(4, 0, hidden=8, activation="GELU"), {}, "core", "fp32", cpu, "m")
+
+
+@pytest.mark.parametrize("options", [{}, {"activation": "SiLU", "layer_norm": False}])
+@pytest.mark.parametrize("edge_features", [0, 6])
+def test_core_filter_matches_forward(options: dict[str, Any], edge_features: int) -> None:
+    """The core kernel's filter: the model's logits within 2e-5 (hidden 128, the shipped
+    shape, and a width that is no multiple of 8), on 1 and 3 threads; bf16 within 0.05 in
+    score where the CPU has it."""
+    from acts_gnn import _core
+    from acts_gnn.nn.fused import CoreEdgeFilter
+
+    for hidden in (128, 20):
+        torch.manual_seed(7)
+        model = EdgeFilter(4, edge_features, hidden=hidden, **options).eval()
+        x, edge_index, edge_attr = _graph(300, 2000, edge_features)
+        with torch.no_grad():
+            reference = model(x, edge_index, edge_attr)
+        for threads in (1, 3):
+            out = CoreEdgeFilter(model, threads=threads)(x, edge_index, edge_attr)
+            assert out.dtype == torch.float32
+            torch.testing.assert_close(out, reference, atol=2e-5, rtol=2e-5)
+        if _core.has_bf16_products():
+            low = torch.sigmoid(CoreEdgeFilter(model, "bf16")(x, edge_index, edge_attr))
+            assert float((low - torch.sigmoid(reference)).abs().max()) < 0.05
+    core = CoreEdgeFilter(EdgeFilter(4, 0, hidden=8).eval())
+    assert core(torch.zeros(3, 4), torch.zeros(2, 0, dtype=torch.int64)).shape == (0,)
+    with pytest.raises(IndexError, match="edge_index holds 3, outside"):
+        core(torch.zeros(3, 4), torch.tensor([[0], [3]]))
+    with pytest.raises(ValueError, match="without edge features"):
+        core(torch.zeros(3, 4), torch.tensor([[0], [1]]), torch.zeros(1, 6))
 
 
 @pytest.mark.acts
 def test_shipped_filter_fused_on_a_simulated_event(prepared_events: list[Any]) -> None:
     """The shipped embedding's graph of a simulated event, filtered by the shipped filter with
-    each engine: the same scores within 1e-5 and the same kept edges up to a handful at the
-    cut."""
+    each engine (the core kernel, the default; the torch fused engine; the file itself): the
+    same scores within 1e-5 and the same kept edges up to a handful at the cut."""
     from acts_gnn.chain.classify import TorchEdgeClassifier
     from acts_gnn.chain.defaults import default_files, model_metadata
     from acts_gnn.graph.features import node_features
     from acts_gnn.graph.metric_learning import MetricLearning
-    from acts_gnn.nn.fused import FusedEdgeFilter
+    from acts_gnn.nn.fused import CoreEdgeFilter, FusedEdgeFilter
 
     files = default_files()
     event = prepared_events[0]
@@ -144,15 +184,17 @@ def test_shipped_filter_fused_on_a_simulated_event(prepared_events: list[Any]) -
     x = torch.from_numpy(node_features(event, meta["node_features"], meta["feature_scales"]))
     stages = {
         engine: TorchEdgeClassifier(files.filter, useEdgeFeatures=True, engine=engine)
-        for engine in ("auto", "model")
+        for engine in ("auto", "fused", "model")
     }
-    assert isinstance(stages["auto"].fused, FusedEdgeFilter)
+    assert isinstance(stages["auto"].fused, CoreEdgeFilter)
+    assert isinstance(stages["fused"].fused, FusedEdgeFilter)
     scores = {
         engine: stage.classify(x, graph.edge_index, graph.edge_features).scores
         for engine, stage in stages.items()
     }
     assert graph.edge_index.shape[1] > 10_000
-    torch.testing.assert_close(scores["auto"], scores["model"], atol=1e-5, rtol=0)
     cut = stages["auto"].cut
-    flipped = int(((scores["auto"] > cut) != (scores["model"] > cut)).sum())
-    assert flipped <= 5
+    for engine in ("auto", "fused"):
+        torch.testing.assert_close(scores[engine], scores["model"], atol=1e-5, rtol=0)
+        flipped = int(((scores[engine] > cut) != (scores["model"] > cut)).sum())
+        assert flipped <= 5

@@ -217,17 +217,16 @@ def test_example_script_runs_lowpt_in_two_passes(lowpt_comparison: Any) -> None:
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_precision_reaches_filter_and_gnn(tmp_path: Path, precision: str) -> None:
     """``precision`` sets the metric-learning chain's filter and its GNN, both fused on CPU
-    (the GNN by the core kernel; in bf16 by the torch fused engine on a CPU without AVX-512
+    (by the core kernels; in bf16 by the torch fused engines on a CPU without AVX-512
     BF16)."""
     from acts_gnn import _core
-    from acts_gnn.nn.fused import CoreInference, FusedEdgeFilter, FusedInference
+    from acts_gnn.nn.fused import CoreEdgeFilter, CoreInference, FusedEdgeFilter, FusedInference
     from acts_gnn.sequencer.compare import gnn_stages
 
     stages = gnn_stages(_config(tmp_path, graph="metric-learning", precision=precision))
     flt, gnn = stages["edgeClassifiers"]
-    assert isinstance(flt.fused, FusedEdgeFilter)
     core = precision == "fp32" or _core.has_bf16_products()
+    assert isinstance(flt.fused, CoreEdgeFilter if core else FusedEdgeFilter)
     assert isinstance(gnn.fused, CoreInference if core else FusedInference)
     assert flt.fused.precision == precision
     assert gnn.fused.precision == precision
-    assert (flt.fused.low is not None) == (precision == "bf16")
