@@ -16,9 +16,10 @@ torch (what CUDA tensors run).
 Prints a table (milliseconds, median of ``--repeat`` runs) and the machine it ran on. With
 ``--quality``: edge efficiency, purity and edges per hit after each step on whole events, the
 filter run by each of ``--engines`` (``model``: the model's own forward over all edges at
-once; ``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`, the default on CPU;
-``fused-bf16``: the same in bfloat16) on the same graphs, with its time and the edges whose
-keep decision each engine and the first disagree on.
+once; ``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`; ``fused-bf16``: the same in
+bfloat16; ``core``: :class:`acts_gnn.nn.fused.CoreEdgeFilter`, the default on CPU;
+``core-bf16``: the same with bfloat16 products, AVX-512 BF16 only) on the same graphs, with
+its time and the edges whose keep decision each engine and the first disagree on.
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ from acts_gnn.nn.embedding import EmbeddingNet
 from acts_gnn.nn.filter import EdgeFilter
 
 #: --quality's filter engines: TorchEdgeClassifier's engine (before any "-") -> precision
-ENGINES = {"model": "fp32", "fused": "fp32", "fused-bf16": "bf16"}
+ENGINES = {
+    "model": "fp32",
+    "fused": "fp32",
+    "fused-bf16": "bf16",
+    "core": "fp32",
+    "core-bf16": "bf16",
+}
 NAMES = ["r", "phi", "z", "eta"]
 SCALES = [1000.0, np.pi, 1000.0, 1.0]
 
