@@ -443,11 +443,7 @@ class CoreInference:
     ) -> None:
         from acts_gnn import _core
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if precision == "bf16" and not _core.has_bf16_products():
-            raise ValueError("the core kernel's bf16 needs a CPU with AVX-512 BF16")
-        self.precision = precision
+        self.precision = _checked_core_precision(precision)
         self.node_features = model.node_features
         self.edge_features = model.edge_features
         self.threads = threads
@@ -496,11 +492,7 @@ class CoreEdgeFilter:
     ) -> None:
         from acts_gnn import _core
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if precision == "bf16" and not _core.has_bf16_products():
-            raise ValueError("the core kernel's bf16 needs a CPU with AVX-512 BF16")
-        self.precision = precision
+        self.precision = _checked_core_precision(precision)
         self.node_features = model.node_features
         self.edge_features = model.edge_features
         self.threads = threads
@@ -546,10 +538,20 @@ def _core_logits(
 
 
 def _core_precision(precision: str) -> bool:
-    """Whether :class:`CoreInference` runs ``precision`` on this CPU."""
+    """Whether the core kernels run ``precision`` on this CPU."""
     from acts_gnn import _core
 
     return precision == "fp32" or _core.has_bf16_products()
+
+
+def _checked_core_precision(precision: str) -> str:
+    """``precision``; ValueError unless it is one of :data:`PRECISIONS` and, for bf16, the
+    CPU has AVX-512 BF16."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if not _core_precision(precision):
+        raise ValueError("the core kernel's bf16 needs a CPU with AVX-512 BF16")
+    return precision
 
 
 def _core_evaluates(model: nn.Module) -> bool:
@@ -601,9 +603,8 @@ def fused_engine(
 ) -> CoreInference | FusedInference | CoreEdgeFilter | FusedEdgeFilter | None:
     """The :class:`CoreInference` or :class:`FusedInference` (an Interaction Network) or
     :class:`CoreEdgeFilter` or :class:`FusedEdgeFilter` (an edge filter) an edge-classifier
-    stage should run for
-    ``engine`` (:data:`ENGINES`) and ``precision`` on ``device``, or None (run the model
-    itself). ValueError, naming ``source``, for ``engine="fused"`` or ``"core"`` on a model
+    stage should run for ``engine`` (:data:`ENGINES`) and ``precision`` on ``device``, or
+    None (run the model itself). ValueError, naming ``source``, for ``engine="fused"`` or ``"core"`` on a model
     they do not evaluate, ``"core"`` off the CPU (or in bf16 on a CPU without AVX-512 BF16),
     or a ``precision`` other than fp32 without a fused engine (another model, or
     ``engine="model"``)."""
