@@ -11,10 +11,10 @@ configuration, all in this one process, on the same events:
   engine existed);
 * ``fused-fp32``: :class:`~acts_gnn.nn.fused.FusedInference` in float32 (``engine="fused"``;
   torch calls on 4096-edge slices);
-* ``core-fp32``: :class:`~acts_gnn.nn.fused.CoreInference`, the C++ core's float32 kernel
+* ``core-fp32``: :class:`~acts_gnn.nn.core_inference.CoreInference`, the C++ core's float32 kernel
   (the default, ``engine="auto"``);
 * ``fused-bf16``: :class:`~acts_gnn.nn.fused.FusedInference` with ``precision="bf16"``;
-* ``core-bf16``: :class:`~acts_gnn.nn.fused.CoreInference` with bfloat16 products (AVX-512
+* ``core-bf16``: :class:`~acts_gnn.nn.core_inference.CoreInference` with bfloat16 products (AVX-512
   BF16 only, left out of the default ``--configs`` elsewhere; ``engine="auto"`` with
   ``precision="bf16"`` there).
 

@@ -17,7 +17,7 @@ Prints a table (milliseconds, median of ``--repeat`` runs) and the machine it ra
 ``--quality``: edge efficiency, purity and edges per hit after each step on whole events, the
 filter run by each of ``--engines`` (``model``: the model's own forward over all edges at
 once; ``fused``: :class:`acts_gnn.nn.fused.FusedEdgeFilter`; ``fused-bf16``: the same in
-bfloat16; ``core``: :class:`acts_gnn.nn.fused.CoreEdgeFilter`, the default on CPU;
+bfloat16; ``core``: :class:`acts_gnn.nn.core_inference.CoreEdgeFilter`, the default on CPU;
 ``core-bf16``: the same with bfloat16 products, AVX-512 BF16 only) on the same graphs, with
 its time and the edges whose keep decision each engine and the first disagree on.
 """

@@ -46,8 +46,8 @@ runs the upstream scheme for per-edge models and is refused for message-passing 
 exported here (it would silently change the scores).
 
 ``engine`` and ``precision`` (ours, :class:`TorchEdgeClassifier`): what computes the logits
-(:data:`acts_gnn.nn.fused.ENGINES`; by default an Interaction Network runs on CPU through
-the C++ core's :class:`~acts_gnn.nn.fused.CoreInference`, the same scores up to float32
+(:data:`acts_gnn.nn.engines.ENGINES`; by default an Interaction Network runs on CPU through
+the C++ core's :class:`~acts_gnn.nn.core_inference.CoreInference`, the same scores up to float32
 rounding, one GIL-free call per graph) and in which arithmetic (``fp32``, or ``bf16`` with a
 fused engine); see docs/gnn.md, "CPU inference".
 
@@ -296,7 +296,7 @@ class _TorchEdgeClassifierConfig:
     deviceID: int = 0
     useEdgeFeatures: bool = False
     device: Any = None  # ours: None runs where the pipeline runs, as upstream
-    engine: str = "auto"  # ours: acts_gnn.nn.fused.ENGINES
+    engine: str = "auto"  # ours: acts_gnn.nn.engines.ENGINES
     precision: str = "fp32"  # ours: acts_gnn.nn.fused.PRECISIONS
 
 
@@ -331,9 +331,9 @@ class TorchEdgeClassifier(_EdgeClassifier):
     CUDA; called outside a pipeline it runs on the CPU. ``device`` (ours) pins it instead:
     ``"cpu"``, ``"cuda:1"``, ``Device.Cuda(1)``.
 
-    ``engine`` (:data:`acts_gnn.nn.fused.ENGINES`, default ``auto``) and ``precision``
+    ``engine`` (:data:`acts_gnn.nn.engines.ENGINES`, default ``auto``) and ``precision``
     (``fp32`` default, or ``bf16``: needs a fused engine), ours: see the module docstring;
-    :attr:`fused` is the :class:`~acts_gnn.nn.fused.CoreInference`,
+    :attr:`fused` is the :class:`~acts_gnn.nn.core_inference.CoreInference`,
     :class:`~acts_gnn.nn.fused.FusedInference` or :class:`~acts_gnn.nn.fused.FusedEdgeFilter`
     in use (None: the model).
     """
@@ -384,7 +384,7 @@ class TorchEdgeClassifier(_EdgeClassifier):
         self.model = model.to(self.device).eval()
         self._model_edge_knobs(str(modelPath), edgeFeatureConvention)
         self.exact_chunks = hasattr(self.model, "forward_chunked")
-        #: the fused engine in use (:func:`acts_gnn.nn.fused.fused_engine`), or None
+        #: the fused engine in use (:func:`acts_gnn.nn.engines.choose_engine`), or None
         self.fused: Any = None
         self._setup_engine()
         self._warm_up()
@@ -412,10 +412,10 @@ class TorchEdgeClassifier(_EdgeClassifier):
             self._warm_up()
 
     def _setup_engine(self) -> None:
-        """Choose what computes the logits (:func:`acts_gnn.nn.fused.fused_engine`)."""
-        from acts_gnn.nn.fused import fused_engine
+        """Choose what computes the logits (:func:`acts_gnn.nn.engines.choose_engine`)."""
+        from acts_gnn.nn.engines import choose_engine
 
-        self.fused = fused_engine(
+        self.fused = choose_engine(
             self.model, self.metadata, self.engine, self.precision, self.device, str(self.modelPath)
         )
 

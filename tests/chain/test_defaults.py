@@ -142,7 +142,7 @@ def test_engines_agree_on_the_held_out_event(held_out_event: Any) -> None:
     from acts_gnn.graph.features import node_feature_matrix
     from acts_gnn.graph.module_map.formats import load_module_map
     from acts_gnn.graph.module_map.graph_builder import ModuleMapGraphBuilder
-    from acts_gnn.nn.fused import CoreInference
+    from acts_gnn.nn.core_inference import CoreInference
 
     event, files = held_out_event, default_files()
     graph = ModuleMapGraphBuilder(load_module_map(files.module_map))(

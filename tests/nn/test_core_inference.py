@@ -1,16 +1,20 @@
-"""The C++ core's Interaction Network kernel (acts_gnn.nn.fused.CoreInference): the model's
-logits on synthetic graphs for every architecture option it takes, its checks, and which
-engine a stage picks."""
+"""The C++ core's Interaction Network kernel (acts_gnn.nn.core_inference.CoreInference): the
+model's logits on synthetic graphs for every architecture option it takes, its checks, and
+which engine a stage picks (acts_gnn.nn.engines)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 
 from acts_gnn import _core
 from acts_gnn.nn import InteractionNetwork
+from acts_gnn.nn.core_inference import CoreInference
+from acts_gnn.nn.engines import choose_engine
 from acts_gnn.nn.files import random_graph
-from acts_gnn.nn.fused import CoreInference, FusedInference, fused_engine
+from acts_gnn.nn.fused import FusedInference
 
 
 def _model(edge_features: int = 0, **options: object) -> InteractionNetwork:
@@ -75,7 +79,7 @@ def test_core_on_a_large_graph_with_threads() -> None:
         torch.testing.assert_close(out, reference, atol=1e-4, rtol=1e-4)
 
 
-def test_core_portable_products_match_forward() -> None:
+def test_core_portable_products_match_forward(tmp_path: Path) -> None:
     """The 8-wide products (what CPUs without AVX-512 run; forced here by
     ACTS_GNN_CORE_NO_AVX512 in a fresh process) give the model's logits too."""
     import os
@@ -86,7 +90,7 @@ def test_core_portable_products_match_forward() -> None:
 import torch
 from acts_gnn.nn import InteractionNetwork
 from acts_gnn.nn.files import random_graph
-from acts_gnn.nn.fused import CoreInference
+from acts_gnn.nn.core_inference import CoreInference
 torch.manual_seed(4)
 for hidden in (32, 64, 128, 12):
     model = InteractionNetwork(4, 6, hidden=hidden, n_iterations=2).eval()
@@ -98,7 +102,9 @@ for hidden in (32, 64, 128, 12):
 print("ok")
 """
     env = {**os.environ, "ACTS_GNN_CORE_NO_AVX512": "1"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = subprocess.run(  # outside the checkout: the installed package, not the sources
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
 
@@ -189,9 +195,9 @@ def test_core_bf16_refused_without_the_instructions(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError, match="needs a CPU with AVX-512 BF16"):
         CoreInference(model, "bf16")
     cpu = torch.device("cpu")
-    assert isinstance(fused_engine(model, {}, "auto", "bf16", cpu, "m"), FusedInference)
+    assert isinstance(choose_engine(model, {}, "auto", "bf16", cpu, "m"), FusedInference)
     with pytest.raises(ValueError, match="needs a CPU with AVX-512 BF16"):
-        fused_engine(model, {}, "core", "bf16", cpu, "m")
+        choose_engine(model, {}, "core", "bf16", cpu, "m")
 
 
 def test_engine_choice() -> None:
@@ -200,16 +206,16 @@ def test_engine_choice() -> None:
     model."""
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     model = _model(0)
-    assert isinstance(fused_engine(model, {}, "auto", "fp32", cpu, "m"), CoreInference)
-    assert isinstance(fused_engine(model, {}, "core", "fp32", cpu, "m"), CoreInference)
-    bf16 = fused_engine(model, {}, "auto", "bf16", cpu, "m")
+    assert isinstance(choose_engine(model, {}, "auto", "fp32", cpu, "m"), CoreInference)
+    assert isinstance(choose_engine(model, {}, "core", "fp32", cpu, "m"), CoreInference)
+    bf16 = choose_engine(model, {}, "auto", "bf16", cpu, "m")
     expected = CoreInference if _core.has_bf16_products() else FusedInference
     assert isinstance(bf16, expected)
     assert bf16.precision == "bf16"
-    assert isinstance(fused_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
+    assert isinstance(choose_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
     gelu = _model(0, activation="GELU")
-    assert isinstance(fused_engine(gelu, {}, "auto", "fp32", cpu, "m"), FusedInference)
+    assert isinstance(choose_engine(gelu, {}, "auto", "fp32", cpu, "m"), FusedInference)
     with pytest.raises(ValueError, match="m: engine='core' runs on CPU only"):
-        fused_engine(model, {}, "core", "fp32", cuda, "m")
+        choose_engine(model, {}, "core", "fp32", cuda, "m")
     with pytest.raises(ValueError, match="engine='core' needs an InteractionNetwork"):
-        fused_engine(gelu, {}, "core", "fp32", cpu, "m")
+        choose_engine(gelu, {}, "core", "fp32", cpu, "m")

@@ -102,7 +102,9 @@ def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
     with the same kept edges; bf16 runs in a fused engine only."""
     from acts_gnn import _core
     from acts_gnn.chain.classify import TorchEdgeClassifier
-    from acts_gnn.nn.fused import CoreEdgeFilter, FusedEdgeFilter, FusedInference, fused_engine
+    from acts_gnn.nn.core_inference import CoreEdgeFilter
+    from acts_gnn.nn.engines import choose_engine
+    from acts_gnn.nn.fused import FusedEdgeFilter, FusedInference
     from acts_gnn.train.export import export_torchscript
 
     torch.manual_seed(5)
@@ -123,17 +125,17 @@ def test_stage_engine_for_an_exported_filter(tmp_path: Path) -> None:
         torch.testing.assert_close(result.scores, reference.scores, atol=1e-6, rtol=1e-6)
         assert torch.equal(result.edge_index, reference.edge_index)
     cpu = torch.device("cpu")
-    assert not isinstance(fused_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
-    assert fused_engine(model, {}, "auto", "fp32", torch.device("cuda"), "m") is None
-    bf16 = fused_engine(model, {}, "auto", "bf16", cpu, "m")
+    assert not isinstance(choose_engine(model, {}, "fused", "fp32", cpu, "m"), FusedInference)
+    assert choose_engine(model, {}, "auto", "fp32", torch.device("cuda"), "m") is None
+    bf16 = choose_engine(model, {}, "auto", "bf16", cpu, "m")
     assert isinstance(bf16, CoreEdgeFilter if _core.has_bf16_products() else FusedEdgeFilter)
     assert bf16.precision == "bf16"
     with pytest.raises(ValueError, match="precision='bf16' needs the fused engine"):
-        fused_engine(model, {}, "model", "bf16", cpu, "m")
+        choose_engine(model, {}, "model", "bf16", cpu, "m")
     with pytest.raises(ValueError, match="InteractionNetwork or EdgeFilter"):
-        fused_engine(torch.nn.Linear(2, 2), {}, "fused", "fp32", cpu, "m")
+        choose_engine(torch.nn.Linear(2, 2), {}, "fused", "fp32", cpu, "m")
     with pytest.raises(ValueError, match="engine='core' needs an InteractionNetwork or EdgeFilter"):
-        fused_engine(EdgeFilter(4, 0, hidden=8, activation="GELU"), {}, "core", "fp32", cpu, "m")
+        choose_engine(EdgeFilter(4, 0, hidden=8, activation="GELU"), {}, "core", "fp32", cpu, "m")
 
 
 @pytest.mark.parametrize("options", [{}, {"activation": "SiLU", "layer_norm": False}])
@@ -143,7 +145,7 @@ def test_core_filter_matches_forward(options: dict[str, Any], edge_features: int
     shape, and a width that is no multiple of 8), on 1 and 3 threads; bf16 within 0.05 in
     score where the CPU has it."""
     from acts_gnn import _core
-    from acts_gnn.nn.fused import CoreEdgeFilter
+    from acts_gnn.nn.core_inference import CoreEdgeFilter
 
     for hidden in (128, 20):
         torch.manual_seed(7)
@@ -175,7 +177,8 @@ def test_shipped_filter_fused_on_a_simulated_event(prepared_events: list[Any]) -
     from acts_gnn.chain.defaults import default_files, model_metadata
     from acts_gnn.graph.features import node_features
     from acts_gnn.graph.metric_learning import MetricLearning
-    from acts_gnn.nn.fused import CoreEdgeFilter, FusedEdgeFilter
+    from acts_gnn.nn.core_inference import CoreEdgeFilter
+    from acts_gnn.nn.fused import FusedEdgeFilter
 
     files = default_files()
     event = prepared_events[0]

@@ -220,7 +220,8 @@ def test_precision_reaches_filter_and_gnn(tmp_path: Path, precision: str) -> Non
     (by the core kernels; in bf16 by the torch fused engines on a CPU without AVX-512
     BF16)."""
     from acts_gnn import _core
-    from acts_gnn.nn.fused import CoreEdgeFilter, CoreInference, FusedEdgeFilter, FusedInference
+    from acts_gnn.nn.core_inference import CoreEdgeFilter, CoreInference
+    from acts_gnn.nn.fused import FusedEdgeFilter, FusedInference
     from acts_gnn.sequencer.compare import gnn_stages
 
     stages = gnn_stages(_config(tmp_path, graph="metric-learning", precision=precision))
