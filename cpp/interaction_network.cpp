@@ -814,8 +814,10 @@ void interactionNetworkLogits(const InteractionNetworkWeights& w, const float* x
   for (const auto& mlp : w.edgeNets) termWidth = std::max(termWidth, mlp[0].out);
   std::vector<float> h(n * H), e(nEdges * H), terms(n * 2 * termWidth);
   std::vector<float> sumIn(n * H), sumOut(n * H);
-  // per-thread message sums beyond the first thread's (reduced after each edge pass)
-  std::vector<std::vector<float>> privateSums(2 * (nThreads - 1), std::vector<float>());
+  // message sums (in, out) of threads 1.. (thread 0 adds into sumIn / sumOut), allocated
+  // here, outside the worker threads; added up after each edge pass
+  const std::size_t extraThreads = w.nodeNets.empty() ? 0 : static_cast<std::size_t>(nThreads - 1);
+  std::vector<float> privateSums(extraThreads * 2 * n * H);
 
   std::vector<float> invIn, invOut;
   if (w.useMean) {
@@ -856,28 +858,25 @@ void interactionNetworkLogits(const InteractionNetworkWeights& w, const float* x
     if (sums) {
       std::fill(sumIn.begin(), sumIn.end(), 0.0f);
       std::fill(sumOut.begin(), sumOut.end(), 0.0f);
+      std::fill(privateSums.begin(), privateSums.end(), 0.0f);
     }
     parallelRanges(nEdges, nThreads, [&](std::size_t t, std::size_t lo, std::size_t hi) {
       float* si = sumIn.data();
       float* so = sumOut.data();
       if (sums && t > 0) {
-        auto& pi = privateSums[2 * (t - 1)];
-        auto& po = privateSums[2 * (t - 1) + 1];
-        pi.assign(n * H, 0.0f);
-        po.assign(n * H, 0.0f);
-        si = pi.data();
-        so = po.data();
+        si = privateSums.data() + (t - 1) * 2 * n * H;
+        so = si + n * H;
       }
       EdgeJob job{&plan, terms.data(), third, s.data(), d.data(), out,
                   residual, sums ? si : nullptr, sums ? so : nullptr};
       edgeRows(job, lo, hi, scratch[t]);
     });
     if (!sums) return;
-    for (auto& p : privateSums) {
-      if (p.empty()) continue;
-      float* target = (&p - privateSums.data()) % 2 == 0 ? sumIn.data() : sumOut.data();
-      for (std::size_t i = 0; i < n * H; ++i) target[i] += p[i];
-      p = {};
+    for (std::size_t t = 0; t < extraThreads; ++t) {
+      const float* pi = privateSums.data() + t * 2 * n * H;
+      const float* po = pi + n * H;
+      for (std::size_t i = 0; i < n * H; ++i) sumIn[i] += pi[i];
+      for (std::size_t i = 0; i < n * H; ++i) sumOut[i] += po[i];
     }
   };
 
