@@ -599,6 +599,19 @@ acts_gnn::InteractionNetworkWeights interactionNetworkFromPy(
   return w;
 }
 
+/// E of a graph given to a kernel: x [N, nodeFeatures], edge_index [2, E] of nodes < N
+/// (invalid_argument / out_of_range otherwise, naming the array).
+std::size_t checkGraph(const FloatArray& x, const IndexArray& edgeIndex, std::size_t nodeFeatures) {
+  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != nodeFeatures) {
+    throw std::invalid_argument("x must have shape [N, " + std::to_string(nodeFeatures) + "]");
+  }
+  if (edgeIndex.ndim() != 2 || edgeIndex.shape(0) != 2) {
+    throw std::invalid_argument("edge_index must have shape [2, E]");
+  }
+  checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(x.shape(0)));
+  return static_cast<std::size_t>(edgeIndex.shape(1));
+}
+
 /// edge_attr [E, D] as float32 (checked; an empty array when D = 0, where None is required).
 FloatArray edgeAttrFromPy(const py::object& obj, std::size_t edgeFeatures, std::size_t nEdges) {
   if (edgeFeatures == 0) {
@@ -621,15 +634,8 @@ py::array_t<float> interactionNetworkLogitsPy(const acts_gnn::InteractionNetwork
                                               const FloatArray& x, const IndexArray& edgeIndex,
                                               const py::object& edgeAttrObj, bool bf16,
                                               int nThreads) {
-  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != w.nodeFeatures) {
-    throw std::invalid_argument("x must have shape [N, " + std::to_string(w.nodeFeatures) + "]");
-  }
-  if (edgeIndex.ndim() != 2 || edgeIndex.shape(0) != 2) {
-    throw std::invalid_argument("edge_index must have shape [2, E]");
-  }
   const auto nNodes = static_cast<std::size_t>(x.shape(0));
-  const auto nEdges = static_cast<std::size_t>(edgeIndex.shape(1));
-  checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(nNodes));
+  const std::size_t nEdges = checkGraph(x, edgeIndex, w.nodeFeatures);
   const FloatArray edgeAttr = edgeAttrFromPy(edgeAttrObj, w.edgeFeatures, nEdges);
   py::array_t<float> logits(static_cast<py::ssize_t>(nEdges));
   float* out = logits.mutable_data();
@@ -662,14 +668,7 @@ EdgeMlpWeights edgeMlpFromPy(std::size_t nodeFeatures, std::size_t edgeFeatures,
 py::array_t<float> edgeMlpLogitsPy(const EdgeMlpWeights& w, const FloatArray& x,
                                    const IndexArray& edgeIndex, const py::object& edgeAttrObj,
                                    bool bf16, int nThreads) {
-  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != w.nodeFeatures) {
-    throw std::invalid_argument("x must have shape [N, " + std::to_string(w.nodeFeatures) + "]");
-  }
-  if (edgeIndex.ndim() != 2 || edgeIndex.shape(0) != 2) {
-    throw std::invalid_argument("edge_index must have shape [2, E]");
-  }
-  const auto nEdges = static_cast<std::size_t>(edgeIndex.shape(1));
-  checkRange(edgeIndex, "edge_index", 0, static_cast<std::int64_t>(x.shape(0)));
+  const std::size_t nEdges = checkGraph(x, edgeIndex, w.nodeFeatures);
   const FloatArray edgeAttr = edgeAttrFromPy(edgeAttrObj, w.edgeFeatures, nEdges);
   py::array_t<float> logits(static_cast<py::ssize_t>(nEdges));
   float* out = logits.mutable_data();

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from acts_gnn.nn.filter import EdgeFilter
-from acts_gnn.nn.fused import PRECISIONS
+from acts_gnn.nn.fused import PRECISIONS, check_graph
 from acts_gnn.nn.interaction_network import InteractionNetwork, InteractionStep
 
 
@@ -43,7 +43,42 @@ def _mlp_layers(mlp: nn.Module) -> list[tuple[Any, ...]]:
 CORE_ACTIVATIONS = ("ReLU", "SiLU", "Tanh", "Sigmoid")
 
 
-class CoreInference:
+class _CoreEngine:
+    """What both core engines share: the checked precision, the model's feature counts, the
+    thread count and the call into their ``kernel``."""
+
+    kernel: Any
+
+    def __init__(
+        self, model: InteractionNetwork | EdgeFilter, precision: str, threads: int | None
+    ) -> None:
+        self.precision = _checked_core_precision(precision)
+        self.node_features = model.node_features
+        self.edge_features = model.edge_features
+        self.threads = threads
+
+    def to(self, device: torch.device) -> _CoreEngine:
+        """CPU only (returns self); ValueError for another device."""
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the core kernel runs on CPU only, not {device}")
+        return self
+
+    def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
+        """Logits float32 [E] (see the class docstring)."""
+        check_graph(x, edge_index, edge_attr, self.node_features, self.edge_features)
+        threads = torch.get_num_threads() if self.threads is None else self.threads
+        attr = None if edge_attr is None else edge_attr.detach().float().contiguous().numpy()
+        logits = self.kernel.logits(
+            x.detach().float().contiguous().numpy(),
+            edge_index.detach().long().contiguous().numpy(),
+            attr,
+            self.precision == "bf16",
+            threads,
+        )
+        return torch.from_numpy(logits)
+
+
+class CoreInference(_CoreEngine):
     """Inference of an :class:`InteractionNetwork` in the C++ core
     (:class:`acts_gnn._core.InteractionNetworkKernel`): CPU, one call per graph that runs
     without the GIL on ``threads`` threads (None: ``torch.get_num_threads()`` at each call).
@@ -65,10 +100,7 @@ class CoreInference:
     ) -> None:
         from acts_gnn import _core
 
-        self.precision = _checked_core_precision(precision)
-        self.node_features = model.node_features
-        self.edge_features = model.edge_features
-        self.threads = threads
+        super().__init__(model, precision, threads)
         steps = []
         for step in model.steps:
             assert isinstance(step, InteractionStep)
@@ -85,18 +117,8 @@ class CoreInference:
             _mlp_layers(model.decoder),
         )
 
-    def to(self, device: torch.device) -> CoreInference:
-        """CPU only (returns self); ValueError for another device."""
-        if torch.device(device).type != "cpu":
-            raise ValueError(f"the core kernel runs on CPU only, not {device}")
-        return self
 
-    def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
-        """Logits float32 [E] (see the class docstring)."""
-        return _core_logits(self, x, edge_index, edge_attr)
-
-
-class CoreEdgeFilter:
+class CoreEdgeFilter(_CoreEngine):
     """Inference of an :class:`~acts_gnn.nn.filter.EdgeFilter` in the C++ core
     (:class:`acts_gnn._core.EdgeMlpKernel`): blocks of 64 edges, each gathering its inputs
     ``[x_src, x_dst, edge_attr]`` and going through the whole MLP while in cache, in one
@@ -114,49 +136,10 @@ class CoreEdgeFilter:
     ) -> None:
         from acts_gnn import _core
 
-        self.precision = _checked_core_precision(precision)
-        self.node_features = model.node_features
-        self.edge_features = model.edge_features
-        self.threads = threads
+        super().__init__(model, precision, threads)
         self.kernel = _core.EdgeMlpKernel(
             model.node_features, model.edge_features, _mlp_layers(model.network)
         )
-
-    to = CoreInference.to
-
-    def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
-        """Logits float32 [E] (see the class docstring)."""
-        return _core_logits(self, x, edge_index, edge_attr)
-
-
-def _core_logits(
-    engine: CoreInference | CoreEdgeFilter,
-    x: Tensor,
-    edge_index: Tensor,
-    edge_attr: Tensor | None,
-) -> Tensor:
-    """The logits of a core engine's kernel for a graph (inputs checked, as float32 / int64
-    numpy arrays; the kernel's own checks name the array at fault)."""
-    if x.dim() != 2 or x.shape[1] != engine.node_features:
-        raise ValueError("x must have shape [N, node_features]")
-    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-        raise ValueError("edge_index must have shape [2, E]")
-    if (engine.edge_features > 0) != (edge_attr is not None):
-        raise ValueError(
-            "this model needs edge_attr [E, edge_features]"
-            if engine.edge_features
-            else "this model was built without edge features: pass no edge_attr"
-        )
-    threads = torch.get_num_threads() if engine.threads is None else engine.threads
-    attr = None if edge_attr is None else edge_attr.detach().float().contiguous().numpy()
-    logits = engine.kernel.logits(
-        x.detach().float().contiguous().numpy(),
-        edge_index.detach().long().contiguous().numpy(),
-        attr,
-        engine.precision == "bf16",
-        threads,
-    )
-    return torch.from_numpy(logits)
 
 
 def core_precision(precision: str) -> bool:

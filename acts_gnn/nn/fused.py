@@ -122,6 +122,23 @@ def _edge_blocks(weight_t: Tensor, sizes: list[int]) -> list[Tensor]:
     return [*blocks, torch.cat([blocks[0], blocks[1]], dim=1)]
 
 
+def check_graph(
+    x: Tensor, edge_index: Tensor, edge_attr: Tensor | None, node_features: int, edge_features: int
+) -> None:
+    """ValueError unless x is [N, node_features], edge_index [2, E] and edge_attr given exactly
+    when the model has edge features: the inputs every fused or core engine takes."""
+    if x.dim() != 2 or x.shape[1] != node_features:
+        raise ValueError("x must have shape [N, node_features]")
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError("edge_index must have shape [2, E]")
+    if (edge_features > 0) != (edge_attr is not None):
+        raise ValueError(
+            "this model needs edge_attr [E, edge_features]"
+            if edge_features
+            else "this model was built without edge features: pass no edge_attr"
+        )
+
+
 class FusedInference:
     """Inference of an :class:`InteractionNetwork` (same weights, same function) with far less
     memory traffic than its ``forward``; CPU or CUDA, no autograd, not exportable.
@@ -254,16 +271,7 @@ class FusedInference:
     @torch.inference_mode()
     def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
         """Logits float32 [E] (see the class docstring)."""
-        if x.dim() != 2 or x.shape[1] != self.node_features:
-            raise ValueError("x must have shape [N, node_features]")
-        if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            raise ValueError("edge_index must have shape [2, E]")
-        if (self.edge_features > 0) != (edge_attr is not None):
-            raise ValueError(
-                "this model needs edge_attr [E, edge_features]"
-                if self.edge_features
-                else "this model was built without edge features: pass no edge_attr"
-            )
+        check_graph(x, edge_index, edge_attr, self.node_features, self.edge_features)
         n_edges = int(edge_index.shape[1])
         if n_edges == 0:
             return torch.zeros(0, dtype=torch.float32, device=x.device)
@@ -369,16 +377,7 @@ class FusedEdgeFilter:
 
     def __call__(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
         """Logits float32 [E] (see the class docstring)."""
-        if x.dim() != 2 or x.shape[1] != self.node_features:
-            raise ValueError("x must have shape [N, node_features]")
-        if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            raise ValueError("edge_index must have shape [2, E]")
-        if (self.edge_features > 0) != (edge_attr is not None):
-            raise ValueError(
-                "this model needs edge_attr [E, edge_features]"
-                if self.edge_features
-                else "this model was built without edge features: pass no edge_attr"
-            )
+        check_graph(x, edge_index, edge_attr, self.node_features, self.edge_features)
         n_edges = int(edge_index.shape[1])
         logits = torch.empty(n_edges, dtype=torch.float32, device=x.device)
         x = x.float()
